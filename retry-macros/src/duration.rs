@@ -1,0 +1,165 @@
+//! Duration strings: `"250ms"`, `"1.5s"`, `"2m"`, `"500us"`.
+
+/// Accepted units, in the order the error message lists them.
+pub const UNITS: &str = "`ns`, `us`, `ms`, `s`, `m`, `h`";
+
+/// Why a duration string was rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DurationError {
+    /// Starts with `-`.
+    Negative,
+    /// Not a number followed by a known unit.
+    Unparsable,
+    /// Larger than `Duration::MAX`.
+    Overflow,
+}
+
+/// A parsed duration as whole seconds and nanoseconds (`nanos < 1_000_000_000`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur {
+    /// Whole seconds.
+    pub secs: u64,
+    /// Nanoseconds past `secs`.
+    pub nanos: u32,
+}
+
+impl Dur {
+    /// The duration in nanoseconds.
+    pub fn as_nanos(self) -> u128 {
+        u128::from(self.secs) * 1_000_000_000 + u128::from(self.nanos)
+    }
+}
+
+/// Parses `"<number><unit>"`; the number may have a fractional part (`"1.5s"`), whitespace
+/// between number and unit is allowed (`"10 ms"`).
+pub fn parse(text: &str) -> Result<Dur, DurationError> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(DurationError::Negative);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .ok_or(DurationError::Unparsable)?;
+    let (number, unit) = text.split_at(split);
+    let unit_nanos: u128 = match unit.trim_start() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return Err(DurationError::Unparsable),
+    };
+    let number = number.replace('_', "");
+    let (int, frac) = match number.split_once('.') {
+        Some((int, frac)) => (int, frac),
+        None => (number.as_str(), ""),
+    };
+    if int.is_empty() && frac.is_empty() || frac.contains('.') {
+        return Err(DurationError::Unparsable);
+    }
+    // Integer part, saturating far above `Duration::MAX` so overflow is detected below.
+    let mut total: u128 = 0;
+    for digit in int.bytes() {
+        total = total
+            .saturating_mul(10)
+            .saturating_add(u128::from(digit - b'0'));
+    }
+    total = total.saturating_mul(unit_nanos);
+    // Fractional part: each digit is worth unit/10^i; digits below one nanosecond are dropped.
+    let mut scale = unit_nanos;
+    for digit in frac.bytes() {
+        if scale < 10 {
+            break;
+        }
+        scale /= 10;
+        total = total.saturating_add(u128::from(digit - b'0') * scale);
+    }
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| DurationError::Overflow)?;
+    Ok(Dur {
+        secs,
+        nanos: (total % 1_000_000_000) as u32,
+    })
+}
+
+/// `Dur` shown the way a user would write it back, e.g. `1.5s` or `250ms`.
+pub fn display(d: Dur) -> String {
+    let ns = d.as_nanos();
+    for (unit, size) in [
+        ("h", 3_600_000_000_000u128),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ] {
+        if ns >= size && ns % size == 0 {
+            return format!("{}{unit}", ns / size);
+        }
+    }
+    if ns >= 1_000_000_000 {
+        return format!("{}s", ns as f64 / 1e9);
+    }
+    format!("{ns}ns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(text: &str) -> u128 {
+        parse(text).unwrap().as_nanos()
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(ns("7ns"), 7);
+        assert_eq!(ns("500us"), 500_000);
+        assert_eq!(ns("500µs"), 500_000);
+        assert_eq!(ns("250ms"), 250_000_000);
+        assert_eq!(ns("2s"), 2_000_000_000);
+        assert_eq!(ns("1m"), 60_000_000_000);
+        assert_eq!(ns("1h"), 3_600_000_000_000);
+        assert_eq!(ns("0ms"), 0);
+    }
+
+    #[test]
+    fn fractions_and_spacing() {
+        assert_eq!(ns("1.5s"), 1_500_000_000);
+        assert_eq!(ns(".5s"), 500_000_000);
+        assert_eq!(ns("2.s"), 2_000_000_000);
+        assert_eq!(ns("10 ms"), 10_000_000);
+        assert_eq!(ns("1_000ms"), 1_000_000_000);
+        assert_eq!(ns("0.0000000001s"), 0);
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(parse("-1s"), Err(DurationError::Negative));
+        for bad in [
+            "",
+            "s",
+            "ms",
+            "5",
+            "5 parsecs",
+            "1.2.3s",
+            "five s",
+            ".s",
+            "1e3ms",
+        ] {
+            assert_eq!(parse(bad), Err(DurationError::Unparsable), "{bad:?}");
+        }
+        assert_eq!(
+            parse("99999999999999999999999h"),
+            Err(DurationError::Overflow)
+        );
+        assert!(parse("18446744073709551615s").is_ok());
+        assert_eq!(parse("18446744073709551616s"), Err(DurationError::Overflow));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in ["250ms", "2s", "1m", "1h", "500us", "7ns", "1.5s"] {
+            assert_eq!(display(parse(text).unwrap()), text);
+        }
+    }
+}

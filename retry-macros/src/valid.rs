@@ -1,0 +1,289 @@
+//! Stage 2: check every argument and the rules between them, producing a typed [`Config`].
+
+use proc_macro2::Span;
+use syn::{Expr, Lit, LitStr};
+
+use crate::attr::{closest, list, Args, Number, Spanned};
+use crate::duration::{self, Dur, DurationError};
+
+/// Backoff strategy names, as written in `backoff = …`.
+pub const BACKOFFS: &[&str] = &["exponential", "constant", "linear", "fibonacci"];
+/// Jitter kind names, as written in `jitter = …`.
+pub const JITTERS: &[&str] = &["full", "equal", "decorrelated", "none"];
+
+/// Where the policy comes from.
+pub enum PolicySource {
+    /// Built from `attempts`, `base`, … at compile time.
+    Keys(KeyPolicy),
+    /// `policy = EXPR`, evaluated at call time; `is_const` when the expression names a
+    /// `const`-looking path, which is then also checked at compile time.
+    Expr { expr: Expr, deadline: Option<Dur> },
+}
+
+/// A policy fully known at compile time. Every field is validated.
+pub struct KeyPolicy {
+    pub attempts: u32,
+    pub base: Option<Dur>,
+    pub max: Option<Dur>,
+    pub factor: Option<f64>,
+    /// Index into [`BACKOFFS`].
+    pub backoff: Option<&'static str>,
+    /// Index into [`JITTERS`].
+    pub jitter: Option<&'static str>,
+    pub deadline: Option<Dur>,
+}
+
+/// The validated configuration handed to code generation.
+pub struct Config {
+    pub policy: PolicySource,
+    /// Path to the runtime crate.
+    pub krate: syn::Path,
+}
+
+/// Collects errors so that every bad argument is reported at once.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.add(syn::Error::new(span, message));
+    }
+
+    fn add(&mut self, err: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(err),
+            None => self.0 = Some(err),
+        }
+    }
+}
+
+/// Checks `args` (plus the errors the parser already found) and builds the [`Config`].
+pub fn build(args: Args, parse_errors: Vec<syn::Error>) -> Result<Config, syn::Error> {
+    let mut errors = Errors::default();
+    for err in parse_errors {
+        errors.add(err);
+    }
+
+    let attempts = args
+        .attempts
+        .as_ref()
+        .and_then(|a| check_attempts(a, &mut errors));
+    let base = args
+        .base
+        .as_ref()
+        .and_then(|d| check_duration(d, "base", &mut errors));
+    let max = args
+        .max
+        .as_ref()
+        .and_then(|d| check_duration(d, "max", &mut errors));
+    let deadline = args
+        .deadline
+        .as_ref()
+        .and_then(|d| check_duration(d, "deadline", &mut errors));
+    let factor = args
+        .factor
+        .as_ref()
+        .and_then(|f| check_factor(f, &mut errors));
+    let backoff = args
+        .backoff
+        .as_ref()
+        .and_then(|b| check_choice(&b.value, b.span, "backoff", BACKOFFS, &mut errors));
+    let jitter = match &args.jitter {
+        Some(Spanned { value: None, .. }) => Some("full"),
+        Some(Spanned {
+            value: Some(ident),
+            span,
+            ..
+        }) => check_choice(ident, *span, "jitter", JITTERS, &mut errors),
+        None => None,
+    };
+
+    // Rules between arguments.
+    if let (Some(base), Some(max), Some(max_arg)) = (base, max, &args.max) {
+        if max < base {
+            errors.push(
+                max_arg.span,
+                format!(
+                    "`max` ({}) is below `base` ({}): no delay could reach `base`; raise `max` or lower `base`",
+                    duration::display(max),
+                    duration::display(base)
+                ),
+            );
+        }
+    }
+    if let (Some(factor_arg), Some(backoff)) = (&args.factor, backoff) {
+        if backoff != "exponential" {
+            errors.push(
+                factor_arg.key,
+                format!("`factor` only applies to `backoff = exponential`; remove it or change `backoff = {backoff}`"),
+            );
+        }
+    }
+    if args.policy.is_some() {
+        let keys = [
+            ("attempts", args.attempts.as_ref().map(|a| a.key)),
+            ("base", args.base.as_ref().map(|a| a.key)),
+            ("max", args.max.as_ref().map(|a| a.key)),
+            ("factor", args.factor.as_ref().map(|a| a.key)),
+            ("backoff", args.backoff.as_ref().map(|a| a.key)),
+            ("jitter", args.jitter.as_ref().map(|a| a.key)),
+        ];
+        for (name, key) in keys {
+            if let Some(span) = key {
+                errors.push(
+                    span,
+                    format!("`{name}` cannot be combined with `policy`; set it on the `Policy` value instead"),
+                );
+            }
+        }
+    }
+
+    if let Some(err) = errors.0 {
+        return Err(err);
+    }
+
+    let krate = match args.krate {
+        Some(k) => k.value,
+        None => syn::parse_quote!(::retry_runtime),
+    };
+    let policy = match args.policy {
+        Some(policy) => PolicySource::Expr {
+            expr: policy.value,
+            deadline,
+        },
+        None => PolicySource::Keys(KeyPolicy {
+            attempts: attempts.unwrap_or(3),
+            base,
+            max,
+            factor,
+            backoff,
+            jitter,
+            deadline,
+        }),
+    };
+    Ok(Config { policy, krate })
+}
+
+fn check_attempts(arg: &Spanned<Number>, errors: &mut Errors) -> Option<u32> {
+    let span = arg.span;
+    let Lit::Int(int) = &arg.value.lit else {
+        errors.push(
+            span,
+            "`attempts` must be a whole number of calls, such as `attempts = 3`",
+        );
+        return None;
+    };
+    if arg.value.negative {
+        errors.push(
+            span,
+            format!(
+                "`attempts` cannot be negative (found `-{}`); it counts calls, the first included, so use at least `attempts = 1`",
+                int.base10_digits()
+            ),
+        );
+        return None;
+    }
+    match int.base10_parse::<u32>() {
+        Ok(0) => {
+            errors.push(
+                span,
+                "`attempts` counts the first call too, so it must be at least 1 (`attempts = 1` means no retry)",
+            );
+            None
+        }
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(
+                span,
+                format!(
+                    "`attempts = {}` does not fit in a `u32`; the largest accepted value is {}",
+                    int.base10_digits(),
+                    u32::MAX
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn check_duration(arg: &Spanned<LitStr>, key: &str, errors: &mut Errors) -> Option<Dur> {
+    let text = arg.value.value();
+    match duration::parse(&text) {
+        Ok(d) => Some(d),
+        Err(DurationError::Negative) => {
+            errors.push(
+                arg.span,
+                format!(
+                    "`{key}` cannot be negative (found `\"{text}\"`); durations start at `\"0ms\"`"
+                ),
+            );
+            None
+        }
+        Err(DurationError::Unparsable) => {
+            errors.push(
+                arg.span,
+                format!(
+                    "`\"{text}\"` is not a duration; expected a number and a unit such as `\"200ms\"` or `\"1.5s\"` (units: {})",
+                    duration::UNITS
+                ),
+            );
+            None
+        }
+        Err(DurationError::Overflow) => {
+            errors.push(
+                arg.span,
+                format!("`\"{text}\"` is too long: durations must fit in `std::time::Duration` (about 584 billion years)"),
+            );
+            None
+        }
+    }
+}
+
+fn check_factor(arg: &Spanned<Number>, errors: &mut Errors) -> Option<f64> {
+    let parsed = match &arg.value.lit {
+        Lit::Int(int) => int.base10_parse::<f64>().ok(),
+        Lit::Float(float) => float.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    let Some(mut factor) = parsed else {
+        errors.push(arg.span, "expected a number such as `factor = 2.0`");
+        return None;
+    };
+    if arg.value.negative {
+        factor = -factor;
+    }
+    if !factor.is_finite() {
+        errors.push(
+            arg.span,
+            "`factor` must be finite; use a number such as `factor = 2.0`",
+        );
+        None
+    } else if factor < 1.0 {
+        errors.push(
+            arg.span,
+            format!("`factor` must be at least 1.0 (found `{factor}`): a smaller factor would shrink the delays; use `backoff = constant` for equal delays"),
+        );
+        None
+    } else {
+        Some(factor)
+    }
+}
+
+fn check_choice(
+    ident: &syn::Ident,
+    span: Span,
+    key: &str,
+    choices: &[&'static str],
+    errors: &mut Errors,
+) -> Option<&'static str> {
+    let name = ident.to_string();
+    if let Some(found) = choices.iter().find(|choice| **choice == name) {
+        return Some(found);
+    }
+    let hint = match closest(&name, choices) {
+        Some(best) => format!("did you mean `{best}`? expected one of {}", list(choices)),
+        None => format!("expected one of {}", list(choices)),
+    };
+    errors.push(span, format!("unknown {key} `{name}`; {hint}"));
+    None
+}

@@ -1,0 +1,181 @@
+//! Backoff strategies: how the delay grows from one retry to the next.
+
+use core::time::Duration;
+
+/// How the delay before retry `k` grows with `k` (before the cap and jitter).
+///
+/// Retry `k` is the one before attempt `k + 1`, so `k = 1` is the first retry.
+///
+/// | strategy | delay before retry `k` |
+/// |---|---|
+/// | [`Exponential`](Backoff::Exponential) | `base · factor^(k-1)` |
+/// | [`Constant`](Backoff::Constant) | `base` |
+/// | [`Linear`](Backoff::Linear) | `base · k` |
+/// | [`Fibonacci`](Backoff::Fibonacci) | `base · F(k)`, `F = 1, 1, 2, 3, 5, …` |
+///
+/// Every strategy saturates: for any `k` up to `u32::MAX` the result is capped at the policy's
+/// `max`, never overflows and never panics.
+///
+/// # Default
+///
+/// [`Backoff::Exponential`].
+///
+/// # Example
+///
+/// ```
+/// use retry_runtime::{Backoff, Policy};
+/// use std::time::Duration;
+///
+/// let policy = Policy::new()
+///     .with_backoff(Backoff::Linear)
+///     .with_base(Duration::from_millis(100));
+/// assert_eq!(policy.delay(3), Duration::from_millis(300));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backoff {
+    /// `base · factor^(k-1)`: 200ms, 400ms, 800ms, … with the defaults.
+    #[default]
+    Exponential,
+    /// `base` every time.
+    Constant,
+    /// `base · k`: 200ms, 400ms, 600ms, …
+    Linear,
+    /// `base · F(k)` with `F = 1, 1, 2, 3, 5, 8, …`: 200ms, 200ms, 400ms, 600ms, …
+    Fibonacci,
+}
+
+impl Backoff {
+    /// The strategy's name as written in `#[retry(backoff = …)]`.
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Backoff::Fibonacci.name(), "fibonacci");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backoff::Exponential => "exponential",
+            Backoff::Constant => "constant",
+            Backoff::Linear => "linear",
+            Backoff::Fibonacci => "fibonacci",
+        }
+    }
+}
+
+/// Largest `k` whose Fibonacci number fits in a `u128`.
+const FIB_LEN: usize = 186;
+
+/// `FIB[k] = F(k)` with `F(0) = 0`, `F(1) = F(2) = 1`.
+const FIB: [u128; FIB_LEN + 1] = {
+    let mut table = [0u128; FIB_LEN + 1];
+    table[1] = 1;
+    let mut i = 2;
+    while i <= FIB_LEN {
+        table[i] = table[i - 1] + table[i - 2];
+        i += 1;
+    }
+    table
+};
+
+/// Nanoseconds of a duration as `u128` (exact: `Duration` holds at most ~1.8e28 ns).
+#[inline]
+pub(crate) const fn nanos(d: Duration) -> u128 {
+    d.as_nanos()
+}
+
+/// A nanosecond count turned back into a `Duration`, saturating at `cap`.
+#[inline]
+pub(crate) fn from_nanos_capped(n: u128, cap: Duration) -> Duration {
+    if n >= nanos(cap) {
+        cap
+    } else {
+        // `n < nanos(cap)`, so the seconds fit in a `u64` and nothing can overflow.
+        Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
+    }
+}
+
+/// The capped, un-jittered delay before retry `k` (`k` is clamped to at least 1).
+///
+/// `factor` must already be sanitised (finite or `+inf`, at least 1).
+#[inline]
+pub(crate) fn raw_delay(
+    backoff: Backoff,
+    base: Duration,
+    factor: f64,
+    max: Duration,
+    k: u32,
+) -> Duration {
+    let k = k.max(1);
+    let base_ns = nanos(base);
+    if base_ns == 0 {
+        return Duration::ZERO;
+    }
+    match backoff {
+        Backoff::Constant => base.min(max),
+        Backoff::Linear => from_nanos_capped(base_ns.saturating_mul(u128::from(k)), max),
+        Backoff::Fibonacci => {
+            let f = FIB.get(k as usize).copied().unwrap_or(u128::MAX);
+            from_nanos_capped(base_ns.saturating_mul(f), max)
+        }
+        Backoff::Exponential => {
+            let n = k - 1;
+            if n == 0 || factor == 1.0 {
+                return base.min(max);
+            }
+            // Exact integer arithmetic for the common `factor = 2`.
+            if factor == 2.0 {
+                return if n >= 127 {
+                    max
+                } else {
+                    from_nanos_capped(base_ns.saturating_mul(1u128 << n), max)
+                };
+            }
+            let exp = i32::try_from(n).unwrap_or(i32::MAX);
+            let scaled = base_ns as f64 * factor.powi(exp);
+            if scaled.is_nan() || scaled >= nanos(max) as f64 {
+                max
+            } else {
+                // `as` saturates and `scaled` is finite and below the cap here.
+                from_nanos_capped(scaled.round() as u128, max)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn fibonacci_table_starts_right_and_ends_in_range() {
+        assert_eq!(&FIB[..8], &[0, 1, 1, 2, 3, 5, 8, 13]);
+        assert!(FIB[FIB_LEN].checked_add(FIB[FIB_LEN - 1]).is_none());
+    }
+
+    #[test]
+    fn k_zero_is_treated_as_first_retry() {
+        let d = raw_delay(Backoff::Linear, MS * 100, 2.0, MS * 1000, 0);
+        assert_eq!(d, MS * 100);
+    }
+
+    #[test]
+    fn non_power_of_two_factor_is_exact_for_round_numbers() {
+        let d = raw_delay(Backoff::Exponential, MS * 200, 1.5, Duration::MAX, 3);
+        assert_eq!(d, MS * 450);
+    }
+
+    #[test]
+    fn huge_durations_saturate_at_max() {
+        for backoff in [
+            Backoff::Exponential,
+            Backoff::Constant,
+            Backoff::Linear,
+            Backoff::Fibonacci,
+        ] {
+            for k in [1, 2, 100, 1_000, u32::MAX - 1, u32::MAX] {
+                let d = raw_delay(backoff, Duration::MAX, f64::INFINITY, Duration::MAX, k);
+                assert_eq!(d, Duration::MAX, "{backoff:?} k={k}");
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Jitter: spreading retries of many clients apart in time.
+
+use core::cell::RefCell;
+use core::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::backoff::{from_nanos_capped, nanos};
+
+/// How a computed delay `d` is randomised (Brooker, "Exponential Backoff And Jitter").
+///
+/// | kind | delay actually slept |
+/// |---|---|
+/// | [`None`](Jitter::None) | `d` |
+/// | [`Full`](Jitter::Full) | `uniform(0, d)` |
+/// | [`Equal`](Jitter::Equal) | `d/2 + uniform(0, d/2)` |
+/// | [`Decorrelated`](Jitter::Decorrelated) | `min(max, uniform(base, 3 · previous))` |
+///
+/// Jitter is applied after the cap and the result is capped again, so no delay ever exceeds the
+/// policy's `max`. Decorrelated jitter ignores the backoff strategy: each delay is drawn from the
+/// previous one, starting at `base`.
+///
+/// # Default
+///
+/// [`Jitter::None`]. A bare `jitter` flag in `#[retry(...)]` means [`Jitter::Full`].
+///
+/// # Example
+///
+/// ```
+/// use retry_runtime::{Jitter, Policy};
+/// use std::time::Duration;
+///
+/// let policy = Policy::new().with_jitter(Jitter::Full);
+/// for d in policy.delays() {
+///     assert!(d <= Duration::from_secs(2));
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Jitter {
+    /// Sleep exactly the computed delay.
+    #[default]
+    None,
+    /// Sleep `uniform(0, d)`.
+    Full,
+    /// Sleep `d/2 + uniform(0, d/2)`.
+    Equal,
+    /// Sleep `min(max, uniform(base, 3 · previous))`, with `previous` starting at `base`.
+    Decorrelated,
+}
+
+impl Jitter {
+    /// The kind's name as written in `#[retry(jitter = …)]`.
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Jitter::Equal.name(), "equal");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+            Jitter::Decorrelated => "decorrelated",
+        }
+    }
+}
+
+/// A duration drawn uniformly from `lo..=hi` (`hi` below `lo` gives `lo`).
+#[inline]
+pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R, lo: Duration, hi: Duration) -> Duration {
+    if hi <= lo {
+        return lo;
+    }
+    let lo_ns = nanos(lo);
+    let span = nanos(hi) - lo_ns;
+    // Spans beyond `u64::MAX` ns (584 years) are drawn at `u64` resolution: still uniform enough
+    // and never above `hi`.
+    let draw = match u64::try_from(span) {
+        Ok(span) => u128::from(rng.random_range(0..=span)),
+        Err(_) => {
+            let scale = span / u128::from(u64::MAX) + 1;
+            u128::from(rng.random::<u64>())
+                .saturating_mul(scale)
+                .min(span)
+        }
+    };
+    from_nanos_capped(lo_ns + draw, hi)
+}
+
+thread_local! {
+    static RNG: RefCell<SmallRng> = RefCell::new(fresh_rng());
+}
+
+/// A generator seeded from the OS, or from the clock if the OS has no randomness to give.
+fn fresh_rng() -> SmallRng {
+    SmallRng::try_from_os_rng().unwrap_or_else(|_| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        SmallRng::seed_from_u64(now as u64)
+    })
+}
+
+/// Re-seeds the jitter random number generator of the current thread.
+///
+/// Retries on this thread then draw a reproducible sequence of jittered delays, which makes
+/// tests exact. Under a current-thread tokio runtime (the default of `#[tokio::test]`) every
+/// retried future runs on the test's own thread.
+///
+/// # Example
+///
+/// ```
+/// use retry_runtime::{seed_jitter, Jitter, Policy};
+///
+/// let policy = Policy::new().with_attempts(5).with_jitter(Jitter::Full);
+/// seed_jitter(7);
+/// let first: Vec<_> = policy.delays().collect();
+/// seed_jitter(7);
+/// let second: Vec<_> = policy.delays().collect();
+/// assert_eq!(first, second);
+/// ```
+pub fn seed_jitter(seed: u64) {
+    // During thread teardown the generator may be gone already; there is nothing to seed then.
+    let _ = RNG.try_with(|rng| {
+        if let Ok(mut rng) = rng.try_borrow_mut() {
+            *rng = SmallRng::seed_from_u64(seed);
+        }
+    });
+}
+
+/// Runs `f` with this thread's jitter RNG. The borrow never outlives the call, so no RNG is ever
+/// held across an `.await`.
+#[inline]
+pub(crate) fn with_thread_rng<T>(mut f: impl FnMut(&mut SmallRng) -> T) -> T {
+    // Thread teardown or re-entrancy: draw from a fresh generator instead of panicking.
+    RNG.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut rng) => f(&mut rng),
+        Err(_) => f(&mut fresh_rng()),
+    })
+    .unwrap_or_else(|_| f(&mut fresh_rng()))
+}

@@ -1,0 +1,471 @@
+//! [`Policy`]: how many attempts, and how long to wait between them.
+
+use core::fmt;
+use core::time::Duration;
+
+use rand::Rng;
+
+use crate::backoff::{raw_delay, Backoff};
+use crate::jitter::{uniform, with_thread_rng, Jitter};
+
+/// Default number of attempts (the first call included).
+const DEFAULT_ATTEMPTS: u32 = 3;
+/// Default `base` delay.
+const DEFAULT_BASE: Duration = Duration::from_millis(200);
+/// Default cap on one delay when `base` is smaller.
+const DEFAULT_MAX: Duration = Duration::from_secs(2);
+/// Default exponential multiplier.
+const DEFAULT_FACTOR: f64 = 2.0;
+
+/// A retry policy: the number of attempts, the backoff schedule, jitter and an overall deadline.
+///
+/// All builders are `const fn`, so a policy can live in a `const` or `static` and be checked at
+/// compile time (see [`Policy::validate`]). `#[retry(policy = …)]` accepts any expression that
+/// gives a `Policy`, so attempts and delays may also come from configuration at run time.
+///
+/// Delay computation never panics and never overflows: every input, including attempt numbers
+/// up to `u32::MAX`, infinite factors and `Duration::MAX`, saturates at the cap. Values that
+/// [`validate`](Policy::validate) would reject are still handled without panicking: zero
+/// attempts behave as one, a factor that is below 1 or NaN behaves as 1, and a `max` below
+/// `base` caps every delay at `max`.
+///
+/// # Default
+///
+/// | setting | default |
+/// |---|---|
+/// | attempts | 3 (the first call and two retries) |
+/// | base | 200 ms |
+/// | max | 2 s, or `base` when `base` is larger |
+/// | factor | 2.0 |
+/// | backoff | [`Backoff::Exponential`] |
+/// | jitter | [`Jitter::None`] |
+/// | deadline | none |
+///
+/// # Example
+///
+/// ```
+/// use retry_runtime::{Backoff, Jitter, Policy};
+/// use std::time::Duration;
+///
+/// const POLICY: Policy = Policy::new()
+///     .with_attempts(5)
+///     .with_base(Duration::from_millis(100))
+///     .with_max(Duration::from_millis(500))
+///     .with_backoff(Backoff::Exponential)
+///     .with_jitter(Jitter::None);
+///
+/// let delays: Vec<_> = POLICY.delays().collect();
+/// assert_eq!(
+///     delays,
+///     [100, 200, 400, 500].map(Duration::from_millis),
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    attempts: u32,
+    base: Duration,
+    max: Option<Duration>,
+    factor: f64,
+    backoff: Backoff,
+    jitter: Jitter,
+    deadline: Option<Duration>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Policy {
+    /// The default policy (see the `# Default` table on [`Policy`]).
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// assert_eq!(Policy::new(), Policy::default());
+    /// assert_eq!(Policy::new().attempts(), 3);
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            attempts: DEFAULT_ATTEMPTS,
+            base: DEFAULT_BASE,
+            max: None,
+            factor: DEFAULT_FACTOR,
+            backoff: Backoff::Exponential,
+            jitter: Jitter::None,
+            deadline: None,
+        }
+    }
+
+    /// Sets the total number of calls, the first one included (`1` means no retry).
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// assert_eq!(Policy::new().with_attempts(5).delays().count(), 4);
+    /// ```
+    pub const fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// Sets the delay before the first retry, from which the others grow.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_base(Duration::from_millis(50));
+    /// assert_eq!(policy.delay(1), Duration::from_millis(50));
+    /// ```
+    pub const fn with_base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// Sets the cap on any single delay, applied before and after jitter.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_max(Duration::from_millis(300));
+    /// assert_eq!(policy.delay(10), Duration::from_millis(300));
+    /// ```
+    pub const fn with_max(mut self, max: Duration) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// Sets the multiplier of [`Backoff::Exponential`] (at least 1).
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_factor(3.0);
+    /// assert_eq!(policy.delay(2), Duration::from_millis(600));
+    /// ```
+    pub const fn with_factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// Sets the backoff strategy.
+    ///
+    /// ```
+    /// use retry_runtime::{Backoff, Policy};
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_backoff(Backoff::Constant);
+    /// assert_eq!(policy.delay(7), Duration::from_millis(200));
+    /// ```
+    pub const fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the jitter kind.
+    ///
+    /// ```
+    /// use retry_runtime::{Jitter, Policy};
+    /// assert_eq!(Policy::new().with_jitter(Jitter::Equal).jitter(), Jitter::Equal);
+    /// ```
+    pub const fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets the total time budget, measured from the start of the first attempt: no retry
+    /// starts whose sleep would end after it.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_deadline(Duration::from_secs(1));
+    /// assert_eq!(policy.deadline(), Some(Duration::from_secs(1)));
+    /// ```
+    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The total number of calls, the first one included.
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Policy::new().attempts(), 3);
+    /// ```
+    pub const fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The delay before the first retry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(retry_runtime::Policy::new().base(), Duration::from_millis(200));
+    /// ```
+    pub const fn base(&self) -> Duration {
+        self.base
+    }
+
+    /// The effective cap on one delay: the one set, or else the larger of 2 s and `base`.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// assert_eq!(Policy::new().max(), Duration::from_secs(2));
+    /// let slow = Policy::new().with_base(Duration::from_secs(5));
+    /// assert_eq!(slow.max(), Duration::from_secs(5));
+    /// ```
+    pub const fn max(&self) -> Duration {
+        match self.max {
+            Some(max) => max,
+            None => {
+                if self.base.as_nanos() > DEFAULT_MAX.as_nanos() {
+                    self.base
+                } else {
+                    DEFAULT_MAX
+                }
+            }
+        }
+    }
+
+    /// The exponential multiplier as set.
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Policy::new().factor(), 2.0);
+    /// ```
+    pub const fn factor(&self) -> f64 {
+        self.factor
+    }
+
+    /// The backoff strategy.
+    ///
+    /// ```
+    /// use retry_runtime::{Backoff, Policy};
+    /// assert_eq!(Policy::new().backoff(), Backoff::Exponential);
+    /// ```
+    pub const fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    /// The jitter kind.
+    ///
+    /// ```
+    /// use retry_runtime::{Jitter, Policy};
+    /// assert_eq!(Policy::new().jitter(), Jitter::None);
+    /// ```
+    pub const fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// The total time budget, if any.
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Policy::new().deadline(), None);
+    /// ```
+    pub const fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Checks the policy, returning it unchanged when it is valid.
+    ///
+    /// Rejected: zero attempts, a factor that is below 1, NaN or infinite, and an explicit
+    /// `max` below `base`. Being a `const fn`, it can reject a `const` policy at compile time;
+    /// `#[retry(policy = SOME_CONST)]` does that for you.
+    ///
+    /// ```
+    /// use retry_runtime::{Policy, PolicyError};
+    /// use std::time::Duration;
+    ///
+    /// assert!(Policy::new().validate().is_ok());
+    /// assert_eq!(Policy::new().with_attempts(0).validate(), Err(PolicyError::ZeroAttempts));
+    /// let inverted = Policy::new()
+    ///     .with_base(Duration::from_secs(3))
+    ///     .with_max(Duration::from_secs(1));
+    /// assert_eq!(inverted.validate(), Err(PolicyError::MaxBelowBase));
+    /// ```
+    pub const fn validate(self) -> Result<Self, PolicyError> {
+        if self.attempts == 0 {
+            return Err(PolicyError::ZeroAttempts);
+        }
+        // NaN compares false with everything, so `!(f >= 1.0)` catches it too.
+        if !(self.factor >= 1.0) || self.factor == f64::INFINITY {
+            return Err(PolicyError::BadFactor);
+        }
+        if let Some(max) = self.max {
+            if max.as_nanos() < self.base.as_nanos() {
+                return Err(PolicyError::MaxBelowBase);
+            }
+        }
+        Ok(self)
+    }
+
+    /// The factor made safe for arithmetic: NaN and values below 1 behave as 1.
+    #[inline]
+    fn safe_factor(&self) -> f64 {
+        if self.factor >= 1.0 {
+            self.factor
+        } else {
+            1.0
+        }
+    }
+
+    /// The capped delay before retry `k` (`k = 1` is the first retry), before jitter.
+    ///
+    /// `k = 0` is treated as `1`. Saturates at [`max`](Policy::max) for any `k`.
+    ///
+    /// ```
+    /// use retry_runtime::{Backoff, Policy};
+    /// use std::time::Duration;
+    ///
+    /// let fib = Policy::new()
+    ///     .with_backoff(Backoff::Fibonacci)
+    ///     .with_base(Duration::from_millis(100))
+    ///     .with_max(Duration::from_secs(1));
+    /// let ks: Vec<_> = (1..=7).map(|k| fib.delay(k).as_millis()).collect();
+    /// assert_eq!(ks, [100, 100, 200, 300, 500, 800, 1000]);
+    /// assert_eq!(fib.delay(u32::MAX), Duration::from_secs(1));
+    /// ```
+    #[inline]
+    pub fn delay(&self, k: u32) -> Duration {
+        raw_delay(self.backoff, self.base, self.safe_factor(), self.max(), k)
+    }
+
+    /// The delay actually slept before retry `k`: [`delay`](Policy::delay) with jitter applied,
+    /// drawn from `rng`, never above [`max`](Policy::max).
+    ///
+    /// `previous` is the delay slept before the previous retry (`Duration::ZERO` before the
+    /// first); only [`Jitter::Decorrelated`] reads it.
+    ///
+    /// ```
+    /// use retry_runtime::{Jitter, Policy};
+    /// use rand::{rngs::SmallRng, SeedableRng};
+    /// use std::time::Duration;
+    ///
+    /// let policy = Policy::new().with_jitter(Jitter::Equal);
+    /// let mut rng = SmallRng::seed_from_u64(1);
+    /// let d = policy.jittered_delay(2, Duration::ZERO, &mut rng);
+    /// assert!(d >= Duration::from_millis(200) && d <= Duration::from_millis(400));
+    /// ```
+    #[inline]
+    pub fn jittered_delay<R: Rng + ?Sized>(
+        &self,
+        k: u32,
+        previous: Duration,
+        rng: &mut R,
+    ) -> Duration {
+        let max = self.max();
+        match self.jitter {
+            Jitter::None => self.delay(k),
+            Jitter::Full => uniform(rng, Duration::ZERO, self.delay(k)),
+            Jitter::Equal => {
+                let d = self.delay(k);
+                let half = d / 2;
+                // `d - half` rounds up, so the draw can reach `d` exactly.
+                half.saturating_add(uniform(rng, Duration::ZERO, d - half))
+            }
+            Jitter::Decorrelated => {
+                let lo = self.base.min(max);
+                let hi = previous.max(self.base).saturating_mul(3).min(max);
+                uniform(rng, lo, hi)
+            }
+        }
+    }
+
+    /// The delays this policy sleeps, in order: one per retry, `attempts - 1` of them, jittered
+    /// with this thread's generator (see [`seed_jitter`](crate::seed_jitter)).
+    ///
+    /// The deadline is not applied here: it depends on how long the attempts take.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let delays: Vec<_> = Policy::new().with_attempts(4).delays().collect();
+    /// assert_eq!(delays, [200, 400, 800].map(Duration::from_millis));
+    /// ```
+    pub fn delays(&self) -> Delays {
+        Delays {
+            policy: *self,
+            next: 1,
+            previous: Duration::ZERO,
+        }
+    }
+}
+
+/// Iterator over the delays of a [`Policy`], returned by [`Policy::delays`].
+///
+/// ```
+/// use retry_runtime::Policy;
+/// assert_eq!(Policy::new().delays().len(), 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Delays {
+    policy: Policy,
+    next: u32,
+    previous: Duration,
+}
+
+impl Iterator for Delays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.next >= self.policy.attempts {
+            return None;
+        }
+        let k = self.next;
+        self.next += 1;
+        let (policy, previous) = (&self.policy, self.previous);
+        let d = with_thread_rng(|rng| policy.jittered_delay(k, previous, rng));
+        self.previous = d;
+        Some(d)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.policy.attempts.saturating_sub(self.next) as usize;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Delays {}
+
+/// Why [`Policy::validate`] rejected a policy.
+///
+/// ```
+/// use retry_runtime::{Policy, PolicyError};
+/// let err = Policy::new().with_factor(0.5).validate().unwrap_err();
+/// assert_eq!(err, PolicyError::BadFactor);
+/// assert_eq!(err.to_string(), "`factor` must be a finite number of at least 1.0");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// `attempts` is 0; it counts the first call, so it must be at least 1.
+    ZeroAttempts,
+    /// `factor` is below 1, NaN or infinite.
+    BadFactor,
+    /// An explicit `max` is below `base`.
+    MaxBelowBase,
+}
+
+impl PolicyError {
+    /// The message, usable in `const` context.
+    ///
+    /// ```
+    /// use retry_runtime::PolicyError;
+    /// assert!(PolicyError::ZeroAttempts.message().contains("at least 1"));
+    /// ```
+    pub const fn message(self) -> &'static str {
+        match self {
+            PolicyError::ZeroAttempts => {
+                "`attempts` counts the first call too, so it must be at least 1"
+            }
+            PolicyError::BadFactor => "`factor` must be a finite number of at least 1.0",
+            PolicyError::MaxBelowBase => "`max` must not be below `base`",
+        }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for PolicyError {}

@@ -1,0 +1,32 @@
+//! Shared helpers for the integration tests, examples and benchmarks of `retry-runtime`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A call counter for flaky test operations.
+///
+/// ```
+/// let calls = retry_suite::Counter::new();
+/// assert_eq!(calls.bump(), 1);
+/// assert_eq!(calls.get(), 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU32);
+
+impl Counter {
+    /// A counter at zero.
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(0))
+    }
+
+    /// Adds one and returns the new count.
+    pub fn bump(&self) -> u32 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The current count.
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
