@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod budget;
 mod jitter;
 mod policy;
 
@@ -70,6 +71,7 @@ mod policy;
 pub mod __private;
 
 pub use backoff::Backoff;
+pub use budget::RetryBudget;
 pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
 
