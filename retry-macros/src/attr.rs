@@ -8,11 +8,12 @@ use syn::ext::IdentExt;
 use syn::parse::discouraged::Speculative;
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned as _;
-use syn::{Expr, Ident, Lit, LitStr, Token};
+use syn::{Expr, Ident, Lit, LitStr, Pat, Token};
 
 /// Every key `#[retry(...)]` accepts, for "did you mean" suggestions.
 pub const KEYS: &[&str] = &[
-    "attempts", "base", "max", "factor", "backoff", "jitter", "deadline", "policy", "crate",
+    "attempts", "base", "max", "factor", "backoff", "jitter", "deadline", "timeout", "on",
+    "unless", "when", "classify", "context", "on_retry", "budget", "policy", "crate",
 ];
 
 /// A value together with the span of its key and of the value itself.
@@ -44,8 +45,24 @@ pub struct Args {
     /// `None` inside for a bare `jitter` flag.
     pub jitter: Option<Spanned<Option<Ident>>>,
     pub deadline: Option<Spanned<LitStr>>,
+    pub timeout: Option<Spanned<LitStr>>,
+    pub on: Option<Spanned<Filter>>,
+    pub unless: Option<Spanned<Filter>>,
+    pub when: Option<Spanned<Expr>>,
+    pub classify: Option<Spanned<()>>,
+    pub context: Option<Spanned<Ident>>,
+    pub on_retry: Option<Spanned<Expr>>,
+    pub budget: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
     pub krate: Option<Spanned<syn::Path>>,
+}
+
+/// `on = PATTERN` or `unless = PATTERN`, with an optional `if` guard.
+pub struct Filter {
+    /// The pattern, matched against `&E`.
+    pub pat: Pat,
+    /// The guard after `if`, if any.
+    pub guard: Option<Expr>,
 }
 
 /// Parses the attribute arguments. Returns what could be parsed and every error found.
@@ -131,15 +148,79 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             let value = number(input, "an integer literal such as `attempts = 3`")?;
             set(&mut out.attempts, &key, value)
         }
-        "base" | "max" | "deadline" => {
+        "base" | "max" | "deadline" | "timeout" => {
             needs_value("\"200ms\"")?;
             let lit = duration_lit(input, &name)?;
             let slot = match name.as_str() {
                 "base" => &mut out.base,
                 "max" => &mut out.max,
+                "timeout" => &mut out.timeout,
                 _ => &mut out.deadline,
             };
             set(slot, &key, lit)
+        }
+        "on" | "unless" => {
+            needs_value("MyError::Timeout | MyError::Io(_)")?;
+            let pat = Pat::parse_multi_with_leading_vert(input)?;
+            let guard = if input.peek(Token![if]) {
+                input.parse::<Token![if]>()?;
+                Some(input.parse::<Expr>()?)
+            } else {
+                None
+            };
+            let span = pat.span();
+            let slot = if name == "on" {
+                &mut out.on
+            } else {
+                &mut out.unless
+            };
+            set_spanned(slot, &key, Filter { pat, guard }, span)
+        }
+        "when" | "on_retry" | "budget" => {
+            let example = match name.as_str() {
+                "when" => "|e| e.is_transient()",
+                "on_retry" => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
+                _ => "MY_BUDGET",
+            };
+            needs_value(example)?;
+            let expr: Expr = input.parse()?;
+            let span = expr.span();
+            let slot = match name.as_str() {
+                "when" => &mut out.when,
+                "on_retry" => &mut out.on_retry,
+                _ => &mut out.budget,
+            };
+            set_spanned(slot, &key, expr, span)
+        }
+        "classify" => {
+            if has_value {
+                let value: Expr = input.parse()?;
+                return Err(syn::Error::new(
+                    value.span(),
+                    "`classify` is a flag and takes no value: write `classify` alone",
+                ));
+            }
+            set_spanned(&mut out.classify, &key, (), key.span())
+        }
+        "context" => {
+            needs_value("attempt")?;
+            let value: Expr = input.parse()?;
+            match &value {
+                Expr::Path(path)
+                    if path.qself.is_none() && path.attrs.is_empty() && path.path.get_ident().is_some() =>
+                {
+                    let ident = path.path.get_ident().cloned().unwrap_or_else(|| key.clone());
+                    let span = ident.span();
+                    set_spanned(&mut out.context, &key, ident, span)
+                }
+                other => {
+                    let shown = quote::ToTokens::to_token_stream(other).to_string();
+                    Err(syn::Error::new(
+                        other.span(),
+                        format!("`context` takes a name to bind the attempt to, such as `context = attempt`, found `{shown}`"),
+                    ))
+                }
+            }
         }
         "factor" => {
             needs_value("2.0")?;
@@ -319,7 +400,11 @@ fn number(input: ParseStream, expected: &str) -> syn::Result<Number> {
             Lit::Int(_) | Lit::Float(_) => Ok(Number { lit, negative }),
             other => {
                 let shown = quote::ToTokens::to_token_stream(&other).to_string();
-                Err(fail(other.span(), format!("`{shown}`")))
+                let hint = match &other {
+                    Lit::Str(s) if s.value().trim().parse::<f64>().is_ok() => "; remove the quotes",
+                    _ => "",
+                };
+                Err(fail(other.span(), format!("`{shown}`{hint}")))
             }
         }
     } else {
@@ -327,7 +412,7 @@ fn number(input: ParseStream, expected: &str) -> syn::Result<Number> {
         let shown = quote::ToTokens::to_token_stream(&expr).to_string();
         Err(fail(
             expr.span(),
-            format!("`{shown}` (only literals can be checked at compile time)"),
+            format!("`{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"),
         ))
     }
 }
@@ -339,16 +424,27 @@ fn duration_lit(input: ParseStream, key: &str) -> syn::Result<LitStr> {
     }
     let expr: Expr = input.parse()?;
     let shown = quote::ToTokens::to_token_stream(&expr).to_string();
-    let hint = match &expr {
+    let message = match &expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Int(int), ..
-        }) => format!(" (add a unit: `{key} = \"{}ms\"`)", int.base10_digits()),
-        _ => String::new(),
+        }) => {
+            let n = int.base10_digits();
+            format!("`{key}` needs a unit: write `{key} = \"{n}ms\"` or `{key} = \"{n}s\"` (units: {})", crate::duration::UNITS)
+        }
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(float), ..
+        }) => {
+            let n = float.base10_digits();
+            format!("`{key}` needs a unit: write `{key} = \"{n}s\"` or `{key} = \"{n}ms\"` (units: {})", crate::duration::UNITS)
+        }
+        Expr::Lit(_) => {
+            format!("expected a duration string such as `{key} = \"200ms\"`, found `{shown}`")
+        }
+        _ => format!(
+            "expected a duration string such as `{key} = \"200ms\"`, found `{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"
+        ),
     };
-    Err(syn::Error::new(
-        expr.span(),
-        format!("expected a duration string such as `{key} = \"200ms\"`, found `{shown}`{hint}"),
-    ))
+    Err(syn::Error::new(expr.span(), message))
 }
 
 /// An identifier naming one of `choices`.

@@ -82,6 +82,51 @@ pub fn parse(text: &str) -> Result<Dur, DurationError> {
     })
 }
 
+/// Why `text` (rejected as [`DurationError::Unparsable`]) is not a duration, as one line of an
+/// error message: a missing unit, an unknown unit (with the accepted spelling when the unit is a
+/// common long form such as `secs`), or not a number at all.
+pub fn explain_unparsable(text: &str) -> String {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let unit = unit.trim_start();
+    let is_number = number.bytes().any(|b| b.is_ascii_digit())
+        && number.bytes().filter(|b| *b == b'.').count() <= 1;
+    if !is_number || !unit.chars().all(char::is_alphabetic) {
+        return format!(
+            "`\"{text}\"` is not a duration; expected a number and a unit such as `\"200ms\"` or `\"1.5s\"` (units: {UNITS})"
+        );
+    }
+    if unit.is_empty() {
+        return format!(
+            "`\"{text}\"` has no unit; write `\"{number}ms\"` or `\"{number}s\"` (units: {UNITS})"
+        );
+    }
+    match long_unit(unit) {
+        Some(short) => format!(
+            "unknown unit `{unit}` in `\"{text}\"`; write `\"{number}{short}\"` (units: {UNITS})"
+        ),
+        None => format!("unknown unit `{unit}` in `\"{text}\"`; expected one of {UNITS}"),
+    }
+}
+
+/// The accepted unit for a common longer spelling (`secs` -> `s`) or another case (`MS`).
+fn long_unit(unit: &str) -> Option<&'static str> {
+    let unit = unit.to_ascii_lowercase();
+    let short = match unit.as_str() {
+        "ns" | "nsec" | "nsecs" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => "ns",
+        "us" | "usec" | "usecs" | "micro" | "micros" | "microsecond" | "microseconds" => "us",
+        "ms" | "msec" | "msecs" | "milli" | "millis" | "millisecond" | "milliseconds" => "ms",
+        "s" | "sec" | "secs" | "second" | "seconds" => "s",
+        "m" | "min" | "mins" | "minute" | "minutes" => "m",
+        "h" | "hr" | "hrs" | "hour" | "hours" => "h",
+        _ => return None,
+    };
+    Some(short)
+}
+
 /// `Dur` shown the way a user would write it back, e.g. `1.5s` or `250ms`.
 pub fn display(d: Dur) -> String {
     let ns = d.as_nanos();
@@ -154,6 +199,23 @@ mod tests {
         );
         assert!(parse("18446744073709551615s").is_ok());
         assert_eq!(parse("18446744073709551616s"), Err(DurationError::Overflow));
+    }
+
+    #[test]
+    fn explanations() {
+        assert!(explain_unparsable("200").starts_with("`\"200\"` has no unit; write `\"200ms\"`"));
+        assert!(explain_unparsable("2 parsecs")
+            .starts_with("unknown unit `parsecs` in `\"2 parsecs\"`; expected one of"));
+        assert!(explain_unparsable("5 secs")
+            .starts_with("unknown unit `secs` in `\"5 secs\"`; write `\"5s\"`"));
+        assert!(explain_unparsable("1.5 Minutes").contains("write `\"1.5m\"`"));
+        assert!(explain_unparsable("100MS").contains("write `\"100ms\"`"));
+        for not_a_number in ["fast", "", "ms", "1.2.3s", ".s", "1e3ms", "-"] {
+            assert!(
+                explain_unparsable(not_a_number).contains("is not a duration"),
+                "{not_a_number:?}"
+            );
+        }
     }
 
     #[test]

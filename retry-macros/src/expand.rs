@@ -19,7 +19,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let (raw, parse_errors) = crate::attr::parse(args);
-    match crate::valid::build(raw, parse_errors) {
+    match crate::valid::build(raw, parse_errors, func.sig.asyncness.is_some()) {
         Ok(config) => expand(&config, func),
         Err(err) => with_error(item, err),
     }
@@ -205,10 +205,29 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         None => quote!(: ()),
     };
 
-    let run_attempt = if is_async {
-        quote!(async move #body.await)
+    let attempt_body = if is_async {
+        quote!(async move #body)
     } else {
         quote!((move || #body)())
+    };
+    let run_attempt = match (&config.timeout, is_async) {
+        (Some((limit, key_span)), true) => {
+            let limit = duration(limit);
+            let timed_out = quote_spanned!(*key_span=> #private::timed_out());
+            let policy_ref = policy_ref_tokens(&config.policy, &policy_local);
+            let elapsed = elapsed_tokens(&config.policy, config.on_retry.is_some(), &start);
+            quote! {
+                match #private::timeout(
+                    #private::attempt_timeout(#limit, #policy_ref, #elapsed),
+                    #attempt_body,
+                ).await {
+                    ::core::result::Result::Ok(#result) => #result,
+                    ::core::result::Result::Err(_) => #timed_out,
+                }
+            }
+        }
+        (_, true) => quote!(#attempt_body.await),
+        (_, false) => attempt_body,
     };
     let sleep = if is_async {
         quote!(#private::sleep(#delay).await)
@@ -221,9 +240,11 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         quote!(#private::StdInstant)
     };
 
-    // The policy, and the state it needs: a clock only with a deadline, the previous delay only
-    // with decorrelated jitter.
-    let (policy_setup, policy_ref, use_clock, use_prev) = match &config.policy {
+    // The policy, and the state it needs: a clock only with a deadline (or a hook that reports
+    // the elapsed time), the previous delay only with decorrelated jitter.
+    let wants_clock = config.on_retry.is_some();
+    let policy_ref = policy_ref_tokens(&config.policy, &policy_local);
+    let (policy_setup, use_clock, use_prev) = match &config.policy {
         PolicySource::Keys(keys) => {
             let value = key_policy(&private, keys);
             let setup = quote! {
@@ -231,8 +252,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
             };
             (
                 setup,
-                quote!(&__RETRY_POLICY),
-                Use::Always(keys.deadline.is_some()),
+                Use::Always(keys.deadline.is_some() || wants_clock),
                 Use::Always(keys.jitter == Some("decorrelated")),
             )
         }
@@ -253,12 +273,12 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                 #check
                 let #policy_local: #ty = #value;
             };
-            (
-                setup,
-                quote!(&#policy_local),
-                Use::AtRuntime(quote!(#policy_local.deadline().is_some())),
-                Use::AtRuntime(quote!(true)),
-            )
+            let cond = if wants_clock {
+                quote!(true)
+            } else {
+                quote!(#policy_local.deadline().is_some())
+            };
+            (setup, Use::AtRuntime(cond), Use::AtRuntime(quote!(true)))
         }
     };
 
@@ -269,11 +289,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
             let #start = if #cond { ::core::option::Option::Some(#instant::now()) } else { ::core::option::Option::None };
         },
     };
-    let elapsed = match &use_clock {
-        Use::Always(false) => quote!(::core::option::Option::None),
-        Use::Always(true) => quote!(::core::option::Option::Some(#start.elapsed())),
-        Use::AtRuntime(_) => quote!(#start.map(|s| s.elapsed())),
-    };
+    let elapsed = elapsed_tokens(&config.policy, wants_clock, &start);
     let (prev_setup, prev_value, prev_store) = match &use_prev {
         Use::Always(false) => (quote!(), quote!(#private::Duration::ZERO), quote!()),
         _ => (
@@ -281,6 +297,99 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
             quote!(#prev),
             quote!(#prev = #delay;),
         ),
+    };
+
+    // The attempt context.
+    let key = Ident::new("__retry_key", mixed);
+    let ctx_storage = Ident::new("__retry_ctx", mixed);
+    let (key_setup, ctx_prep) = match &config.context {
+        Some(name) => (
+            quote!(let #key = #private::IdempotencyKey::random();),
+            quote! {
+                let #ctx_storage = #private::Attempt::new(#attempt, #key);
+                let #name = &#ctx_storage;
+            },
+        ),
+        None => (quote!(), quote!()),
+    };
+
+    // Deciding whether to retry, in the documented order: unless, on, when, classify; then
+    // the policy (attempts, deadline), then the budget.
+    let err = Ident::new("__retry_err", mixed);
+    let hint = Ident::new("__retry_hint", mixed);
+    let label = syn::Lifetime {
+        apostrophe: mixed,
+        ident: Ident::new("__retry_decide", mixed),
+    };
+    let stop = |reason: &str| quote!(break #label ::core::result::Result::Err(#reason));
+    let mut decide = TokenStream::new();
+    if let Some(filter) = &config.unless {
+        let pat = &filter.pat;
+        let guard = filter.guard.as_ref().map(|g| quote!(if #g));
+        let stop = stop("matched `unless`");
+        decide.extend(quote! {
+            if ::core::matches!(#err, #pat #guard) { #stop; }
+        });
+    }
+    if let Some(filter) = &config.on {
+        let pat = &filter.pat;
+        let guard = filter.guard.as_ref().map(|g| quote!(if #g));
+        let stop = stop("did not match `on`");
+        decide.extend(quote! {
+            if !::core::matches!(#err, #pat #guard) { #stop; }
+        });
+    }
+    if let Some(when) = &config.when {
+        let call = quote_spanned!(when.span()=> #private::check_when(#when, #err));
+        let stop = stop("`when` returned false");
+        decide.extend(quote! {
+            if !#call { #stop; }
+        });
+    }
+    if let Some(span) = config.classify {
+        let call = quote_spanned!(span=> #private::classify(#err));
+        let stop = stop("classified as permanent");
+        decide.extend(quote! {
+            let #hint = match #call {
+                #private::Decision::Stop => { #stop; }
+                #private::Decision::Retry => ::core::option::Option::None,
+                #private::Decision::RetryAfter(wait) => ::core::option::Option::Some(wait),
+            };
+        });
+    } else {
+        decide.extend(quote!(let #hint = ::core::option::Option::None;));
+    }
+    let exhausted = stop("out of attempts or past the deadline");
+    decide.extend(quote! {
+        let ::core::option::Option::Some(#delay) =
+            #private::next_delay(#policy_ref, #attempt, #prev_value, #elapsed, #hint)
+        else {
+            #exhausted;
+        };
+    });
+    let mut on_success = quote!();
+    if let Some(budget) = &config.budget {
+        let withdraw = quote_spanned!(budget.span()=> #private::budget_withdraw(&#budget));
+        let deposit = quote_spanned!(budget.span()=> #private::budget_deposit(&#budget));
+        let stop = stop("retry budget exhausted");
+        decide.extend(quote! {
+            if !#withdraw { #stop; }
+        });
+        on_success = quote!(#deposit;);
+    }
+
+    let name = func.sig.ident.to_string();
+    let info = Ident::new("__retry_info", mixed);
+    let hook = config.on_retry.as_ref().map(|hook| {
+        let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #err, &#info));
+        quote!(#call;)
+    });
+    let debug_err = quote! {
+        {
+            #[allow(unused_imports)]
+            use #private::{ViaDebug as _, ViaNothing as _};
+            (&#private::DebugOr(#err)).__retry_debug()
+        }
     };
 
     let check_result = quote_spanned! {ret_span=>
@@ -293,19 +402,37 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
             let mut #attempt: u32 = 0;
             #clock_setup
             #prev_setup
+            #key_setup
             loop {
                 #attempt = #attempt.wrapping_add(1);
-                #(#preps)*
-                #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
-                let #result #annotation = #run_attempt;
-                if #check_result.is_none() {
-                    return #result;
-                }
-                let #delay = #private::next_delay(#policy_ref, #attempt, #prev_value, #elapsed);
-                let ::core::option::Option::Some(#delay) = #delay else {
-                    return #result;
+                // Everything of this attempt, its result included, is dropped before sleeping.
+                let #delay: #private::Duration = {
+                    #(#preps)*
+                    #ctx_prep
+                    #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
+                    let #result #annotation = #run_attempt;
+                    let ::core::option::Option::Some(#err) = #check_result else {
+                        #on_success
+                        return #result;
+                    };
+                    let #delay: ::core::result::Result<#private::Duration, &'static str> =
+                        #label: {
+                            #decide
+                            ::core::result::Result::Ok(#delay)
+                        };
+                    let #delay = match #delay {
+                        ::core::result::Result::Ok(#delay) => #delay,
+                        ::core::result::Result::Err(reason) => {
+                            #private::trace_give_up(#name, #attempt, reason, #debug_err);
+                            return #result;
+                        }
+                    };
+                    #prev_store
+                    let #info = #private::RetryInfo::new(#attempt, #delay, #elapsed.unwrap_or_default());
+                    #hook
+                    #private::trace_retry(#name, &#info, #debug_err);
+                    #delay
                 };
-                #prev_store
                 #sleep;
             }
         }
@@ -317,6 +444,25 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig #new_body
+    }
+}
+
+/// `&__RETRY_POLICY` or `&__retry_policy`.
+fn policy_ref_tokens(policy: &PolicySource, local: &Ident) -> TokenStream {
+    match policy {
+        PolicySource::Keys(_) => quote!(&__RETRY_POLICY),
+        PolicySource::Expr { .. } => quote!(&#local),
+    }
+}
+
+/// `Option<Duration>` since the first attempt, where a clock was started.
+fn elapsed_tokens(policy: &PolicySource, wants_clock: bool, start: &Ident) -> TokenStream {
+    match policy {
+        PolicySource::Keys(keys) if keys.deadline.is_none() && !wants_clock => {
+            quote!(::core::option::Option::None::<::core::time::Duration>)
+        }
+        PolicySource::Keys(_) => quote!(::core::option::Option::Some(#start.elapsed())),
+        PolicySource::Expr { .. } => quote!(#start.map(|s| s.elapsed())),
     }
 }
 

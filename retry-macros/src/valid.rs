@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use syn::{Expr, Lit, LitStr};
 
-use crate::attr::{closest, list, Args, Number, Spanned};
+use crate::attr::{closest, list, Args, Filter, Number, Spanned};
 use crate::duration::{self, Dur, DurationError};
 
 /// Backoff strategy names, as written in `backoff = …`.
@@ -38,6 +38,22 @@ pub struct Config {
     pub policy: PolicySource,
     /// Path to the runtime crate.
     pub krate: syn::Path,
+    /// `timeout = "…"` and the span of its key (for trait-bound errors).
+    pub timeout: Option<(Dur, Span)>,
+    /// `on = …`: retry only errors matching it.
+    pub on: Option<Filter>,
+    /// `unless = …`: never retry errors matching it.
+    pub unless: Option<Filter>,
+    /// `when = …`: a predicate over `&E`.
+    pub when: Option<Expr>,
+    /// `classify`: the span of the flag.
+    pub classify: Option<Span>,
+    /// `context = name`.
+    pub context: Option<syn::Ident>,
+    /// `on_retry = …`: a hook over `(&E, &RetryInfo)`.
+    pub on_retry: Option<Expr>,
+    /// `budget = …`: a shared `RetryBudget`.
+    pub budget: Option<Expr>,
 }
 
 /// Collects errors so that every bad argument is reported at once.
@@ -58,7 +74,11 @@ impl Errors {
 }
 
 /// Checks `args` (plus the errors the parser already found) and builds the [`Config`].
-pub fn build(args: Args, parse_errors: Vec<syn::Error>) -> Result<Config, syn::Error> {
+pub fn build(
+    args: Args,
+    parse_errors: Vec<syn::Error>,
+    is_async: bool,
+) -> Result<Config, syn::Error> {
     let mut errors = Errors::default();
     for err in parse_errors {
         errors.add(err);
@@ -138,6 +158,30 @@ pub fn build(args: Args, parse_errors: Vec<syn::Error>) -> Result<Config, syn::E
         }
     }
 
+    let timeout = args
+        .timeout
+        .as_ref()
+        .and_then(|d| check_duration(d, "timeout", &mut errors));
+    if let (Some(timeout), Some(arg)) = (timeout, &args.timeout) {
+        if timeout.as_nanos() == 0 {
+            errors.push(
+                arg.span,
+                "`timeout = \"0ms\"` would cut off every attempt at once; give each attempt some time, such as `timeout = \"2s\"`",
+            );
+        }
+        if !is_async {
+            errors.push(
+                arg.key,
+                "`timeout` needs an `async fn`: a blocking call cannot be cut off; make the function `async` or remove `timeout`",
+            );
+        }
+    }
+    for (name, filter) in [("on", &args.on), ("unless", &args.unless)] {
+        if let Some(filter) = filter {
+            check_filter(name, filter, &mut errors);
+        }
+    }
+
     if let Some(err) = errors.0 {
         return Err(err);
     }
@@ -161,15 +205,59 @@ pub fn build(args: Args, parse_errors: Vec<syn::Error>) -> Result<Config, syn::E
             deadline,
         }),
     };
-    Ok(Config { policy, krate })
+    Ok(Config {
+        policy,
+        krate,
+        timeout: timeout.zip(args.timeout.map(|t| t.key)),
+        on: args.on.map(|f| f.value),
+        unless: args.unless.map(|f| f.value),
+        when: args.when.map(|w| w.value),
+        classify: args.classify.map(|c| c.key),
+        context: args.context.map(|c| c.value),
+        on_retry: args.on_retry.map(|h| h.value),
+        budget: args.budget.map(|b| b.value),
+    })
+}
+
+/// Rejects a pattern that matches every error (`on = e`, `on = _`) when it has no guard: such a
+/// filter decides nothing.
+fn check_filter(name: &str, filter: &Spanned<Filter>, errors: &mut Errors) {
+    if filter.value.guard.is_some() {
+        return;
+    }
+    let shown = match &filter.value.pat {
+        syn::Pat::Wild(_) => "_".to_string(),
+        syn::Pat::Ident(ident)
+            if ident.subpat.is_none()
+                && ident
+                    .ident
+                    .to_string()
+                    .starts_with(|c: char| c.is_lowercase() || c == '_') =>
+        {
+            ident.ident.to_string()
+        }
+        _ => return,
+    };
+    let effect = if name == "on" {
+        "so it would retry every error, which is already the default"
+    } else {
+        "so nothing would ever be retried"
+    };
+    errors.push(
+        filter.span,
+        format!(
+            "`{name} = {shown}` matches every error, {effect}; name the variants to match (`{name} = MyError::Timeout | MyError::Io(_)`), or decide with code: `when = |e| ...`"
+        ),
+    );
 }
 
 fn check_attempts(arg: &Spanned<Number>, errors: &mut Errors) -> Option<u32> {
     let span = arg.span;
     let Lit::Int(int) = &arg.value.lit else {
+        let shown = quote::ToTokens::to_token_stream(&arg.value.lit).to_string();
         errors.push(
             span,
-            "`attempts` must be a whole number of calls, such as `attempts = 3`",
+            format!("`attempts` counts calls, so it must be a whole number such as `attempts = 3`, found `{shown}`"),
         );
         return None;
     };
@@ -220,13 +308,7 @@ fn check_duration(arg: &Spanned<LitStr>, key: &str, errors: &mut Errors) -> Opti
             None
         }
         Err(DurationError::Unparsable) => {
-            errors.push(
-                arg.span,
-                format!(
-                    "`\"{text}\"` is not a duration; expected a number and a unit such as `\"200ms\"` or `\"1.5s\"` (units: {})",
-                    duration::UNITS
-                ),
-            );
+            errors.push(arg.span, duration::explain_unparsable(&text));
             None
         }
         Err(DurationError::Overflow) => {
@@ -253,9 +335,10 @@ fn check_factor(arg: &Spanned<Number>, errors: &mut Errors) -> Option<f64> {
         factor = -factor;
     }
     if !factor.is_finite() {
+        let shown = quote::ToTokens::to_token_stream(&arg.value.lit).to_string();
         errors.push(
             arg.span,
-            "`factor` must be finite; use a number such as `factor = 2.0`",
+            format!("`factor = {shown}` is too large to be a finite `f64`; use a number such as `factor = 2.0`"),
         );
         None
     } else if factor < 1.0 {

@@ -4,9 +4,13 @@
 pub use core::time::Duration;
 pub use std::thread::sleep as blocking_sleep;
 pub use std::time::Instant as StdInstant;
-pub use tokio::time::{sleep, Instant as TokioInstant};
+pub use tokio::time::{sleep, timeout, Instant as TokioInstant};
 
-pub use crate::{Backoff, Jitter, Policy};
+pub use crate::{
+    Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryInfo, TimedOut,
+};
+
+use core::fmt::Debug;
 
 use crate::jitter::with_thread_rng;
 
@@ -39,6 +43,8 @@ pub trait RetryResult {
     type Error;
     /// The error of a failed attempt, `None` on success.
     fn __retry_error(&self) -> Option<&Self::Error>;
+    /// A failed result holding `error`.
+    fn __retry_from_error(error: Self::Error) -> Self;
 }
 
 impl<T, E> RetryResult for Result<T, E> {
@@ -48,13 +54,131 @@ impl<T, E> RetryResult for Result<T, E> {
     fn __retry_error(&self) -> Option<&E> {
         self.as_ref().err()
     }
+
+    #[inline(always)]
+    fn __retry_from_error(error: E) -> Self {
+        Err(error)
+    }
+}
+
+/// `timeout = "…"` turns a cut-off into the function's own error type.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(timeout = ...)]` needs `{Self}` to implement `From<retry_runtime::TimedOut>`",
+    label = "a timed-out attempt must become this error type",
+    note = "add `impl From<retry_runtime::TimedOut> for {Self}` (e.g. a `TimedOut` variant of your error enum)"
+)]
+pub trait FromTimedOut {
+    /// The error for a timed-out attempt.
+    fn __retry_timed_out() -> Self;
+}
+
+impl<E: From<TimedOut>> FromTimedOut for E {
+    #[inline]
+    fn __retry_timed_out() -> Self {
+        E::from(TimedOut)
+    }
+}
+
+/// The failed result of an attempt that was cut off.
+#[cold]
+pub fn timed_out<R>() -> R
+where
+    R: RetryResult,
+    R::Error: FromTimedOut,
+{
+    R::__retry_from_error(<R::Error as FromTimedOut>::__retry_timed_out())
+}
+
+/// The time allowed to one attempt: `timeout`, or less when the deadline comes first.
+#[inline]
+pub fn attempt_timeout(timeout: Duration, policy: &Policy, elapsed: Option<Duration>) -> Duration {
+    match (policy.deadline(), elapsed) {
+        (Some(deadline), Some(elapsed)) => timeout.min(deadline.saturating_sub(elapsed)),
+        _ => timeout,
+    }
+}
+
+/// `when = …`: the predicate, with its signature checked at the user's expression.
+#[inline]
+pub fn check_when<E: ?Sized, F: Fn(&E) -> bool>(predicate: F, error: &E) -> bool {
+    predicate(error)
+}
+
+/// `classify`: the error's own decision.
+#[inline]
+pub fn classify<E: Classify + ?Sized>(error: &E) -> Decision {
+    error.classify()
+}
+
+/// `on_retry = …`: the hook, with its signature checked at the user's expression.
+#[inline]
+pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(hook: F, error: &E, info: &RetryInfo) {
+    hook(error, info)
+}
+
+/// The elapsed time for `RetryInfo` when no clock was needed (no deadline, no hook).
+pub const NO_ELAPSED: Option<Duration> = None;
+
+/// Shows an error in events when it is `Debug`, and a placeholder otherwise.
+pub struct DebugOr<'a, T: ?Sized>(pub &'a T);
+
+/// Chosen by method resolution when the error is `Debug`.
+pub trait ViaDebug {
+    /// The error as `dyn Debug`.
+    fn __retry_debug(&self) -> &dyn Debug;
+}
+
+impl<T: Debug + ?Sized> ViaDebug for DebugOr<'_, T> {
+    fn __retry_debug(&self) -> &dyn Debug {
+        // `&&T` is `Sized` and `Debug`, so it coerces even when `T` is unsized.
+        &self.0
+    }
+}
+
+/// The fallback for errors that are not `Debug`.
+pub trait ViaNothing {
+    /// A placeholder.
+    fn __retry_debug(&self) -> &dyn Debug;
+}
+
+impl<T: ?Sized> ViaNothing for &DebugOr<'_, T> {
+    fn __retry_debug(&self) -> &dyn Debug {
+        &"<error without Debug>"
+    }
+}
+
+/// One event per retry (feature `tracing`; a no-op otherwise).
+#[cold]
+#[inline(never)]
+pub fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        function,
+        attempt = info.attempt(),
+        delay = ?info.delay(),
+        error = ?error,
+        "attempt failed, retrying"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (function, info, error);
+}
+
+/// One event when a call returns its last error (feature `tracing`; a no-op otherwise).
+#[cold]
+#[inline(never)]
+pub fn trace_give_up(function: &'static str, attempts: u32, reason: &'static str, error: &dyn Debug) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(function, attempts, reason, error = ?error, "giving up");
+    #[cfg(not(feature = "tracing"))]
+    let _ = (function, attempts, reason, error);
 }
 
 /// The delay to sleep after attempt `failed` (1-based) failed, or `None` to give up: out of
 /// attempts, or the sleep would end past the deadline.
 ///
 /// `previous` is the delay slept before the previous retry (only decorrelated jitter reads it),
-/// `elapsed` the time since the first attempt started (only read when there is a deadline).
+/// `elapsed` the time since the first attempt started (only read when there is a deadline),
+/// `hint` a `Decision::RetryAfter` pause: the larger of it and the policy's delay is slept.
 #[cold]
 #[inline(never)]
 pub fn next_delay(
@@ -62,11 +186,15 @@ pub fn next_delay(
     failed: u32,
     previous: Duration,
     elapsed: Option<Duration>,
+    hint: Option<Duration>,
 ) -> Option<Duration> {
     if failed >= policy.attempts() {
         return None;
     }
-    let delay = with_thread_rng(|rng| policy.jittered_delay(failed, previous, rng));
+    let mut delay = with_thread_rng(|rng| policy.jittered_delay(failed, previous, rng));
+    if let Some(hint) = hint {
+        delay = delay.max(hint);
+    }
     if let (Some(deadline), Some(elapsed)) = (policy.deadline(), elapsed) {
         if elapsed.saturating_add(delay) > deadline {
             return None;
@@ -80,4 +208,16 @@ pub const fn check_policy(policy: &Policy) {
     if let Err(err) = policy.validate() {
         panic!("{}", err.message());
     }
+}
+
+/// `budget = …`: take a token for a retry; `false` when the budget is spent.
+#[inline]
+pub fn budget_withdraw(budget: &crate::RetryBudget) -> bool {
+    budget.try_withdraw()
+}
+
+/// `budget = …`: a success refills the budget.
+#[inline]
+pub fn budget_deposit(budget: &crate::RetryBudget) {
+    budget.deposit()
 }

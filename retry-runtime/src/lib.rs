@@ -62,15 +62,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attempt;
 mod backoff;
 mod budget;
+mod classify;
 mod jitter;
 mod policy;
+
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
 pub use backoff::Backoff;
+pub use classify::{Classify, Decision, TimedOut};
 pub use budget::RetryBudget;
 pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};

@@ -1,0 +1,147 @@
+//! Error classification: which errors are worth another attempt.
+
+use core::time::Duration;
+use std::io;
+
+/// What to do after a failed attempt, as answered by [`Classify::classify`].
+///
+/// ```
+/// use retry_runtime::Decision;
+/// use std::time::Duration;
+///
+/// let d = Decision::RetryAfter(Duration::from_secs(2));
+/// assert!(d.is_retry());
+/// assert!(!Decision::Stop.is_retry());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// The error is transient: retry after the policy's delay.
+    Retry,
+    /// The error is transient and the other side asked for a pause (e.g. HTTP `Retry-After`):
+    /// retry after the larger of the policy's delay and this hint. The retry still counts as
+    /// an attempt and still respects the deadline.
+    RetryAfter(Duration),
+    /// The error is permanent: return it now.
+    Stop,
+}
+
+impl Decision {
+    /// Whether the decision is to try again.
+    ///
+    /// ```
+    /// assert!(retry_runtime::Decision::Retry.is_retry());
+    /// ```
+    pub const fn is_retry(self) -> bool {
+        !matches!(self, Decision::Stop)
+    }
+}
+
+/// Errors that know whether they are transient. `#[retry(classify)]` asks this trait.
+///
+/// Implemented for [`std::io::Error`] (by [`ErrorKind`](std::io::ErrorKind)), for references
+/// and boxes of implementors, and, behind features, for `http::StatusCode` and
+/// `reqwest::Error`.
+///
+/// ```
+/// use retry_runtime::{Classify, Decision};
+///
+/// enum ApiError { Busy, NotFound }
+///
+/// impl Classify for ApiError {
+///     fn classify(&self) -> Decision {
+///         match self {
+///             ApiError::Busy => Decision::Retry,
+///             ApiError::NotFound => Decision::Stop,
+///         }
+///     }
+/// }
+/// assert_eq!(ApiError::Busy.classify(), Decision::Retry);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(classify)]` needs `{Self}` to implement `retry_runtime::Classify`",
+    label = "`{Self}` cannot say which of its errors are transient",
+    note = "implement `retry_runtime::Classify` for `{Self}`, or filter with `on = PATTERN` or `when = |e| ...` instead of `classify`"
+)]
+pub trait Classify {
+    /// Whether (and when) to retry after this error.
+    fn classify(&self) -> Decision;
+}
+
+impl<T: Classify + ?Sized> Classify for &T {
+    fn classify(&self) -> Decision {
+        (**self).classify()
+    }
+}
+
+impl<T: Classify + ?Sized> Classify for Box<T> {
+    fn classify(&self) -> Decision {
+        (**self).classify()
+    }
+}
+
+/// Transient I/O errors are retried: connection refused, reset or aborted, not connected, timed
+/// out, interrupted, would block, unexpected end of file and broken pipe. Every other kind stops.
+///
+/// ```
+/// use retry_runtime::{Classify, Decision};
+/// use std::io::{Error, ErrorKind};
+///
+/// assert_eq!(Error::from(ErrorKind::ConnectionReset).classify(), Decision::Retry);
+/// assert_eq!(Error::from(ErrorKind::NotFound).classify(), Decision::Stop);
+/// ```
+impl Classify for io::Error {
+    fn classify(&self) -> Decision {
+        use io::ErrorKind::*;
+        match self.kind() {
+            ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | TimedOut
+            | Interrupted | WouldBlock | UnexpectedEof | BrokenPipe => Decision::Retry,
+            _ => Decision::Stop,
+        }
+    }
+}
+
+/// The error an attempt ends with when `#[retry(timeout = "…")]` cuts it off.
+///
+/// The function's error type must implement `From<TimedOut>`; the cut-off is then retried like
+/// any other error.
+///
+/// ```
+/// use retry_runtime::TimedOut;
+///
+/// #[derive(Debug)]
+/// enum FetchError { TimedOut, Other }
+///
+/// impl From<TimedOut> for FetchError {
+///     fn from(_: TimedOut) -> Self { FetchError::TimedOut }
+/// }
+/// assert_eq!(TimedOut.to_string(), "the attempt timed out");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TimedOut;
+
+impl core::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the attempt timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// A [`TimedOut`] is a [`std::io::Error`] of kind [`TimedOut`](std::io::ErrorKind::TimedOut), so
+/// `timeout` works on functions returning `std::io::Result`.
+///
+/// ```
+/// let err = std::io::Error::from(retry_runtime::TimedOut);
+/// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// ```
+impl From<TimedOut> for io::Error {
+    fn from(err: TimedOut) -> Self {
+        io::Error::new(io::ErrorKind::TimedOut, err)
+    }
+}
+
+impl Classify for TimedOut {
+    fn classify(&self) -> Decision {
+        Decision::Retry
+    }
+}
