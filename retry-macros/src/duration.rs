@@ -220,8 +220,9 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in ["250ms", "2s", "1m", "1h", "500us", "7ns", "1.5s"] {
+        for text in ["250ms", "2s", "1m", "1h", "500us", "7ns"] {
             assert_eq!(display(parse(text).unwrap()), text);
         }
+        assert_eq!(display(parse("1.5s").unwrap()), "1500ms");
     }
 }
