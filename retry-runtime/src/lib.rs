@@ -85,4 +85,5 @@ pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
 
 #[cfg(feature = "macros")]
+#[doc = include_str!("retry.md")]
 pub use retry_macros::retry;
