@@ -195,8 +195,8 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
         "classify" => {
             if has_value {
                 let value: Expr = input.parse()?;
-                return Err(syn::Error::new(
-                    value.span(),
+                return Err(syn::Error::new_spanned(
+                    value,
                     "`classify` is a flag and takes no value: write `classify` alone",
                 ));
             }
@@ -215,8 +215,8 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
                 }
                 other => {
                     let shown = quote::ToTokens::to_token_stream(other).to_string();
-                    Err(syn::Error::new(
-                        other.span(),
+                    Err(syn::Error::new_spanned(
+                        other,
                         format!("`context` takes a name to bind the attempt to, such as `context = attempt`, found `{shown}`"),
                     ))
                 }
@@ -319,8 +319,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -410,9 +410,9 @@ fn number(input: ParseStream, expected: &str) -> syn::Result<Number> {
     } else {
         let expr: Expr = input.parse()?;
         let shown = quote::ToTokens::to_token_stream(&expr).to_string();
-        Err(fail(
-            expr.span(),
-            format!("`{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"),
+        Err(syn::Error::new_spanned(
+            expr,
+            format!("expected {expected}, found `{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"),
         ))
     }
 }
@@ -444,7 +444,7 @@ fn duration_lit(input: ParseStream, key: &str) -> syn::Result<LitStr> {
             "expected a duration string such as `{key} = \"200ms\"`, found `{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"
         ),
     };
-    Err(syn::Error::new(expr.span(), message))
+    Err(syn::Error::new_spanned(expr, message))
 }
 
 /// An identifier naming one of `choices`.

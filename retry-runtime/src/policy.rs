@@ -285,8 +285,9 @@ impl Policy {
         if self.attempts == 0 {
             return Err(PolicyError::ZeroAttempts);
         }
-        // NaN compares false with everything, so `!(f >= 1.0)` catches it too.
-        if !(self.factor >= 1.0) || self.factor == f64::INFINITY {
+        // NaN is neither below 1 nor at least 1: it fails `is_valid_factor` too.
+        let is_valid_factor = self.factor >= 1.0 && self.factor < f64::INFINITY;
+        if !is_valid_factor {
             return Err(PolicyError::BadFactor);
         }
         if let Some(max) = self.max {
