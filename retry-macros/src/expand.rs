@@ -18,7 +18,19 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_error(item, err);
         }
     };
-    let (raw, parse_errors) = crate::attr::parse(args);
+    let (raw, mut parse_errors) = crate::attr::parse(args);
+    if let Some(constness) = &func.sig.constness {
+        parse_errors.push(syn::Error::new(
+            constness.span,
+            "`#[retry]` cannot be used on a `const fn`: retrying sleeps between attempts; remove `const`",
+        ));
+    }
+    if let Some(variadic) = &func.sig.variadic {
+        parse_errors.push(syn::Error::new(
+            variadic.dots.spans[0],
+            "`#[retry]` cannot retry a variadic function: the arguments cannot be replayed",
+        ));
+    }
     match crate::valid::build(raw, parse_errors, func.sig.asyncness.is_some()) {
         Ok(config) => expand(&config, func),
         Err(err) => with_error(item, err),
