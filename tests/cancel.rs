@@ -52,7 +52,11 @@ async fn dropped_while_sleeping_between_attempts() {
     let calls = Counter::new();
     let live = Arc::new(AtomicI32::new(0));
     // The first attempt fails at once; the future is then asleep for 1s and dropped at 500ms.
-    let cut = timeout(Duration::from_millis(500), fails_fast(&calls, Tracked::new(&live))).await;
+    let cut = timeout(
+        Duration::from_millis(500),
+        fails_fast(&calls, Tracked::new(&live)),
+    )
+    .await;
     assert!(cut.is_err(), "the call was still sleeping");
     assert_eq!(calls.get(), 1);
     assert_eq!(live.load(Ordering::SeqCst), 0, "every copy was dropped");
@@ -67,7 +71,11 @@ async fn dropped_in_the_middle_of_an_attempt() {
     let cut = timeout(Duration::from_secs(10), hangs(&calls, Tracked::new(&live))).await;
     assert!(cut.is_err());
     assert_eq!(calls.get(), 1);
-    assert_eq!(live.load(Ordering::SeqCst), 0, "the attempt's copy and the original were dropped");
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "the attempt's copy and the original were dropped"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -49,10 +49,20 @@ async fn on_retries_only_matching_errors() {
     }
     let calls = Counter::new();
     let io = ApiError::Io(std::io::ErrorKind::ConnectionReset);
-    assert_eq!(call(&calls, &[io.clone(), ApiError::Status(503)]).await, Ok(3));
+    assert_eq!(
+        call(&calls, &[io.clone(), ApiError::Status(503)]).await,
+        Ok(3)
+    );
     let calls = Counter::new();
-    assert_eq!(call(&calls, &[io, ApiError::Status(404), ApiError::Status(503)]).await, Err(ApiError::Status(404)));
-    assert_eq!(calls.get(), 2, "a 404 does not match `on`, so it is returned at once");
+    assert_eq!(
+        call(&calls, &[io, ApiError::Status(404), ApiError::Status(503)]).await,
+        Err(ApiError::Status(404))
+    );
+    assert_eq!(
+        calls.get(),
+        2,
+        "a 404 does not match `on`, so it is returned at once"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,12 +77,21 @@ async fn on_with_guard_and_unless_checked_first() {
         script(calls, errors)
     }
     let calls = Counter::new();
-    assert_eq!(call(&calls, &[ApiError::Status(500), ApiError::Status(502)]).await, Ok(3));
+    assert_eq!(
+        call(&calls, &[ApiError::Status(500), ApiError::Status(502)]).await,
+        Ok(3)
+    );
     let calls = Counter::new();
-    assert_eq!(call(&calls, &[ApiError::Status(500), ApiError::Status(501)]).await, Err(ApiError::Status(501)));
+    assert_eq!(
+        call(&calls, &[ApiError::Status(500), ApiError::Status(501)]).await,
+        Err(ApiError::Status(501))
+    );
     assert_eq!(calls.get(), 2);
     let calls = Counter::new();
-    assert_eq!(call(&calls, &[ApiError::Status(429)]).await, Err(ApiError::Status(429)));
+    assert_eq!(
+        call(&calls, &[ApiError::Status(429)]).await,
+        Err(ApiError::Status(429))
+    );
     assert_eq!(calls.get(), 1);
 }
 
@@ -92,12 +111,21 @@ async fn when_takes_a_path_or_a_closure() {
     }
     let io = ApiError::Io(std::io::ErrorKind::TimedOut);
     let calls = Counter::new();
-    assert_eq!(by_path(&calls, &[io.clone(), ApiError::Status(500)]).await, Err(ApiError::Status(500)));
+    assert_eq!(
+        by_path(&calls, &[io.clone(), ApiError::Status(500)]).await,
+        Err(ApiError::Status(500))
+    );
     assert_eq!(calls.get(), 2);
     let calls = Counter::new();
-    assert_eq!(by_closure(&calls, &[io, ApiError::Status(500)]).await, Ok(3));
+    assert_eq!(
+        by_closure(&calls, &[io, ApiError::Status(500)]).await,
+        Ok(3)
+    );
     let calls = Counter::new();
-    assert_eq!(by_closure(&calls, &[ApiError::Status(409)]).await, Err(ApiError::Status(409)));
+    assert_eq!(
+        by_closure(&calls, &[ApiError::Status(409)]).await,
+        Err(ApiError::Status(409))
+    );
     assert_eq!(calls.get(), 1);
 }
 
@@ -108,13 +136,19 @@ async fn classify_stops_permanent_errors_and_honours_retry_after() {
         script(calls, errors)
     }
     let calls = Counter::new();
-    assert_eq!(call(&calls, &[ApiError::Status(400)]).await, Err(ApiError::Status(400)));
+    assert_eq!(
+        call(&calls, &[ApiError::Status(400)]).await,
+        Err(ApiError::Status(400))
+    );
     assert_eq!(calls.get(), 1);
 
     // RetryAfter sleeps max(backoff, hint): 100ms backoff vs a 3s hint, then 200ms vs 50ms.
     let calls = Counter::new();
     let start = Instant::now();
-    let errors = [ApiError::Busy(Duration::from_secs(3)), ApiError::Busy(Duration::from_millis(50))];
+    let errors = [
+        ApiError::Busy(Duration::from_secs(3)),
+        ApiError::Busy(Duration::from_millis(50)),
+    ];
     assert_eq!(call(&calls, &errors).await, Ok(3));
     assert_eq!(start.elapsed(), Duration::from_millis(3_200));
 }
@@ -156,7 +190,10 @@ async fn timeout_cuts_off_slow_attempts_and_retries_them() {
     let calls = Counter::new();
     let start = Instant::now();
     assert_eq!(slow_then_fast(&calls).await, Ok(3));
-    assert_eq!(start.elapsed(), Duration::from_millis(1_000 + 10 + 1_000 + 20));
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(1_000 + 10 + 1_000 + 20)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -179,7 +216,9 @@ async fn timeout_is_also_cut_at_the_remaining_deadline() {
 async fn context_numbers_attempts_and_keeps_one_key_per_call() {
     #[retry(attempts = 3, base = "10ms", context = ctx)]
     async fn call(seen: &Mutex<Vec<(u32, String)>>) -> Result<(), ApiError> {
-        seen.lock().unwrap().push((ctx.attempt(), ctx.idempotency_key().to_string()));
+        seen.lock()
+            .unwrap()
+            .push((ctx.attempt(), ctx.idempotency_key().to_string()));
         if ctx.attempt() < 3 {
             return Err(ApiError::Status(503));
         }
@@ -200,7 +239,9 @@ async fn context_numbers_attempts_and_keeps_one_key_per_call() {
 async fn on_retry_runs_before_each_sleep_in_order() {
     static LOG: Mutex<Vec<(u32, Duration, Duration, ApiError)>> = Mutex::new(Vec::new());
     fn record(err: &ApiError, info: &RetryInfo) {
-        LOG.lock().unwrap().push((info.attempt(), info.delay(), info.elapsed(), err.clone()));
+        LOG.lock()
+            .unwrap()
+            .push((info.attempt(), info.delay(), info.elapsed(), err.clone()));
     }
     #[retry(attempts = 4, base = "100ms", on_retry = record)]
     async fn call(calls: &Counter, errors: &[ApiError]) -> Result<u32, ApiError> {
@@ -214,9 +255,24 @@ async fn on_retry_runs_before_each_sleep_in_order() {
     assert_eq!(
         log,
         [
-            (1, Duration::from_millis(100), Duration::from_millis(5), ApiError::Status(500)),
-            (2, Duration::from_millis(200), Duration::from_millis(110), ApiError::Status(502)),
-            (3, Duration::from_millis(400), Duration::from_millis(315), ApiError::Status(503)),
+            (
+                1,
+                Duration::from_millis(100),
+                Duration::from_millis(5),
+                ApiError::Status(500)
+            ),
+            (
+                2,
+                Duration::from_millis(200),
+                Duration::from_millis(110),
+                ApiError::Status(502)
+            ),
+            (
+                3,
+                Duration::from_millis(400),
+                Duration::from_millis(315),
+                ApiError::Status(503)
+            ),
         ],
         "one call per retry, none after the last attempt"
     );

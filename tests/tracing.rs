@@ -37,7 +37,10 @@ impl Subscriber for Recorder {
         let mut fields = Fields(String::new());
         event.record(&mut fields);
         let level = *event.metadata().level();
-        self.0.lock().unwrap().push((level, fields.0.trim_end().to_string()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((level, fields.0.trim_end().to_string()));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
@@ -95,5 +98,9 @@ fn a_non_retryable_error_gives_up_with_its_reason() {
     assert_eq!(calls, 2);
     let events = recorder.0.lock().unwrap().clone();
     assert_eq!(events.len(), 2, "{events:#?}");
-    assert!(events[1].1.contains("reason=did not match `on`"), "{}", events[1].1);
+    assert!(
+        events[1].1.contains("reason=did not match `on`"),
+        "{}",
+        events[1].1
+    );
 }
