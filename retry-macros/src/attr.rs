@@ -207,9 +207,15 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             let value: Expr = input.parse()?;
             match &value {
                 Expr::Path(path)
-                    if path.qself.is_none() && path.attrs.is_empty() && path.path.get_ident().is_some() =>
+                    if path.qself.is_none()
+                        && path.attrs.is_empty()
+                        && path.path.get_ident().is_some() =>
                 {
-                    let ident = path.path.get_ident().cloned().unwrap_or_else(|| key.clone());
+                    let ident = path
+                        .path
+                        .get_ident()
+                        .cloned()
+                        .unwrap_or_else(|| key.clone());
                     let span = ident.span();
                     set_spanned(&mut out.context, &key, ident, span)
                 }

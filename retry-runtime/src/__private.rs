@@ -166,7 +166,12 @@ pub fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) 
 /// One event when a call returns its last error (feature `tracing`; a no-op otherwise).
 #[cold]
 #[inline(never)]
-pub fn trace_give_up(function: &'static str, attempts: u32, reason: &'static str, error: &dyn Debug) {
+pub fn trace_give_up(
+    function: &'static str,
+    attempts: u32,
+    reason: &'static str,
+    error: &dyn Debug,
+) {
     #[cfg(feature = "tracing")]
     tracing::warn!(function, attempts, reason, error = ?error, "giving up");
     #[cfg(not(feature = "tracing"))]

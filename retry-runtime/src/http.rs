@@ -63,7 +63,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Absurdly long digit strings saturate instead of failing.
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -148,7 +150,14 @@ mod tests {
     #[test]
     fn malformed_retry_after_is_ignored() {
         let now = SystemTime::now();
-        for bad in ["", " ", "1.5", "0x10", "tomorrow", "Wed, 99 Oct 2015 07:28:00 GMT"] {
+        for bad in [
+            "",
+            " ",
+            "1.5",
+            "0x10",
+            "tomorrow",
+            "Wed, 99 Oct 2015 07:28:00 GMT",
+        ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
         assert_eq!(
@@ -160,7 +169,10 @@ mod tests {
     #[test]
     fn retryable_status_without_header_retries_with_the_policy_delay() {
         let mut headers = HeaderMap::new();
-        assert_eq!(decision(StatusCode::TOO_MANY_REQUESTS, &headers), Decision::Retry);
+        assert_eq!(
+            decision(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Decision::Retry
+        );
         headers.insert(RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(
             decision(StatusCode::TOO_MANY_REQUESTS, &headers),

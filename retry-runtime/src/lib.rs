@@ -79,8 +79,8 @@ pub mod __private;
 
 pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
 pub use backoff::Backoff;
-pub use classify::{Classify, Decision, TimedOut};
 pub use budget::RetryBudget;
+pub use classify::{Classify, Decision, TimedOut};
 pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
 
