@@ -239,7 +239,7 @@ fn check_filter(name: &str, filter: &Spanned<Filter>, errors: &mut Errors) {
         _ => return,
     };
     let effect = if name == "on" {
-        "so it would retry every error, which is already the default"
+        "so it filters nothing (retrying every error is already the default)"
     } else {
         "so nothing would ever be retried"
     };

@@ -1,0 +1,10 @@
+use retry_runtime::retry;
+
+#[retry(base = "-5ms")]
+fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {
+    let _ = fetch();
+}
