@@ -1,0 +1,224 @@
+//! A `#[retry]` call performs no heap allocation: not on success, not when it retries
+//! (DESIGN.md, "Futures").
+//!
+//! This test binary installs a counting global allocator. Only allocations made on the thread
+//! that is measuring, while it is measuring, are counted, so the test harness's own threads do
+//! not disturb the count. The runtime is built, and one warm-up call made, before counting
+//! starts: one-time setup (the runtime, the thread's jitter generator, tokio's timer) is not a
+//! per-call cost.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use retry_runtime::retry;
+use retry_suite::Counter;
+
+struct CountingAlloc;
+
+thread_local! {
+    /// Whether this thread is measuring, and what it has counted.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: the allocator also runs during thread teardown, when the slots may be gone.
+    let counting = COUNTING.try_with(Cell::get).unwrap_or(false);
+    if counting {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract is upheld by `System`; the bookkeeping only touches const-initialised
+// thread-locals, which never allocate.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded unchanged, see above.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded unchanged, see above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded unchanged, see above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged, see above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn start_counting() {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+}
+
+/// Heap allocations made on this thread since `start_counting`.
+fn stop_counting() -> u64 {
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Heap allocations made on this thread while `f` runs.
+fn allocations_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    start_counting();
+    let out = f();
+    (out, stop_counting())
+}
+
+/// Polls a future that never waits on anything to completion, with no runtime at all.
+fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime")
+}
+
+const CALLS: u64 = 1_000;
+
+#[retry(attempts = 3, base = "10ms", jitter)]
+async fn succeeds(data: &[u8], scale: u64) -> Result<u64, std::io::Error> {
+    Ok(data.iter().map(|&b| u64::from(b) * scale).sum())
+}
+
+static FLAKY_CALLS: Counter = Counter::new();
+
+/// Fails twice, then succeeds, for every group of three attempts.
+#[retry(attempts = 3, base = "0ms")]
+async fn fails_twice_zero_delay(data: &[u8]) -> Result<u64, u32> {
+    let n = FLAKY_CALLS.bump();
+    if n % 3 != 0 {
+        return Err(n);
+    }
+    tokio::task::yield_now().await;
+    Ok(data.len() as u64)
+}
+
+static JITTERED_CALLS: Counter = Counter::new();
+
+/// The same with real delays and every kind of loop state, under tokio's paused clock.
+#[retry(attempts = 3, base = "10ms", jitter = decorrelated, deadline = "10s")]
+async fn fails_twice_paused_clock(data: &[u8]) -> Result<u64, u32> {
+    let n = JITTERED_CALLS.bump();
+    if n % 3 != 0 {
+        return Err(n);
+    }
+    Ok(data.len() as u64)
+}
+
+#[retry(attempts = 3, base = "0ms")]
+fn sync_fails_twice(calls: &Counter) -> Result<u32, u32> {
+    let n = calls.bump();
+    if n % 3 != 0 {
+        Err(n)
+    } else {
+        Ok(n)
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let (boxed, allocations) = allocations_during(|| Box::new(std::hint::black_box(7u64)));
+    assert_eq!(*boxed, 7);
+    assert_eq!(allocations, 1);
+}
+
+#[test]
+fn no_allocation_on_success() {
+    let data = [1u8, 2, 3];
+    assert_eq!(run_ready(succeeds(&data, 2)).unwrap(), 12);
+    let (sum, allocations) = allocations_during(|| {
+        (0..CALLS)
+            .map(|i| run_ready(succeeds(&data, i)).unwrap_or(0))
+            .sum::<u64>()
+    });
+    assert_eq!(sum, 6 * (CALLS * (CALLS - 1) / 2));
+    println!("success path: {allocations} allocations in {CALLS} calls");
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn no_allocation_when_retrying_with_zero_delay() {
+    let runtime = current_thread_runtime();
+    let data = [1u8, 2, 3];
+    // Counting starts inside `block_on`, after a warm-up call: the runtime's per-`block_on`
+    // setup (its deferred-wake list, the timer's first registration) is not a per-call cost.
+    let (ok, allocations, calls) = runtime.block_on(async {
+        fails_twice_zero_delay(&data).await.unwrap();
+        let before = FLAKY_CALLS.get();
+        start_counting();
+        let mut ok = 0;
+        for _ in 0..CALLS {
+            ok += u64::from(fails_twice_zero_delay(&data).await.is_ok());
+        }
+        let allocations = stop_counting();
+        (ok, allocations, u64::from(FLAKY_CALLS.get() - before))
+    });
+    println!("retry path, base 0ms: {allocations} allocations in {CALLS} calls");
+    assert_eq!(ok, CALLS);
+    assert_eq!(calls, 3 * CALLS);
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn no_allocation_when_retrying_under_the_paused_clock() {
+    let runtime = current_thread_runtime();
+    let data = [1u8, 2, 3];
+    // Counting starts inside `block_on`, after a warm-up call: the runtime's per-`block_on`
+    // setup (its deferred-wake list, the timer's first registration) is not a per-call cost.
+    let (ok, allocations, calls) = runtime.block_on(async {
+        fails_twice_paused_clock(&data).await.unwrap();
+        let before = JITTERED_CALLS.get();
+        start_counting();
+        let mut ok = 0;
+        for _ in 0..CALLS {
+            ok += u64::from(fails_twice_paused_clock(&data).await.is_ok());
+        }
+        let allocations = stop_counting();
+        (ok, allocations, u64::from(JITTERED_CALLS.get() - before))
+    });
+    println!("retry path, paused clock: {allocations} allocations in {CALLS} calls");
+    assert_eq!(ok, CALLS);
+    assert_eq!(calls, 3 * CALLS);
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn no_allocation_in_the_sync_path() {
+    let calls = Counter::new();
+    sync_fails_twice(&calls).unwrap();
+    let (ok, allocations) = allocations_during(|| {
+        (0..CALLS)
+            .filter(|_| sync_fails_twice(&calls).is_ok())
+            .count()
+    });
+    println!("sync retry path, base 0ms: {allocations} allocations in {CALLS} calls");
+    assert_eq!(ok as u64, CALLS);
+    assert_eq!(allocations, 0);
+}
