@@ -1,0 +1,908 @@
+//! Fault injection against a real HTTP server on 127.0.0.1.
+//!
+//! Each test starts a hyper server on an ephemeral port, on its own thread with its own tokio
+//! runtime (real clock), scripted per request: 503s, 429 with `Retry-After` in seconds and as an
+//! HTTP date, 400, connection resets and responses slower than the attempt timeout. The annotated
+//! functions call it with reqwest. Connection pooling is off, so every request is one TCP
+//! connection and the server can answer each one differently.
+//!
+//! Clocks: the client runs on tokio's paused clock wherever no timer is pending while it waits on
+//! the socket, which makes backoff and `Retry-After` sleeps instant and exact. A paused runtime
+//! that waits on real I/O with a timer pending jumps straight to that timer, so the tests of
+//! `timeout` (whose timer is pending during the request) run on the real clock with lower bounds
+//! and sub-second waits (see `paused_clock_fires_attempt_timeouts_before_the_server_answers`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, RETRY_AFTER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use retry_runtime::{retry, Classify, Decision, RetryInfo, TimedOut};
+use retry_suite::Counter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+// ---------------------------------------------------------------------------------------------
+// The scripted server.
+// ---------------------------------------------------------------------------------------------
+
+/// One request as the server received it.
+#[derive(Clone, Debug)]
+struct Seen {
+    /// 1-based arrival order.
+    n: usize,
+    method: Method,
+    path: String,
+    key: Option<String>,
+    body: String,
+}
+
+/// How the server answers one request.
+enum Reply {
+    Respond {
+        status: StatusCode,
+        headers: Vec<(HeaderName, String)>,
+        body: String,
+        delay: Duration,
+    },
+    /// Close the connection with `SO_LINGER` 0 once the request is read: the client sees a reset.
+    Reset,
+}
+
+impl Reply {
+    fn status(code: u16) -> Self {
+        Reply::Respond {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers: Vec::new(),
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    fn ok(body: impl Into<String>) -> Self {
+        Reply::status(200).body(body)
+    }
+
+    fn body(mut self, text: impl Into<String>) -> Self {
+        if let Reply::Respond { body, .. } = &mut self {
+            *body = text.into();
+        }
+        self
+    }
+
+    fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        if let Reply::Respond { headers, .. } = &mut self {
+            headers.push((name, value.into()));
+        }
+        self
+    }
+
+    /// Answer only after `wait` (real time, on the server's runtime).
+    fn after(mut self, wait: Duration) -> Self {
+        if let Reply::Respond { delay, .. } = &mut self {
+            *delay = wait;
+        }
+        self
+    }
+}
+
+type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+/// A server on 127.0.0.1 that answers every request through `handler` and records it.
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stop, stopped) = oneshot::channel();
+        let handler: Arc<Handler> = Arc::new(handler);
+        let log = seen.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(accept_loop(listener, handler, log, stopped));
+        });
+        Server {
+            addr,
+            seen,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// A server that answers its n-th request (1-based) with `script[n - 1]`, and with 500 past
+    /// the end of the script.
+    fn scripted(script: Vec<Reply>) -> Self {
+        let script = Mutex::new(script.into_iter());
+        Server::start(move |_| script.lock().unwrap().next().unwrap_or(Reply::status(500)))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn requests(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    handler: Arc<Handler>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(serve_connection(stream, handler.clone(), seen.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, handler: Arc<Handler>, seen: Arc<Mutex<Vec<Seen>>>) {
+    let reset = Arc::new(AtomicBool::new(false));
+    let reset_now = Arc::new(Notify::new());
+    let io = ResettableStream {
+        stream,
+        reset: reset.clone(),
+    };
+    let notify = reset_now.clone();
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        let (handler, seen, reset, notify) =
+            (handler.clone(), seen.clone(), reset.clone(), notify.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = match body.collect().await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes.to_bytes()).into_owned(),
+                Err(_) => String::new(),
+            };
+            let request = {
+                let mut log = seen.lock().unwrap();
+                let request = Seen {
+                    n: log.len() + 1,
+                    method: parts.method,
+                    path: parts.uri.path().to_owned(),
+                    key: parts
+                        .headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    body,
+                };
+                log.push(request.clone());
+                request
+            };
+            match handler(&request) {
+                Reply::Reset => {
+                    reset.store(true, Ordering::SeqCst);
+                    notify.notify_one();
+                    std::future::pending::<Result<hyper::Response<String>, Infallible>>().await
+                }
+                Reply::Respond {
+                    status,
+                    headers,
+                    body,
+                    delay,
+                } => {
+                    tokio::time::sleep(delay).await;
+                    let mut response = hyper::Response::new(body);
+                    *response.status_mut() = status;
+                    for (name, value) in headers {
+                        response.headers_mut().insert(name, value.parse().unwrap());
+                    }
+                    Ok(response)
+                }
+            }
+        }
+    });
+    let connection = http1::Builder::new()
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        _ = connection => {}
+        // Dropping the connection drops the stream, which resets it.
+        _ = reset_now.notified() => {}
+    }
+}
+
+/// A TCP stream that, once `reset` is set, is closed with `SO_LINGER` 0, so the peer gets an RST
+/// instead of a FIN.
+struct ResettableStream {
+    stream: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst) {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client side: an error type that keeps the status and headers, and a hook log.
+// ---------------------------------------------------------------------------------------------
+
+/// Without pooling, every request opens its own connection. No proxy: only 127.0.0.1 is reached.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+#[derive(Debug)]
+enum FetchError {
+    /// A non-success answer, with its headers (for `Retry-After`).
+    Status {
+        status: StatusCode,
+        headers: HeaderMap,
+    },
+    /// No answer: connection refused or reset, or a broken body.
+    Transport(reqwest::Error),
+    /// Cut off by `#[retry(timeout = ...)]`.
+    TimedOut,
+}
+
+impl FetchError {
+    /// A short label to compare in assertions: `503`, `reset`, `transport`, `timed out`.
+    fn label(&self) -> String {
+        match self {
+            FetchError::Status { status, .. } => status.as_u16().to_string(),
+            FetchError::Transport(err) if is_reset(err) => "reset".to_owned(),
+            FetchError::Transport(_) => "transport".to_owned(),
+            FetchError::TimedOut => "timed out".to_owned(),
+        }
+    }
+}
+
+impl From<reqwest::Error> for FetchError {
+    fn from(err: reqwest::Error) -> Self {
+        FetchError::Transport(err)
+    }
+}
+
+impl From<TimedOut> for FetchError {
+    fn from(_: TimedOut) -> Self {
+        FetchError::TimedOut
+    }
+}
+
+/// Status and `Retry-After` by retry-runtime's HTTP rules, transport errors by its reqwest rules.
+impl Classify for FetchError {
+    fn classify(&self) -> Decision {
+        match self {
+            FetchError::Status { status, headers } => {
+                retry_runtime::http::decision(*status, headers)
+            }
+            FetchError::Transport(err) => err.classify(),
+            FetchError::TimedOut => Decision::Retry,
+        }
+    }
+}
+
+/// Whether a connection reset (not a clean close) is somewhere in the error's sources.
+fn is_reset(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::ConnectionReset {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The body of a 2xx answer, or the status and headers of any other.
+async fn read(response: reqwest::Response) -> Result<String, FetchError> {
+    let status = response.status();
+    if !status.is_success() {
+        let headers = response.headers().clone();
+        return Err(FetchError::Status { status, headers });
+    }
+    Ok(response.text().await?)
+}
+
+/// What the `on_retry` hook saw: (failed attempt, delay about to be slept, error label).
+#[derive(Default)]
+struct Hooks(Mutex<Vec<(u32, Duration, String)>>);
+
+impl Hooks {
+    fn record(&self, err: &FetchError, info: &RetryInfo) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((info.attempt(), info.delay(), err.label()));
+    }
+
+    fn take(&self) -> Vec<(u32, Duration, String)> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn entry(attempt: u32, delay: Duration, label: &str) -> (u32, Duration, String) {
+    (attempt, delay, label.to_owned())
+}
+
+fn label<T>(result: &Result<T, FetchError>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(err) => err.label(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status codes.
+// ---------------------------------------------------------------------------------------------
+
+#[retry(attempts = 3, base = "10ms", classify, on_retry = |e, info| hooks.record(e, info))]
+async fn get(client: &reqwest::Client, url: &str, hooks: &Hooks) -> Result<String, FetchError> {
+    read(client.get(url).send().await?).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn gets_through_503s_with_the_policy_backoff() {
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(503),
+        Reply::ok("hello"),
+    ]);
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    let result = get(&client(), &server.url("/greeting"), &hooks).await;
+    assert_eq!(result.unwrap(), "hello");
+    assert_eq!(server.requests(), 3);
+    assert!(server
+        .seen()
+        .iter()
+        .all(|s| s.method == Method::GET && s.path == "/greeting"));
+    assert_eq!(
+        hooks.take(),
+        [entry(1, ms(10), "503"), entry(2, ms(20), "503")]
+    );
+    // Paused clock: only the two backoff sleeps advance it; the requests themselves take no time.
+    assert_eq!(start.elapsed(), ms(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn gives_up_after_the_last_attempt_with_the_last_status() {
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(502),
+        Reply::status(504),
+        Reply::ok("late"),
+    ]);
+    let hooks = Hooks::default();
+    let result = get(&client(), &server.url("/"), &hooks).await;
+    assert_eq!(label(&result), "504");
+    assert_eq!(
+        server.requests(),
+        3,
+        "attempts = 3 means three requests, not four"
+    );
+    assert_eq!(
+        hooks.take(),
+        [entry(1, ms(10), "503"), entry(2, ms(20), "502")]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_400_is_returned_at_once() {
+    let server = Server::scripted(vec![
+        Reply::status(400).body("bad request"),
+        Reply::ok("never"),
+    ]);
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    let result = get(&client(), &server.url("/"), &hooks).await;
+    assert_eq!(label(&result), "400");
+    assert_eq!(server.requests(), 1);
+    assert_eq!(hooks.take(), []);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry-After.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_in_seconds_is_slept_in_full() {
+    let server = Server::scripted(vec![
+        Reply::status(429).header(RETRY_AFTER, "2"),
+        Reply::status(503).header(RETRY_AFTER, "1"),
+        Reply::ok("done"),
+    ]);
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    let result = get(&client(), &server.url("/"), &hooks).await;
+    assert_eq!(result.unwrap(), "done");
+    assert_eq!(server.requests(), 3);
+    // max(backoff, hint): 10ms vs 2s, then 20ms vs 1s.
+    assert_eq!(
+        hooks.take(),
+        [entry(1, ms(2_000), "429"), entry(2, ms(1_000), "503")]
+    );
+    assert_eq!(start.elapsed(), ms(3_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_as_an_http_date_is_slept_until_that_date() {
+    // The server writes "now + 3s" in whole seconds, so the hint is in (2s, 3s].
+    let server = Server::start(|seen| match seen.n {
+        1 => Reply::status(429).header(
+            RETRY_AFTER,
+            httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3)),
+        ),
+        _ => Reply::ok("done"),
+    });
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    let result = get(&client(), &server.url("/"), &hooks).await;
+    assert_eq!(result.unwrap(), "done");
+    assert_eq!(server.requests(), 2);
+    let log = hooks.take();
+    assert_eq!(log.len(), 1);
+    let (attempt, delay, error) = &log[0];
+    assert_eq!((*attempt, error.as_str()), (1, "429"));
+    assert!(*delay > ms(1_900) && *delay <= ms(3_000), "{delay:?}");
+    // The hint reported to on_retry is the one slept (tokio's timers round up to the millisecond).
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= *delay && elapsed <= *delay + ms(1),
+        "slept {elapsed:?} for a {delay:?} hint"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_date_in_the_past_falls_back_to_the_backoff() {
+    let server = Server::start(|seen| match seen.n {
+        1 => Reply::status(503).header(
+            RETRY_AFTER,
+            httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60)),
+        ),
+        _ => Reply::ok("done"),
+    });
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    assert_eq!(
+        get(&client(), &server.url("/"), &hooks).await.unwrap(),
+        "done"
+    );
+    assert_eq!(server.requests(), 2);
+    assert_eq!(hooks.take(), [entry(1, ms(10), "503")]);
+    assert_eq!(start.elapsed(), ms(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_past_the_deadline_ends_the_call_with_the_last_error() {
+    #[retry(
+        attempts = 5,
+        base = "10ms",
+        deadline = "5s",
+        classify,
+        on_retry = |e, info| hooks.record(e, info)
+    )]
+    async fn get_within_5s(
+        client: &reqwest::Client,
+        url: &str,
+        hooks: &Hooks,
+    ) -> Result<String, FetchError> {
+        read(client.get(url).send().await?).await
+    }
+    let server = Server::scripted(vec![
+        Reply::status(429).header(RETRY_AFTER, "3"),
+        Reply::status(429).header(RETRY_AFTER, "3"),
+        Reply::ok("too late"),
+    ]);
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    let result = get_within_5s(&client(), &server.url("/"), &hooks).await;
+    assert_eq!(label(&result), "429");
+    // 3s fits in the 5s deadline; a second 3s pause would end at 6s, so the call gives up at 3s.
+    assert_eq!(server.requests(), 2);
+    assert_eq!(hooks.take(), [entry(1, ms(3_000), "429")]);
+    assert_eq!(start.elapsed(), ms(3_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_bounds_the_requests_sent() {
+    #[retry(attempts = 10, base = "1s", deadline = "2500ms", classify)]
+    async fn get_within(client: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+        read(client.get(url).send().await?).await
+    }
+    let server = Server::start(|_| Reply::status(503));
+    let start = Instant::now();
+    let result = get_within(&client(), &server.url("/")).await;
+    assert_eq!(label(&result), "503");
+    // Requests at 0s and 1s; the next backoff (2s) would end at 3s, past the 2.5s deadline.
+    assert_eq!(server.requests(), 2);
+    assert_eq!(start.elapsed(), ms(1_000));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection resets.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn connection_resets_are_retried() {
+    let server = Server::scripted(vec![Reply::Reset, Reply::Reset, Reply::ok("through")]);
+    let hooks = Hooks::default();
+    let result = get(&client(), &server.url("/"), &hooks).await;
+    assert_eq!(result.unwrap(), "through");
+    assert_eq!(server.requests(), 3);
+    assert_eq!(
+        hooks.take(),
+        [entry(1, ms(10), "reset"), entry(2, ms(20), "reset")]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_on_every_attempt_returns_the_transport_error() {
+    let server = Server::start(|_| Reply::Reset);
+    let hooks = Hooks::default();
+    let result = get(&client(), &server.url("/"), &hooks).await;
+    match &result {
+        Err(FetchError::Transport(err)) => assert!(is_reset(err), "{err:?}"),
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    assert_eq!(server.requests(), 3);
+    assert_eq!(hooks.take().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reqwest's own errors, classified by retry-runtime's `reqwest` feature.
+// ---------------------------------------------------------------------------------------------
+
+#[retry(attempts = 3, base = "10ms", classify, on_retry = |_, _| { retries.bump(); })]
+async fn get_raw(
+    client: &reqwest::Client,
+    url: &str,
+    retries: &Counter,
+) -> Result<String, reqwest::Error> {
+    client
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn reqwest_status_errors_retry_a_503_and_stop_at_a_404() {
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(404),
+        Reply::ok("never"),
+    ]);
+    let retries = Counter::new();
+    let err = get_raw(&client(), &server.url("/"), &retries)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(server.requests(), 2);
+    assert_eq!(retries.get(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_connections_are_retried_until_the_attempts_run_out() {
+    // A port that was just free: nothing listens on it any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let retries = Counter::new();
+    let start = Instant::now();
+    let err = get_raw(&client(), &format!("http://{addr}/"), &retries)
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert_eq!(retries.get(), 2);
+    assert_eq!(start.elapsed(), ms(30));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency keys: a POST whose response is lost is retried without a second side effect.
+// ---------------------------------------------------------------------------------------------
+
+/// An order service: the first request with a new `Idempotency-Key` creates an order; a request
+/// with a known key gets the stored answer back. `lose` decides, per request, whether the answer
+/// is lost after the order was created (503 or a reset).
+struct Orders {
+    created: Mutex<Vec<(String, String)>>,
+    answers: Mutex<HashMap<String, String>>,
+}
+
+impl Orders {
+    fn serve(
+        self: &Arc<Self>,
+        lose: impl Fn(usize) -> Option<Reply> + Send + Sync + 'static,
+    ) -> Server {
+        let orders = self.clone();
+        Server::start(move |seen| {
+            if seen.method != Method::POST {
+                return Reply::status(405);
+            }
+            let Some(key) = seen.key.clone() else {
+                return Reply::status(400).body("missing Idempotency-Key");
+            };
+            let stored = orders.answers.lock().unwrap().get(&key).cloned();
+            let answer = match stored {
+                Some(answer) => answer,
+                None => {
+                    let mut created = orders.created.lock().unwrap();
+                    created.push((key.clone(), seen.body.clone()));
+                    let answer = format!("order-{}", created.len());
+                    orders.answers.lock().unwrap().insert(key, answer.clone());
+                    answer
+                }
+            };
+            lose(seen.n).unwrap_or_else(|| Reply::status(201).body(answer))
+        })
+    }
+
+    fn created(&self) -> Vec<(String, String)> {
+        self.created.lock().unwrap().clone()
+    }
+}
+
+fn orders() -> Arc<Orders> {
+    Arc::new(Orders {
+        created: Mutex::new(Vec::new()),
+        answers: Mutex::new(HashMap::new()),
+    })
+}
+
+#[retry(
+    attempts = 4,
+    base = "10ms",
+    classify,
+    context = ctx,
+    on_retry = |e, info| hooks.record(e, info)
+)]
+async fn create_order(
+    client: &reqwest::Client,
+    url: &str,
+    item: &str,
+    hooks: &Hooks,
+) -> Result<String, FetchError> {
+    let request = client
+        .post(url)
+        .header("idempotency-key", ctx.idempotency_key().to_string())
+        .body(item.to_owned());
+    read(request.send().await?).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_responses_to_a_post_do_not_repeat_its_side_effect() {
+    let orders = orders();
+    // Request 1 creates the order and answers 503; request 2 is reset; request 3 gets the answer.
+    let server = orders.serve(|n| match n {
+        1 => Some(Reply::status(503)),
+        2 => Some(Reply::Reset),
+        _ => None,
+    });
+    let hooks = Hooks::default();
+    let result = create_order(&client(), &server.url("/orders"), "book", &hooks).await;
+    assert_eq!(result.unwrap(), "order-1");
+    assert_eq!(server.requests(), 3);
+    assert_eq!(
+        hooks.take(),
+        [entry(1, ms(10), "503"), entry(2, ms(20), "reset")]
+    );
+
+    let seen = server.seen();
+    let key = seen[0]
+        .key
+        .clone()
+        .expect("the first request carries a key");
+    assert_eq!(key.len(), 36, "a UUID: {key}");
+    assert!(
+        seen.iter().all(|s| s.key.as_deref() == Some(key.as_str())),
+        "one key for all attempts: {seen:?}"
+    );
+    assert_eq!(
+        orders.created(),
+        [(key.clone(), "book".to_owned())],
+        "the order was created exactly once"
+    );
+
+    // A second call is a new operation: a new key, a second order.
+    let result = create_order(&client(), &server.url("/orders"), "pen", &hooks).await;
+    assert_eq!(result.unwrap(), "order-2");
+    assert_eq!(server.requests(), 4);
+    let created = orders.created();
+    assert_eq!(created.len(), 2);
+    assert_ne!(created[1].0, key);
+    assert_eq!(created[1].1, "pen");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slow responses and the attempt timeout (real clock: see the module docs).
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn slow_responses_are_cut_off_and_the_post_is_applied_once() {
+    #[retry(
+        attempts = 3,
+        base = "10ms",
+        timeout = "100ms",
+        classify,
+        context = ctx,
+        on_retry = |e, info| hooks.record(e, info)
+    )]
+    async fn create(
+        client: &reqwest::Client,
+        url: &str,
+        hooks: &Hooks,
+    ) -> Result<String, FetchError> {
+        let request = client
+            .post(url)
+            .header("idempotency-key", ctx.idempotency_key().to_string())
+            .body("slow book");
+        read(request.send().await?).await
+    }
+    let orders = orders();
+    // Requests 1 and 2 are answered after 5s, long after the client gave up on them; the first
+    // one still creates the order. Request 3 gets the stored answer at once.
+    let server = orders.serve(|n| {
+        (n < 3).then(|| {
+            Reply::status(201)
+                .body("too slow")
+                .after(Duration::from_secs(5))
+        })
+    });
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    let result = create(&client(), &server.url("/orders"), &hooks).await;
+    let elapsed = start.elapsed();
+    assert_eq!(result.unwrap(), "order-1");
+    assert_eq!(server.requests(), 3);
+    assert_eq!(
+        hooks.take(),
+        [entry(1, ms(10), "timed out"), entry(2, ms(20), "timed out")]
+    );
+    assert_eq!(
+        orders.created().len(),
+        1,
+        "the order was created exactly once"
+    );
+    // Two full timeouts and two backoffs, and nowhere near the server's 5s.
+    assert!(elapsed >= ms(230) && elapsed < ms(4_000), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_in_time_ends_with_timed_out() {
+    #[retry(attempts = 2, base = "10ms", timeout = "100ms", classify)]
+    async fn get_quick(client: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+        read(client.get(url).send().await?).await
+    }
+    let server = Server::start(|_| Reply::ok("slow").after(Duration::from_secs(5)));
+    let start = Instant::now();
+    let result = get_quick(&client(), &server.url("/")).await;
+    let elapsed = start.elapsed();
+    assert_eq!(label(&result), "timed out");
+    assert_eq!(server.requests(), 2);
+    assert!(elapsed >= ms(210) && elapsed < ms(4_000), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_off_a_slow_attempt_before_its_timeout() {
+    #[retry(
+        attempts = 3,
+        base = "10ms",
+        timeout = "3s",
+        deadline = "200ms",
+        classify
+    )]
+    async fn get_by_deadline(client: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+        read(client.get(url).send().await?).await
+    }
+    let server = Server::start(|_| Reply::ok("slow").after(Duration::from_secs(5)));
+    let start = Instant::now();
+    let result = get_by_deadline(&client(), &server.url("/")).await;
+    let elapsed = start.elapsed();
+    assert_eq!(label(&result), "timed out");
+    // Cut at the 200ms deadline, not at the 3s timeout, and no retry fits after it.
+    assert_eq!(server.requests(), 1);
+    assert!(elapsed >= ms(200) && elapsed < ms(2_000), "{elapsed:?}");
+}
+
+/// Why the tests above use the real clock: on a paused clock, a runtime that waits on real I/O
+/// with a timer pending advances straight to that timer, so a 30s attempt timeout fires before a
+/// server that answers within 200ms gets its answer through. (Should tokio ever stop doing this,
+/// this test fails and the timeout tests can move to the paused clock.)
+#[tokio::test(start_paused = true)]
+async fn paused_clock_fires_attempt_timeouts_before_the_server_answers() {
+    #[retry(attempts = 1, timeout = "30s", classify)]
+    async fn get_once(client: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+        read(client.get(url).send().await?).await
+    }
+    let server = Server::start(|_| Reply::ok("quick").after(ms(200)));
+    let start = Instant::now();
+    let result = get_once(&client(), &server.url("/")).await;
+    assert_eq!(label(&result), "timed out");
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+}
