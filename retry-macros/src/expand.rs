@@ -187,6 +187,20 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                         let name = format_ident!("__retry_arg{}", index, span = mixed);
                         let span = other.span();
                         *arg.pat = syn::parse_quote!(#name);
+                        let ty = &arg.ty;
+                        if matches!(kind, Prep::Clone) && !mentions_impl(&ty.to_token_stream()) {
+                            // Name the type, so that a missing `Clone` points at it rather
+                            // than at the attribute.
+                            let ty_span = ty.span();
+                            let method = Ident::new(
+                                "__retry_clone",
+                                last_span(&ty.to_token_stream(), ty_span),
+                            );
+                            let private = respan(&private, ty_span);
+                            let call = quote_spanned!(ty_span=> <#ty as #private::RetryArg>::#method(&#name));
+                            preps.push(quote!(let #other = #call;));
+                            continue;
+                        }
                         preps.push(prep_stmt(
                             &private,
                             other.to_token_stream(),
@@ -225,7 +239,10 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
     let run_attempt = match (&config.timeout, is_async) {
         (Some((limit, key_span)), true) => {
             let limit = duration(limit);
-            let timed_out = quote_spanned!(*key_span=> #private::timed_out());
+            let timed_out = {
+                let private = respan(&private, *key_span);
+                quote_spanned!(*key_span=> #private::timed_out())
+            };
             let policy_ref = policy_ref_tokens(&config.policy, &policy_local);
             let elapsed = elapsed_tokens(&config.policy, config.on_retry.is_some(), &start);
             quote! {
@@ -277,7 +294,15 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                 value = quote!((#value).with_deadline(#d));
             }
             let check = if looks_const(expr) {
-                quote_spanned!(expr_span=> const { #private::check_policy(&#expr) };)
+                let private = respan(&private, expr_span);
+                if nameable_from_nested_item(expr, &func.sig.generics) {
+                    // A `const` item is evaluated by `cargo check` too; an inline `const {}`
+                    // only when the function is compiled to code.
+                    quote_spanned!(expr_span=> const _: () = #private::check_policy(&#expr);)
+                } else {
+                    // `Self::POLICY` / `T::POLICY` cannot be named from a nested item.
+                    quote_spanned!(expr_span=> const { #private::check_policy(&#expr) };)
+                }
             } else {
                 quote!()
             };
@@ -352,6 +377,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         });
     }
     if let Some(when) = &config.when {
+        let private = respan(&private, when.span());
         let call = quote_spanned!(when.span()=> #private::check_when(#when, #err));
         let stop = stop("`when` returned false");
         decide.extend(quote! {
@@ -359,7 +385,12 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         });
     }
     if let Some(span) = config.classify {
-        let call = quote_spanned!(span=> #private::classify(#err));
+        let call = {
+            // Bound at the flag, so that a missing `Classify` is reported there.
+            let private = respan(&private, span);
+            let at_flag = Ident::new("__retry_classified", span);
+            quote_spanned!(span=> { let #at_flag = #err; #private::classify(#at_flag) })
+        };
         let stop = stop("classified as permanent");
         decide.extend(quote! {
             let #hint = match #call {
@@ -404,8 +435,24 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         }
     };
 
-    let check_result = quote_spanned! {ret_span=>
-        #private::RetryResult::__retry_error(&#result)
+    let check_result = match &ret_ty {
+        // Name the return type, so that a non-`Result` is reported once, on that type.
+        Some(ty) if !mentions_impl(&ty.to_token_stream()) => {
+            let private = respan(&private, ret_span);
+            let method = Ident::new("__retry_error", last_span(&ty.to_token_stream(), ret_span));
+            quote_spanned! {ret_span=>
+                <#ty as #private::RetryResult>::#method(&#result)
+            }
+        }
+        Some(_) => quote_spanned! {ret_span=>
+            #private::RetryResult::__retry_error(&#result)
+        },
+        None => {
+            let private = respan(&private, ret_span);
+            quote_spanned! {ret_span=>
+                <() as #private::RetryResult>::__retry_error(&#result)
+            }
+        }
     };
 
     let new_body = quote! {
@@ -592,4 +639,55 @@ fn rename_self(tokens: TokenStream, alias: &Ident) -> TokenStream {
             other => other,
         })
         .collect()
+}
+
+/// `tokens` with every span set to `span`, so that errors about them point there.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(group) = &tt {
+                let mut new = Group::new(group.delimiter(), respan(&group.stream(), span));
+                new.set_span(span);
+                tt = TokenTree::Group(new);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// The span of the last token of `tokens` (or `default`). A path whose first token has a
+/// type's first span and whose last has its last span covers exactly that type, so rustc
+/// reports an obligation on the path and one on the type as a single error.
+fn last_span(tokens: &TokenStream, default: Span) -> Span {
+    tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or(default, |tt| tt.span())
+}
+
+/// Whether the path `expr` can be named from an item nested in the function: it does not start
+/// with `Self` or with one of the function's generic parameters.
+fn nameable_from_nested_item(expr: &syn::Expr, generics: &syn::Generics) -> bool {
+    let syn::Expr::Path(path) = expr else {
+        return false;
+    };
+    if path.path.leading_colon.is_some() {
+        return true;
+    }
+    let Some(first) = path.path.segments.first() else {
+        return false;
+    };
+    if first.ident == "Self" {
+        return false;
+    }
+    !generics.params.iter().any(|param| match param {
+        syn::GenericParam::Type(ty) => ty.ident == first.ident,
+        syn::GenericParam::Const(c) => c.ident == first.ident,
+        syn::GenericParam::Lifetime(_) => false,
+    })
 }

@@ -72,6 +72,7 @@ pub trait FromTimedOut {
     fn __retry_timed_out() -> Self;
 }
 
+#[diagnostic::do_not_recommend]
 impl<E: From<TimedOut>> FromTimedOut for E {
     #[inline]
     fn __retry_timed_out() -> Self {
@@ -104,10 +105,30 @@ pub fn check_when<E: ?Sized, F: Fn(&E) -> bool>(predicate: F, error: &E) -> bool
     predicate(error)
 }
 
+/// `classify` asks this of the error type; it holds exactly for the types that implement
+/// [`Classify`], and reports a missing implementation in the attribute's own words.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(classify)]` needs `{Self}` to implement `retry_runtime::Classify`",
+    label = "`{Self}` cannot say which of its errors are transient",
+    note = "implement `retry_runtime::Classify` for `{Self}`, or filter with `on = PATTERN` or `when = |e| ...` instead of `classify`"
+)]
+pub trait RetryClassify {
+    /// The error's own decision.
+    fn __retry_classify(&self) -> Decision;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Classify + ?Sized> RetryClassify for E {
+    #[inline]
+    fn __retry_classify(&self) -> Decision {
+        self.classify()
+    }
+}
+
 /// `classify`: the error's own decision.
 #[inline]
-pub fn classify<E: Classify + ?Sized>(error: &E) -> Decision {
-    error.classify()
+pub fn classify<E: RetryClassify + ?Sized>(error: &E) -> Decision {
+    error.__retry_classify()
 }
 
 /// `on_retry = …`: the hook, with its signature checked at the user's expression.
