@@ -222,11 +222,23 @@ pub fn next_delay(
         delay = delay.max(hint);
     }
     if let (Some(deadline), Some(elapsed)) = (policy.deadline(), elapsed) {
-        if elapsed.saturating_add(delay) > deadline {
+        // tokio's timer wheel ends a sleep on the next whole millisecond, so the sleep is
+        // counted rounded up: no sleep may end past the deadline.
+        if elapsed.saturating_add(ceil_millis(delay)) > deadline {
             return None;
         }
     }
     Some(delay)
+}
+
+/// `d` rounded up to a whole number of milliseconds.
+fn ceil_millis(d: Duration) -> Duration {
+    let sub_milli = d.subsec_nanos() % 1_000_000;
+    if sub_milli == 0 {
+        d
+    } else {
+        d.saturating_add(Duration::from_nanos(u64::from(1_000_000 - sub_milli)))
+    }
 }
 
 /// Rejects an invalid `const` policy at compile time (`policy = SOME_CONST`).
@@ -246,4 +258,31 @@ pub fn budget_withdraw(budget: &crate::RetryBudget) -> bool {
 #[inline]
 pub fn budget_deposit(budget: &crate::RetryBudget) {
     budget.deposit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_millis_rounds_up_only_partial_milliseconds() {
+        assert_eq!(ceil_millis(Duration::from_millis(5)), Duration::from_millis(5));
+        assert_eq!(ceil_millis(Duration::from_micros(4_001)), Duration::from_millis(5));
+        assert_eq!(ceil_millis(Duration::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn a_sleep_that_tokio_would_round_past_the_deadline_is_not_started() {
+        // 1.5ms after 998.6ms would end at 1000.1ms, rounded by tokio to 1001ms: too late.
+        let policy = Policy::new()
+            .with_base(Duration::from_micros(1_500))
+            .with_deadline(Duration::from_secs(1));
+        let elapsed = Some(Duration::from_micros(998_600));
+        assert_eq!(next_delay(&policy, 1, Duration::ZERO, elapsed, None), None);
+        let elapsed = Some(Duration::from_micros(998_000));
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, elapsed, None),
+            Some(Duration::from_micros(1_500))
+        );
+    }
 }
