@@ -411,19 +411,24 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         };
     });
     let mut on_success = quote!();
+    let budget_local = Ident::new("__retry_budget", mixed);
+    let mut budget_setup = quote!();
     if let Some(budget) = &config.budget {
-        let withdraw = quote_spanned!(budget.span()=> #private::budget_withdraw(&#budget));
-        let deposit = quote_spanned!(budget.span()=> #private::budget_deposit(&#budget));
+        // Bound once per call, so that a wrong type is reported once, on the user's path.
+        let span = budget.span();
+        let ty = respan(&quote!(#private::RetryBudget), span);
+        budget_setup = quote_spanned!(span=> let #budget_local: &#ty = &#budget;);
         let stop = stop("retry budget exhausted");
         decide.extend(quote! {
-            if !#withdraw { #stop; }
+            if !#private::budget_withdraw(#budget_local) { #stop; }
         });
-        on_success = quote!(#deposit;);
+        on_success = quote!(#private::budget_deposit(#budget_local););
     }
 
     let name = func.sig.ident.to_string();
     let info = Ident::new("__retry_info", mixed);
     let hook = config.on_retry.as_ref().map(|hook| {
+        let private = respan(&private, hook.span());
         let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #err, &#info));
         quote!(#call;)
     });
@@ -462,6 +467,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
             #clock_setup
             #prev_setup
             #key_setup
+            #budget_setup
             loop {
                 #attempt = #attempt.wrapping_add(1);
                 // Everything of this attempt, its result included, is dropped before sleeping.

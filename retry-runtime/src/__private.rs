@@ -7,7 +7,8 @@ pub use std::time::Instant as StdInstant;
 pub use tokio::time::{sleep, timeout, Instant as TokioInstant};
 
 pub use crate::{
-    Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryInfo, TimedOut,
+    Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
+    TimedOut,
 };
 
 use core::fmt::Debug;
@@ -266,8 +267,14 @@ mod tests {
 
     #[test]
     fn ceil_millis_rounds_up_only_partial_milliseconds() {
-        assert_eq!(ceil_millis(Duration::from_millis(5)), Duration::from_millis(5));
-        assert_eq!(ceil_millis(Duration::from_micros(4_001)), Duration::from_millis(5));
+        assert_eq!(
+            ceil_millis(Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            ceil_millis(Duration::from_micros(4_001)),
+            Duration::from_millis(5)
+        );
         assert_eq!(ceil_millis(Duration::MAX), Duration::MAX);
     }
 
