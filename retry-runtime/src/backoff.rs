@@ -178,4 +178,158 @@ mod tests {
             }
         }
     }
+
+    const ALL: [Backoff; 4] = [
+        Backoff::Exponential,
+        Backoff::Constant,
+        Backoff::Linear,
+        Backoff::Fibonacci,
+    ];
+
+    fn schedule(backoff: Backoff, factor: f64, max: Duration, ks: u32) -> Vec<u128> {
+        (1..=ks)
+            .map(|k| raw_delay(backoff, MS * 100, factor, max, k).as_millis())
+            .collect()
+    }
+
+    #[test]
+    fn exact_schedules_of_every_strategy() {
+        let max = MS * 1000;
+        assert_eq!(
+            schedule(Backoff::Exponential, 2.0, max, 6),
+            [100, 200, 400, 800, 1000, 1000]
+        );
+        assert_eq!(
+            schedule(Backoff::Exponential, 3.0, max, 4),
+            [100, 300, 900, 1000]
+        );
+        assert_eq!(schedule(Backoff::Constant, 2.0, max, 4), [100; 4]);
+        assert_eq!(
+            schedule(Backoff::Linear, 2.0, max, 12)[..],
+            [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1000, 1000]
+        );
+        assert_eq!(
+            schedule(Backoff::Fibonacci, 2.0, max, 8),
+            [100, 100, 200, 300, 500, 800, 1000, 1000]
+        );
+    }
+
+    /// tokio-retry computed `base^k`: with base 100 ms that is 10 s at the second retry.
+    #[test]
+    fn exponential_is_base_times_factor_not_base_to_the_power() {
+        let d = raw_delay(Backoff::Exponential, MS * 100, 2.0, Duration::MAX, 2);
+        assert_eq!(d, MS * 200);
+        let d = raw_delay(Backoff::Exponential, MS * 10, 10.0, Duration::MAX, 3);
+        assert_eq!(d, MS * 1000);
+    }
+
+    /// backon's Fibonacci ignored `max`; here every strategy stops at the cap.
+    #[test]
+    fn fibonacci_respects_max() {
+        for k in [5, 6, 50, 186, 187, 1_000, u32::MAX] {
+            assert_eq!(
+                raw_delay(Backoff::Fibonacci, MS * 100, 2.0, MS * 250, k),
+                MS * 250,
+                "k={k}"
+            );
+        }
+    }
+
+    /// backon's Fibonacci and constant strategies added `Duration`s and panicked on long runs;
+    /// asyn-retry-policy's `mul_f64` panicked at attempt 80.
+    #[test]
+    fn long_runs_saturate_instead_of_panicking() {
+        for backoff in ALL {
+            for factor in [1.0, 1.5, 2.0, 10.0, 1e300, f64::INFINITY] {
+                let mut previous = Duration::ZERO;
+                for k in (1..=300).chain([1_000, 100_000, u32::MAX / 2, u32::MAX]) {
+                    let d = raw_delay(backoff, Duration::from_secs(1), factor, Duration::MAX, k);
+                    assert!(d >= previous, "{backoff:?} factor {factor} k={k}");
+                    previous = d;
+                }
+            }
+        }
+        let d = raw_delay(Backoff::Exponential, MS, 1.5, Duration::MAX, 80);
+        assert_eq!(d.as_nanos(), (1e6 * 1.5f64.powi(79)).round() as u128);
+    }
+
+    #[test]
+    fn zero_base_is_zero_for_every_strategy() {
+        for backoff in ALL {
+            for k in [0, 1, 2, 100, u32::MAX] {
+                assert_eq!(
+                    raw_delay(backoff, Duration::ZERO, 2.0, MS * 10, k),
+                    Duration::ZERO
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn max_below_base_caps_every_strategy_at_max() {
+        for backoff in ALL {
+            for k in [1, 2, 3, 100, u32::MAX] {
+                assert_eq!(
+                    raw_delay(backoff, MS * 500, 2.0, MS * 100, k),
+                    MS * 100,
+                    "{backoff:?} k={k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn zero_max_gives_zero() {
+        for backoff in ALL {
+            assert_eq!(
+                raw_delay(backoff, MS * 500, 2.0, Duration::ZERO, 3),
+                Duration::ZERO
+            );
+        }
+    }
+
+    #[test]
+    fn factor_two_shift_boundary() {
+        // 1 ns · 2^126 fits in a u128; 2^127 and above saturate to the cap.
+        let max = Duration::MAX;
+        let d = raw_delay(Backoff::Exponential, Duration::from_nanos(1), 2.0, max, 64);
+        assert_eq!(d.as_nanos(), 1u128 << 63);
+        for k in [127, 128, 129, 1_000, u32::MAX] {
+            assert_eq!(
+                raw_delay(Backoff::Exponential, Duration::from_nanos(1), 2.0, max, k),
+                max
+            );
+        }
+    }
+
+    #[test]
+    fn factor_one_is_constant() {
+        for k in [1, 2, 50, u32::MAX] {
+            assert_eq!(
+                raw_delay(Backoff::Exponential, MS * 100, 1.0, MS * 1000, k),
+                MS * 100
+            );
+        }
+    }
+
+    #[test]
+    fn from_nanos_capped_is_exact_below_the_cap() {
+        assert_eq!(
+            from_nanos_capped(1_500_000_001, Duration::MAX),
+            Duration::new(1, 500_000_001)
+        );
+        assert_eq!(from_nanos_capped(u128::MAX, MS), MS);
+        assert_eq!(from_nanos_capped(nanos(MS), MS), MS);
+        assert_eq!(
+            from_nanos_capped(nanos(Duration::MAX) - 1, Duration::MAX),
+            Duration::new(u64::MAX, 999_999_998)
+        );
+    }
+
+    #[test]
+    fn names_match_the_attribute_spelling() {
+        let names: Vec<_> = ALL.iter().map(|b| b.name()).collect();
+        assert_eq!(names, ["exponential", "constant", "linear", "fibonacci"]);
+        assert_eq!(Backoff::default(), Backoff::Exponential);
+    }
 }

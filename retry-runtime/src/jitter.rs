@@ -139,3 +139,101 @@ pub(crate) fn with_thread_rng<T>(mut f: impl FnMut(&mut SmallRng) -> T) -> T {
     })
     .unwrap_or_else(|_| f(&mut fresh_rng()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn uniform_stays_within_bounds() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        for _ in 0..10_000 {
+            let d = uniform(&mut rng, MS * 10, MS * 20);
+            assert!(d >= MS * 10 && d <= MS * 20, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn uniform_degenerate_ranges_give_lo() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        assert_eq!(uniform(&mut rng, MS * 5, MS * 5), MS * 5);
+        assert_eq!(uniform(&mut rng, MS * 5, MS * 2), MS * 5);
+        assert_eq!(
+            uniform(&mut rng, Duration::ZERO, Duration::ZERO),
+            Duration::ZERO
+        );
+        assert_eq!(
+            uniform(&mut rng, Duration::MAX, Duration::MAX),
+            Duration::MAX
+        );
+    }
+
+    #[test]
+    fn uniform_huge_spans_do_not_overflow() {
+        // Spans above `u64::MAX` nanoseconds take the scaled path.
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut seen_high = false;
+        for _ in 0..1_000 {
+            let d = uniform(&mut rng, Duration::ZERO, Duration::MAX);
+            seen_high |= d > Duration::MAX / 2;
+            let d = uniform(&mut rng, Duration::from_secs(1), Duration::MAX);
+            assert!(d >= Duration::from_secs(1));
+        }
+        assert!(
+            seen_high,
+            "draws over a huge span never reached its upper half"
+        );
+    }
+
+    #[test]
+    fn uniform_covers_its_range() {
+        // Not a distribution test: only that draws are spread, not stuck at one end.
+        let mut rng = SmallRng::seed_from_u64(11);
+        let draws: Vec<_> = (0..1_000)
+            .map(|_| uniform(&mut rng, Duration::ZERO, MS * 100))
+            .collect();
+        assert!(draws.iter().any(|d| *d < MS * 10));
+        assert!(draws.iter().any(|d| *d > MS * 90));
+    }
+
+    #[test]
+    fn seeding_makes_the_thread_generator_reproducible() {
+        let draw = || with_thread_rng(|rng| uniform(rng, Duration::ZERO, Duration::from_secs(1)));
+        seed_jitter(42);
+        let a: Vec<_> = (0..8).map(|_| draw()).collect();
+        seed_jitter(42);
+        let b: Vec<_> = (0..8).map(|_| draw()).collect();
+        seed_jitter(43);
+        let c: Vec<_> = (0..8).map(|_| draw()).collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn nested_use_of_the_thread_generator_does_not_panic() {
+        let d = with_thread_rng(|outer| {
+            let inner = with_thread_rng(|inner| uniform(inner, MS, MS * 2));
+            uniform(outer, MS, MS * 2) + inner
+        });
+        assert!(d >= MS * 2 && d <= MS * 4);
+        // Seeding while the generator is borrowed is ignored rather than panicking.
+        with_thread_rng(|_| seed_jitter(1));
+    }
+
+    #[test]
+    fn names_match_the_attribute_spelling() {
+        let names: Vec<_> = [
+            Jitter::None,
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ]
+        .iter()
+        .map(|j| j.name())
+        .collect();
+        assert_eq!(names, ["none", "full", "equal", "decorrelated"]);
+        assert_eq!(Jitter::default(), Jitter::None);
+    }
+}

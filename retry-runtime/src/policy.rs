@@ -470,3 +470,203 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    const JITTERS: [Jitter; 4] = [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ];
+
+    fn policy() -> Policy {
+        Policy::new()
+            .with_attempts(6)
+            .with_base(MS * 100)
+            .with_max(MS * 1000)
+    }
+
+    #[test]
+    fn delays_are_the_exact_schedule() {
+        let got: Vec<_> = policy().delays().map(|d| d.as_millis()).collect();
+        assert_eq!(got, [100, 200, 400, 800, 1000]);
+    }
+
+    #[test]
+    fn default_max_follows_a_large_base() {
+        assert_eq!(Policy::new().max(), Duration::from_secs(2));
+        let slow = Policy::new().with_base(Duration::from_secs(10));
+        assert_eq!(slow.max(), Duration::from_secs(10));
+        assert_eq!(slow.delay(5), Duration::from_secs(10));
+    }
+
+    /// backon (exponential), backoff and tokio-retry2 added jitter after the cap, so delays
+    /// exceeded `max`.
+    #[test]
+    fn jitter_never_exceeds_max() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        for jitter in JITTERS {
+            let policy = policy().with_jitter(jitter);
+            let mut previous = Duration::ZERO;
+            for k in (1..=50).chain([1_000, u32::MAX]) {
+                for _ in 0..50 {
+                    let d = policy.jittered_delay(k, previous, &mut rng);
+                    assert!(d <= MS * 1000, "{jitter:?} k={k}: {d:?}");
+                    previous = d;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_jitter_kind_stays_in_its_range() {
+        let mut rng = SmallRng::seed_from_u64(6);
+        let p = policy();
+        for k in 1..=8 {
+            let d = p.delay(k);
+            for _ in 0..200 {
+                let full = p
+                    .with_jitter(Jitter::Full)
+                    .jittered_delay(k, Duration::ZERO, &mut rng);
+                assert!(full <= d);
+                let equal =
+                    p.with_jitter(Jitter::Equal)
+                        .jittered_delay(k, Duration::ZERO, &mut rng);
+                assert!(equal >= d / 2 && equal <= d, "equal {equal:?} for d {d:?}");
+                assert_eq!(p.jittered_delay(k, Duration::ZERO, &mut rng), d);
+            }
+        }
+    }
+
+    #[test]
+    fn decorrelated_follows_the_previous_delay() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let p = policy().with_jitter(Jitter::Decorrelated);
+        for _ in 0..500 {
+            // First retry: `previous` is zero, so the range is [base, 3·base].
+            let first = p.jittered_delay(1, Duration::ZERO, &mut rng);
+            assert!(first >= MS * 100 && first <= MS * 300, "{first:?}");
+            // Later: [base, min(max, 3·previous)].
+            let next = p.jittered_delay(2, MS * 200, &mut rng);
+            assert!(next >= MS * 100 && next <= MS * 600, "{next:?}");
+            let capped = p.jittered_delay(3, MS * 900, &mut rng);
+            assert!(capped >= MS * 100 && capped <= MS * 1000, "{capped:?}");
+        }
+        // Decorrelated ignores the backoff strategy and `k`.
+        let mut a = SmallRng::seed_from_u64(8);
+        let mut b = SmallRng::seed_from_u64(8);
+        assert_eq!(
+            p.jittered_delay(1, MS * 150, &mut a),
+            p.with_backoff(Backoff::Constant)
+                .jittered_delay(40, MS * 150, &mut b)
+        );
+    }
+
+    #[test]
+    fn decorrelated_with_max_below_base_stays_at_max() {
+        let p = Policy::new()
+            .with_base(MS * 500)
+            .with_max(MS * 100)
+            .with_jitter(Jitter::Decorrelated);
+        let mut rng = SmallRng::seed_from_u64(1);
+        for previous in [Duration::ZERO, MS * 50, MS * 500, Duration::MAX] {
+            assert_eq!(p.jittered_delay(2, previous, &mut rng), MS * 100);
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_handled_without_panicking() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        for factor in [f64::NAN, -1.0, 0.0, 0.5, f64::NEG_INFINITY] {
+            // A factor below 1 or NaN behaves as 1: a constant schedule.
+            let p = policy().with_factor(factor);
+            for k in [1, 2, 10, u32::MAX] {
+                assert_eq!(p.delay(k), MS * 100, "factor {factor} k={k}");
+            }
+        }
+        let p = policy().with_factor(f64::INFINITY);
+        assert_eq!(p.delay(1), MS * 100);
+        assert_eq!(p.delay(2), MS * 1000);
+        let zero = policy().with_attempts(0);
+        assert_eq!(zero.delays().count(), 0);
+        for jitter in JITTERS {
+            let p = Policy::new()
+                .with_base(Duration::MAX)
+                .with_max(Duration::MAX)
+                .with_factor(f64::MAX)
+                .with_jitter(jitter);
+            assert!(p.jittered_delay(u32::MAX, Duration::MAX, &mut rng) <= Duration::MAX);
+        }
+    }
+
+    #[test]
+    fn validate_rejects_each_bad_setting() {
+        assert_eq!(policy().validate(), Ok(policy()));
+        assert_eq!(
+            policy().with_attempts(0).validate(),
+            Err(PolicyError::ZeroAttempts)
+        );
+        for factor in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.99, 0.0, -2.0] {
+            assert_eq!(
+                policy().with_factor(factor).validate(),
+                Err(PolicyError::BadFactor),
+                "factor {factor}"
+            );
+        }
+        assert_eq!(
+            policy().with_factor(1.0).validate(),
+            Ok(policy().with_factor(1.0))
+        );
+        assert_eq!(
+            policy().with_max(MS * 99).validate(),
+            Err(PolicyError::MaxBelowBase)
+        );
+        // The default max is never "below base": it follows a large base.
+        assert!(Policy::new()
+            .with_base(Duration::from_secs(60))
+            .validate()
+            .is_ok());
+        assert!(policy().with_max(MS * 100).validate().is_ok());
+    }
+
+    #[test]
+    fn validate_works_in_const_context() {
+        const CHECKED: Result<Policy, PolicyError> = Policy::new().with_attempts(4).validate();
+        const REJECTED: Result<Policy, PolicyError> = Policy::new().with_factor(0.5).validate();
+        assert!(CHECKED.is_ok());
+        assert_eq!(REJECTED, Err(PolicyError::BadFactor));
+    }
+
+    #[test]
+    fn delays_iterator_reports_its_length_as_it_goes() {
+        let mut delays = policy().delays();
+        assert_eq!(delays.len(), 5);
+        delays.next();
+        delays.next();
+        assert_eq!(delays.size_hint(), (3, Some(3)));
+        assert_eq!(delays.by_ref().count(), 3);
+        assert_eq!(delays.next(), None);
+        assert_eq!(Policy::new().with_attempts(1).delays().count(), 0);
+        let huge = Policy::new().with_attempts(u32::MAX).delays();
+        assert_eq!(huge.len(), u32::MAX as usize - 1);
+    }
+
+    #[test]
+    fn error_messages() {
+        for err in [
+            PolicyError::ZeroAttempts,
+            PolicyError::BadFactor,
+            PolicyError::MaxBelowBase,
+        ] {
+            assert_eq!(err.to_string(), err.message());
+            assert!(err.message().contains('`'));
+        }
+    }
+}
