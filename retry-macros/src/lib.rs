@@ -14,6 +14,9 @@ mod duration;
 mod expand;
 mod valid;
 
+#[cfg(test)]
+mod tests;
+
 /// Retries a function that returns a `Result`. See `retry_runtime::retry` for the arguments.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -1,0 +1,524 @@
+//! Tests of [`crate::expand::retry`] on `proc_macro2` tokens, outside a compiler invocation:
+//! what good arguments expand to, that bad ones give `compile_error!` next to the untouched
+//! function, and a property test that no attribute token stream makes the macro panic.
+
+use std::str::FromStr;
+
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use proptest::prelude::*;
+use quote::{quote, ToTokens};
+
+use crate::expand::retry;
+
+fn tokens(text: &str) -> TokenStream {
+    TokenStream::from_str(text).expect("test tokens lex")
+}
+
+fn expand(args: &str, item: &TokenStream) -> String {
+    retry(tokens(args), item.clone()).to_string()
+}
+
+fn async_item() -> TokenStream {
+    quote! {
+        /// Fetches a user.
+        #[inline]
+        #[must_use = "check the result"]
+        pub(crate) async fn fetch(id: u64, name: &str, buf: &mut Vec<u8>) -> Result<u64, String> {
+            buf.push(1);
+            let n: u64 = name.parse().map_err(|_| String::from("bad"))?;
+            if n == 0 {
+                return Err(String::from("zero"));
+            }
+            Ok(id + n)
+        }
+    }
+}
+
+fn sync_item() -> TokenStream {
+    quote! {
+        fn read(path: &str) -> std::io::Result<String> {
+            std::fs::read_to_string(path)
+        }
+    }
+}
+
+fn method_item() -> TokenStream {
+    quote! {
+        async fn call(&mut self, (a, b): (u8, u8), mut tag: String) -> Result<(), ()> {
+            self.hits += 1;
+            tag.push(char::from(a + b));
+            Err(())
+        }
+    }
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// The output, which must always be valid Rust items.
+fn parse_file(out: &str) -> syn::File {
+    syn::parse_str::<syn::File>(out)
+        .unwrap_or_else(|err| panic!("output is not Rust: {err}\n{out}"))
+}
+
+/// The functions in the output.
+fn functions(out: &str) -> Vec<syn::ItemFn> {
+    parse_file(out)
+        .items
+        .into_iter()
+        .filter_map(|item| match item {
+            syn::Item::Fn(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---- good arguments -------------------------------------------------------------------------
+
+#[test]
+fn good_arguments_produce_a_loop_and_keep_the_signature_and_attributes() {
+    let item = async_item();
+    let out = expand(r#"attempts = 3, base = "200ms", jitter"#, &item);
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("loop"), "{out}");
+    let funcs = functions(&out);
+    assert_eq!(funcs.len(), 1);
+    let original: syn::ItemFn = syn::parse2(item).unwrap();
+    let expanded = &funcs[0];
+    // Same signature, visibility and attributes; only the body changed.
+    let text = |t: &dyn ToTokens| t.to_token_stream().to_string();
+    assert_eq!(text(&expanded.sig), text(&original.sig));
+    assert_eq!(text(&expanded.vis), "pub (crate)");
+    let attrs: Vec<String> = expanded.attrs.iter().map(|a| text(a)).collect();
+    let original_attrs: Vec<String> = original.attrs.iter().map(|a| text(a)).collect();
+    assert_eq!(attrs, original_attrs);
+    assert_eq!(attrs.len(), 3);
+    let attrs = attrs.join(" ");
+    assert!(attrs.contains("Fetches a user."), "{attrs}");
+    assert!(
+        attrs.contains("inline") && attrs.contains("must_use"),
+        "{attrs}"
+    );
+    assert_ne!(text(&expanded.block), text(&original.block));
+}
+
+#[test]
+fn generated_code_names_the_runtime_by_absolute_path() {
+    let out = expand(r#"attempts = 2"#, &async_item());
+    assert!(out.contains(":: retry_runtime :: __private"), "{out}");
+    let out = expand(r#"crate = "::my_rt", attempts = 2"#, &async_item());
+    assert!(out.contains(":: my_rt :: __private"), "{out}");
+    assert!(!out.contains("retry_runtime"), "{out}");
+    let out = expand(r#"crate = "my::path""#, &sync_item());
+    assert!(out.contains("my :: path :: __private"), "{out}");
+}
+
+#[test]
+fn async_sleeps_on_tokio_and_sync_blocks() {
+    let out = expand("", &async_item());
+    assert!(out.contains("sleep (") && out.contains(". await"), "{out}");
+    assert!(!out.contains("blocking_sleep"), "{out}");
+    let out = expand("", &sync_item());
+    assert!(out.contains("blocking_sleep"), "{out}");
+    assert!(functions(&out)[0].sig.asyncness.is_none());
+}
+
+/// Pay only for what the policy uses: no clock without a deadline, no previous-delay state
+/// without decorrelated jitter.
+#[test]
+fn state_only_for_what_the_policy_uses() {
+    let out = expand(r#"attempts = 3, jitter"#, &async_item());
+    assert!(!out.contains("Instant"), "{out}");
+    assert!(!out.contains("__retry_prev"), "{out}");
+
+    let out = expand(r#"deadline = "1s""#, &async_item());
+    assert!(out.contains("TokioInstant"), "{out}");
+    let out = expand(r#"deadline = "1s""#, &sync_item());
+    assert!(out.contains("StdInstant"), "{out}");
+
+    let out = expand(r#"jitter = decorrelated"#, &async_item());
+    assert!(out.contains("__retry_prev"), "{out}");
+}
+
+#[test]
+fn key_arguments_become_a_const_policy() {
+    let out = expand(
+        r#"attempts = 5, base = "1.5s", max = "1m", factor = 3, backoff = exponential, jitter = equal, deadline = "2m""#,
+        &async_item(),
+    );
+    assert!(!out.contains("compile_error"), "{out}");
+    for part in [
+        "const __RETRY_POLICY",
+        "with_attempts (5u32)",
+        "with_backoff (:: retry_runtime :: __private :: Backoff :: Exponential)",
+        "with_jitter (:: retry_runtime :: __private :: Jitter :: Equal)",
+        "with_factor (3f64)",
+        "Duration :: new (1u64 , 500000000u32)",
+        "Duration :: new (60u64 , 0u32)",
+        "Duration :: new (120u64 , 0u32)",
+    ] {
+        assert!(out.contains(part), "missing `{part}` in {out}");
+    }
+}
+
+#[test]
+fn policy_expressions_are_evaluated_per_call_and_consts_checked() {
+    let out = expand("policy = POLICY", &async_item());
+    assert!(out.contains("check_policy"), "{out}");
+    assert!(out.contains("__retry_policy"), "{out}");
+    let out = expand("policy = config::RETRY", &async_item());
+    assert!(out.contains("check_policy"), "{out}");
+    let out = expand("policy = make_policy(id)", &async_item());
+    assert!(!out.contains("check_policy"), "{out}");
+    assert!(out.contains("make_policy (id)"), "{out}");
+    let out = expand(r#"policy = POLICY, deadline = "3s""#, &async_item());
+    assert!(out.contains("with_deadline"), "{out}");
+}
+
+#[test]
+fn methods_and_patterns_expand() {
+    let out = expand(r#"attempts = 2, base = "1ms""#, &method_item());
+    assert!(!out.contains("compile_error"), "{out}");
+    let funcs = functions(&out);
+    assert_eq!(funcs.len(), 1);
+    // The receiver is kept; the body works on a per-attempt reborrow of it.
+    assert!(matches!(
+        funcs[0].sig.inputs.first(),
+        Some(syn::FnArg::Receiver(_))
+    ));
+    assert!(out.contains("__retry_self"), "{out}");
+}
+
+// ---- bad arguments --------------------------------------------------------------------------
+
+/// Every bad argument gives a `compile_error!`, and the original function is emitted unchanged
+/// beside it (so the rest of the crate and rust-analyzer still see it).
+#[test]
+fn bad_arguments_give_compile_errors_and_keep_the_original_function() {
+    let bad = [
+        "attempts = 0",
+        "attempts = -1",
+        "attempts = 1.5",
+        "attempts = 99999999999999",
+        "attempts = \"3\"",
+        "attempts = three",
+        "attempts",
+        "base = \"2 parsecs\"",
+        "base = \"-1s\"",
+        "base = 200",
+        "base = \"99999999999999999999999h\"",
+        "base",
+        "max = \"1ms\", base = \"1s\"",
+        "factor = 0.5",
+        "factor = -2",
+        "factor = 1e400",
+        "factor = \"2\"",
+        "factor = 2.0, backoff = constant",
+        "backoff = quadratic",
+        "backoff = \"linear\"",
+        "jitter = loud",
+        "jitter = 3",
+        "deadline = \"soon\"",
+        "atempts = 3",
+        "retries = 3",
+        "attempts = 3, attempts = 4",
+        "jitter, jitter",
+        "policy = POLICY, attempts = 3",
+        "policy",
+        "crate = 5",
+        "crate = \"not a path!\"",
+        "= 3",
+        "3",
+        "attempts = 3 base = \"1s\"",
+        ", ,",
+        "\"attempts\" = 3",
+        "attempts = 3,, base = \"1ms\"",
+    ];
+    let items = [async_item(), sync_item(), method_item()];
+    for args in bad {
+        for item in &items {
+            let out = expand(args, item);
+            assert!(
+                out.contains("compile_error"),
+                "no error for `{args}`: {out}"
+            );
+            assert!(
+                out.starts_with(&item.to_string()),
+                "original lost for `{args}`: {out}"
+            );
+            assert!(!out.contains("loop"), "expanded despite `{args}`: {out}");
+            assert_eq!(functions(&out).len(), 1, "`{args}`");
+        }
+    }
+}
+
+#[test]
+fn error_messages_say_what_was_expected() {
+    let item = async_item();
+    let out = expand("atempts = 3", &item);
+    assert!(out.contains("did you mean `attempts`?"), "{out}");
+    let out = expand("backoff = fibonaci", &item);
+    assert!(out.contains("did you mean `fibonacci`?"), "{out}");
+    let out = expand("attempts = 0", &item);
+    assert!(out.contains("at least 1"), "{out}");
+    let out = expand("base = \"2 parsecs\"", &item);
+    assert!(out.contains("parsecs") && out.contains("expected"), "{out}");
+    let out = expand("max = \"1ms\", base = \"1s\"", &item);
+    assert!(out.contains("below `base`"), "{out}");
+}
+
+#[test]
+fn several_bad_arguments_are_reported_together() {
+    let out = expand(
+        r#"attempts = 0, base = "x", backoff = nope, atempts = 1"#,
+        &async_item(),
+    );
+    assert_eq!(count(&out, "compile_error"), 4, "{out}");
+}
+
+#[test]
+fn non_functions_are_rejected_and_kept() {
+    let item = quote!(
+        struct S;
+    );
+    let out = expand("attempts = 2", &item);
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(out.contains("can only be applied to functions"), "{out}");
+    assert!(out.starts_with(&item.to_string()), "{out}");
+
+    let declaration = quote!(
+        fn f(&self) -> Result<(), ()>;
+    );
+    let out = expand("", &declaration);
+    assert!(out.contains("needs a function with a body"), "{out}");
+
+    let out = expand(
+        "",
+        &quote!(
+            const fn f() -> Result<(), ()> {
+                Ok(())
+            }
+        ),
+    );
+    assert!(out.contains("const fn"), "{out}");
+
+    let out = expand("attempts = 2", &TokenStream::new());
+    assert!(out.contains("compile_error"), "{out}");
+}
+
+// ---- property test: random attribute token streams ------------------------------------------
+
+/// Single tokens the argument parser could meet: every key, `=`, `,`, `|`, signs, literals of
+/// every kind (negative, huge, non-finite, weird strings), keywords and stray identifiers.
+const VOCABULARY: &[&str] = &[
+    "attempts",
+    "base",
+    "max",
+    "factor",
+    "backoff",
+    "jitter",
+    "deadline",
+    "timeout",
+    "on",
+    "unless",
+    "when",
+    "classify",
+    "context",
+    "on_retry",
+    "budget",
+    "policy",
+    "crate",
+    "exponential",
+    "constant",
+    "linear",
+    "fibonacci",
+    "full",
+    "equal",
+    "decorrelated",
+    "none",
+    "atempts",
+    "x",
+    "_",
+    "self",
+    "Self",
+    "fn",
+    "async",
+    "move",
+    "if",
+    "true",
+    "r#type",
+    "=",
+    "=",
+    "=",
+    ",",
+    ",",
+    ",",
+    "|",
+    "-",
+    "+",
+    ".",
+    "..",
+    "..=",
+    "::",
+    ":",
+    ";",
+    "#",
+    "!",
+    "&",
+    "*",
+    "/",
+    "?",
+    "'a",
+    "=>",
+    "<",
+    ">",
+    "0",
+    "1",
+    "3",
+    "-1",
+    "4294967295",
+    "4294967296",
+    "18446744073709551616",
+    "340282366920938463463374607431768211455",
+    "3u8",
+    "3i128",
+    "0x10",
+    "0b1",
+    "1_000",
+    "1.5",
+    "0.0",
+    "2.0",
+    "1e400",
+    "1e-400",
+    "2.0f32",
+    "1f64",
+    "-0.5",
+    "\"200ms\"",
+    "\"0ms\"",
+    "\"1.5s\"",
+    "\"\"",
+    "\"-1s\"",
+    "\"1.2.3s\"",
+    "\"µs\"",
+    "\"5µs\"",
+    "\"99999999999999999999999h\"",
+    "\"18446744073709551616s\"",
+    "\"1e3ms\"",
+    "\"   \"",
+    "\"10 ms\"",
+    "\"0.0000000000001s\"",
+    "\"\\u{0}\"",
+    "\"::retry_runtime\"",
+    "\"a b c\"",
+    "\"∞s\"",
+    "r\"1s\"",
+    "b\"1s\"",
+    "'c'",
+    "b'c'",
+    "c\"x\"",
+];
+
+fn any_token() -> impl Strategy<Value = TokenStream> {
+    prop::sample::select(VOCABULARY).prop_map(tokens)
+}
+
+/// A random stream: a sequence of vocabulary tokens and nested groups.
+fn any_args() -> impl Strategy<Value = TokenStream> {
+    let leaf = prop::collection::vec(any_token(), 0..8)
+        .prop_map(|parts| parts.into_iter().collect::<TokenStream>());
+    leaf.prop_recursive(3, 48, 6, |inner| {
+        prop::collection::vec(
+            prop_oneof![
+                3 => any_token(),
+                1 => (inner, 0..4usize).prop_map(|(stream, d)| {
+                    let delimiter = [
+                        Delimiter::Parenthesis,
+                        Delimiter::Bracket,
+                        Delimiter::Brace,
+                        Delimiter::None,
+                    ][d];
+                    TokenStream::from(TokenTree::Group(Group::new(delimiter, stream)))
+                }),
+            ],
+            0..10,
+        )
+        .prop_map(|parts| parts.into_iter().collect::<TokenStream>())
+    })
+}
+
+/// Streams shaped like real arguments: `key = value` pairs with random values.
+fn keyish_args() -> impl Strategy<Value = TokenStream> {
+    let key = prop::sample::select(crate::attr::KEYS);
+    let pair = (
+        key,
+        prop::option::of(prop::collection::vec(any_token(), 1..4)),
+    )
+        .prop_map(|(key, value)| {
+            let key = tokens(key);
+            match value {
+                Some(value) => {
+                    let value: TokenStream = value.into_iter().collect();
+                    quote!(#key = #value)
+                }
+                None => key,
+            }
+        });
+    prop::collection::vec(pair, 0..6).prop_map(|pairs| quote!(#(#pairs),*))
+}
+
+fn any_item() -> impl Strategy<Value = TokenStream> {
+    prop_oneof![
+        Just(async_item()),
+        Just(sync_item()),
+        Just(method_item()),
+        Just(quote!(
+            struct NotAFunction;
+        )),
+    ]
+}
+
+/// Whatever the arguments, the macro returns (an error or an expansion), never panics, and its
+/// output is valid Rust that still holds the function.
+fn check_never_panics(args: TokenStream, item: TokenStream) -> Result<(), TestCaseError> {
+    let out = retry(args, item.clone()).to_string();
+    let file = syn::parse_str::<syn::File>(&out)
+        .map_err(|err| TestCaseError::fail(format!("output is not Rust: {err}\n{out}")))?;
+    let original = syn::parse2::<syn::ItemFn>(item.clone());
+    match original {
+        Ok(original) => {
+            let kept = file
+                .items
+                .iter()
+                .any(|it| matches!(it, syn::Item::Fn(f) if f.sig.ident == original.sig.ident));
+            prop_assert!(kept, "function lost: {}", out);
+            if out.contains("compile_error") {
+                prop_assert!(
+                    out.starts_with(&item.to_string()),
+                    "original changed: {}",
+                    out
+                );
+            }
+        }
+        Err(_) => prop_assert!(out.contains("compile_error"), "accepted a non-function"),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 2048,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_attribute_streams_never_panic(args in any_args(), item in any_item()) {
+        check_never_panics(args, item)?;
+    }
+
+    #[test]
+    fn random_key_value_arguments_never_panic(args in keyish_args(), item in any_item()) {
+        check_never_panics(args, item)?;
+    }
+}
