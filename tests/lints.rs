@@ -1,13 +1,15 @@
 //! The code `#[retry]` generates must not trip any lint in the user's crate: this file denies all
 //! warnings and all of clippy's default lints, and uses every argument on async and sync
-//! functions and methods. It must build warning-free under `cargo test` and
-//! `cargo clippy --all-targets -- -D warnings`.
+//! functions and methods (the error filters, `timeout`, `context`, `on_retry` and `budget` too).
+//! It must build warning-free under `cargo test` and `cargo clippy --all-targets -- -D warnings`.
 #![deny(warnings, clippy::all)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use retry_runtime::{retry, Backoff, Jitter, Policy};
+use retry_runtime::{
+    retry, Backoff, Classify, Decision, Jitter, Policy, RetryBudget, RetryInfo, TimedOut,
+};
 
 const POLICY: Policy = Policy::new()
     .with_attempts(2)
@@ -290,4 +292,179 @@ async fn every_key_on_methods() {
     assert_eq!(svc.with_policy().await, Ok(8));
     assert_eq!(svc.sync_by_mut(), Ok(10));
     assert_eq!(svc.sync_by_ref(), Ok(12));
+}
+
+// ---- error filters, timeout, context, hooks, budget -------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum ApiError {
+    Busy,
+    Status(u16),
+    Fatal,
+    TimedOut,
+}
+
+impl From<TimedOut> for ApiError {
+    fn from(_: TimedOut) -> Self {
+        ApiError::TimedOut
+    }
+}
+
+impl Classify for ApiError {
+    fn classify(&self) -> Decision {
+        match self {
+            ApiError::Busy | ApiError::TimedOut => Decision::Retry,
+            ApiError::Status(code) if *code >= 500 => {
+                Decision::RetryAfter(Duration::from_millis(2))
+            }
+            ApiError::Status(_) | ApiError::Fatal => Decision::Stop,
+        }
+    }
+}
+
+static BUDGET: RetryBudget = RetryBudget::new(100, 0.5);
+static HOOK_CALLS: AtomicU32 = AtomicU32::new(0);
+
+fn is_transient(err: &ApiError) -> bool {
+    !matches!(err, ApiError::Fatal)
+}
+
+fn log_retry(_: &ApiError, info: &RetryInfo) {
+    assert!(info.attempt() >= 1);
+    HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Fails with `first` on the first call of each pair, succeeds on the second.
+fn flaky_api(calls: &AtomicU32, first: ApiError) -> Result<u32, ApiError> {
+    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+    if n % 2 == 1 {
+        Err(first)
+    } else {
+        Ok(n)
+    }
+}
+
+#[retry(attempts = 2, base = "1ms", timeout = "1s")]
+async fn timeout(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(attempts = 2, base = "1ms", on = ApiError::Busy | ApiError::Status(500..=599))]
+async fn on(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Status(503))
+}
+
+#[retry(attempts = 2, base = "1ms", unless = ApiError::Status(code) if *code < 500)]
+async fn unless(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(attempts = 2, base = "1ms", when = is_transient)]
+async fn when_path(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(attempts = 2, base = "1ms", when = |err| *err != ApiError::Fatal)]
+async fn when_closure(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(attempts = 2, base = "1ms", classify)]
+async fn classify(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Status(502))
+}
+
+#[retry(attempts = 2, base = "1ms", context = ctx)]
+async fn context(calls: &AtomicU32) -> Result<String, ApiError> {
+    let n = flaky_api(calls, ApiError::Busy)?;
+    Ok(format!(
+        "{n}@{} key {}",
+        ctx.attempt(),
+        ctx.idempotency_key()
+    ))
+}
+
+#[retry(attempts = 2, base = "1ms", on_retry = log_retry)]
+async fn on_retry_path(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(attempts = 2, base = "1ms", on_retry = |err, info| {
+    assert_eq!(*err, ApiError::Busy);
+    assert_eq!(info.attempt(), 1);
+})]
+async fn on_retry_closure(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(attempts = 2, base = "1ms", budget = BUDGET)]
+async fn budget(calls: &AtomicU32) -> Result<u32, ApiError> {
+    flaky_api(calls, ApiError::Busy)
+}
+
+#[retry(
+    attempts = 3,
+    base = "1ms",
+    max = "5ms",
+    jitter = decorrelated,
+    deadline = "1s",
+    timeout = "100ms",
+    unless = ApiError::Fatal,
+    on = ApiError::Busy | ApiError::TimedOut | ApiError::Status(_),
+    when = is_transient,
+    classify,
+    context = ctx,
+    on_retry = log_retry,
+    budget = BUDGET,
+    crate = "::retry_runtime",
+)]
+async fn all_filters(calls: &AtomicU32) -> Result<u32, ApiError> {
+    let n = flaky_api(calls, ApiError::Status(500))?;
+    Ok(n + ctx.attempt())
+}
+
+#[retry(attempts = 2, base = "0ms", unless = ApiError::Fatal, on = ApiError::Busy, when = is_transient, classify, context = ctx, on_retry = log_retry, budget = BUDGET)]
+fn sync_filters(calls: &AtomicU32) -> Result<u32, ApiError> {
+    let n = flaky_api(calls, ApiError::Busy)?;
+    Ok(n + ctx.attempt())
+}
+
+impl Service {
+    #[retry(attempts = 2, base = "1ms", timeout = "1s", classify, context = ctx, on_retry = log_retry)]
+    async fn filtered(&mut self) -> Result<u32, ApiError> {
+        self.seen += ctx.attempt();
+        flaky_api(&self.calls, ApiError::Busy)
+    }
+
+    #[retry(policy = runtime_policy(), on = ApiError::Busy, budget = BUDGET)]
+    fn sync_filtered(&self) -> Result<u32, ApiError> {
+        flaky_api(&self.calls, ApiError::Busy)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_filter_and_hook_key() {
+    let calls = AtomicU32::new(0);
+    assert_eq!(timeout(&calls).await, Ok(2));
+    assert_eq!(on(&calls).await, Ok(4));
+    assert_eq!(unless(&calls).await, Ok(6));
+    assert_eq!(when_path(&calls).await, Ok(8));
+    assert_eq!(when_closure(&calls).await, Ok(10));
+    assert_eq!(classify(&calls).await, Ok(12));
+    let text = context(&calls).await.unwrap();
+    assert!(text.starts_with("14@2 key "), "{text}");
+    assert_eq!(on_retry_closure(&calls).await, Ok(16));
+    assert_eq!(budget(&calls).await, Ok(18));
+    assert_eq!(all_filters(&calls).await, Ok(22));
+    assert_eq!(sync_filters(&calls), Ok(24));
+
+    let hooks = HOOK_CALLS.load(Ordering::SeqCst);
+    let calls = AtomicU32::new(0);
+    assert_eq!(on_retry_path(&calls).await, Ok(2));
+    assert!(HOOK_CALLS.load(Ordering::SeqCst) > hooks);
+
+    let mut svc = Service::default();
+    assert_eq!(svc.filtered().await, Ok(2));
+    assert_eq!(svc.seen, 3);
+    assert_eq!(svc.sync_filtered(), Ok(4));
 }
