@@ -114,13 +114,15 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
     // Body tokens have the call site's hygiene; `self` is renamed to this one.
     let self_alias = Ident::new("__retry_self", Span::call_site());
 
-    // Arguments: rename what cannot be shadowed, and prepare a fresh binding per attempt.
+    // Arguments: rename what cannot be shadowed, and prepare a fresh binding per attempt. An
+    // argument the body never mentions gets no per-attempt copy at all.
+    let block = func.block.to_token_stream();
     let mut preps = Vec::new();
-    let mut has_receiver = false;
+    let mut rename_receiver = false;
+    let mut capture_by_ref = false;
     for (index, input) in func.sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
-                has_receiver = true;
                 let self_token = Ident::new("self", receiver.self_token.span);
                 let mutability = receiver.mutability;
                 let kind = match &receiver.kind {
@@ -133,20 +135,25 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                     },
                     _ => Prep::Clone,
                 };
-                // `mut self` by value: the attempt's copy is the mutable one.
-                receiver.mutability = None;
-                let bind = if matches!(kind, Prep::Clone) {
-                    quote!(#mutability #self_alias)
-                } else {
-                    quote!(#self_alias)
-                };
-                preps.push(prep_stmt(
-                    &private,
-                    bind,
-                    &self_token,
-                    &kind,
-                    receiver.self_token.span,
-                ));
+                match kind {
+                    // `&self` is copied into each attempt as it is.
+                    Prep::Copy => {}
+                    // `&mut self` cannot be rebound; the attempt borrows it instead of taking
+                    // it, so the next attempt can borrow it again.
+                    Prep::Reborrow => capture_by_ref = true,
+                    // `self` by value: each attempt gets its own copy, under another name.
+                    Prep::Clone => {
+                        rename_receiver = true;
+                        receiver.mutability = None;
+                        preps.push(prep_stmt(
+                            &private,
+                            quote!(#mutability #self_alias),
+                            &self_token,
+                            &kind,
+                            receiver.self_token.span,
+                        ));
+                    }
+                }
             }
             FnArg::Typed(arg) => {
                 let kind = match arg.ty.as_ref() {
@@ -169,6 +176,9 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                         }
                         if let Pat::Ident(outer) = arg.pat.as_mut() {
                             outer.mutability = None;
+                        }
+                        if !mentions(&block, &ident.to_string()) {
+                            continue;
                         }
                         let name = ident.clone();
                         let span = ident.span();
@@ -214,10 +224,10 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         }
     }
 
-    let body = if has_receiver {
-        rename_self(func.block.to_token_stream(), &self_alias)
+    let body = if rename_receiver {
+        rename_self(block, &self_alias)
     } else {
-        func.block.to_token_stream()
+        block
     };
 
     // The result type: written out so that `?` inside the body knows its target.
@@ -231,10 +241,15 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         None => quote!(: ()),
     };
 
-    let attempt_body = if is_async {
-        quote!(async move #body)
+    let capture = if capture_by_ref {
+        quote!()
     } else {
-        quote!((move || #body)())
+        quote!(move)
+    };
+    let attempt_body = if is_async {
+        quote!(async #capture #body)
+    } else {
+        quote!((#capture || #body)())
     };
     let run_attempt = match (&config.timeout, is_async) {
         (Some((limit, key_span)), true) => {
@@ -627,24 +642,92 @@ fn mentions_impl(tokens: &TokenStream) -> bool {
 }
 
 /// Replaces the `self` keyword by `alias` throughout the body, so that each attempt works on its
-/// own reborrow or copy of the receiver.
+/// own copy of a by-value receiver. `self::path` (the module) is left alone; inline format
+/// arguments (`"{self:?}"`) in macro calls are renamed too.
 fn rename_self(tokens: TokenStream, alias: &Ident) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|tt| match tt {
+    rename_self_in(tokens, alias, false)
+}
+
+fn rename_self_in(tokens: TokenStream, alias: &Ident, in_macro: bool) -> TokenStream {
+    let mut out: Vec<TokenTree> = Vec::new();
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        let after_bang = matches!(out.last(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+        out.push(match tt {
             TokenTree::Ident(ident) if ident == "self" => {
-                let mut renamed = alias.clone();
-                renamed.set_span(ident.span());
-                TokenTree::Ident(renamed)
+                let is_module_path = matches!(
+                    tokens.peek(),
+                    Some(TokenTree::Punct(p)) if p.as_char() == ':'
+                );
+                if is_module_path {
+                    TokenTree::Ident(ident)
+                } else {
+                    let mut renamed = alias.clone();
+                    renamed.set_span(ident.span());
+                    TokenTree::Ident(renamed)
+                }
             }
             TokenTree::Group(group) => {
-                let mut new = Group::new(group.delimiter(), rename_self(group.stream(), alias));
+                let inner = rename_self_in(group.stream(), alias, in_macro || after_bang);
+                let mut new = Group::new(group.delimiter(), inner);
                 new.set_span(group.span());
                 TokenTree::Group(new)
             }
+            TokenTree::Literal(lit) if in_macro => {
+                TokenTree::Literal(rename_inline_self(lit, &alias.to_string()))
+            }
             other => other,
-        })
-        .collect()
+        });
+    }
+    out.into_iter().collect()
+}
+
+/// `"{self:?}"` → `"{alias:?}"` in a plain string literal; `{{self}}` (escaped) is left alone.
+fn rename_inline_self(lit: proc_macro2::Literal, alias: &str) -> proc_macro2::Literal {
+    let text = lit.to_string();
+    if !text.starts_with('"') || !text.contains("{self") {
+        return lit;
+    }
+    let mut renamed = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    let mut open_braces = 0usize;
+    while let Some(c) = rest.chars().next() {
+        let opens_placeholder = open_braces % 2 == 1;
+        if c == '{' {
+            open_braces += 1;
+        } else {
+            open_braces = 0;
+        }
+        if opens_placeholder && rest.starts_with("self") {
+            let after = rest[4..].chars().next();
+            if matches!(after, Some('}') | Some(':')) {
+                renamed.push_str(alias);
+                rest = &rest[4..];
+                continue;
+            }
+        }
+        renamed.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    match renamed.parse::<proc_macro2::Literal>() {
+        Ok(mut new) => {
+            new.set_span(lit.span());
+            new
+        }
+        Err(_) => lit,
+    }
+}
+
+/// Whether the body may use `name`: as an identifier token anywhere (macro input included), or
+/// inside a string literal as an inline format argument (`"{name}"`, `"{name:?}"`).
+fn mentions(tokens: &TokenStream, name: &str) -> bool {
+    let inline = format!("{{{name}");
+    tokens.clone().into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => ident == name,
+        TokenTree::Group(group) => mentions(&group.stream(), name),
+        TokenTree::Literal(lit) => lit.to_string().contains(&inline),
+        TokenTree::Punct(_) => false,
+    })
 }
 
 /// `tokens` with every span set to `span`, so that errors about them point there.

@@ -182,12 +182,39 @@ fn methods_and_patterns_expand() {
     assert!(!out.contains("compile_error"), "{out}");
     let funcs = functions(&out);
     assert_eq!(funcs.len(), 1);
-    // The receiver is kept; the body works on a per-attempt reborrow of it.
+    // The receiver is kept; `&mut self` cannot be rebound, so the attempt borrows it (a
+    // non-`move` block) and the body keeps saying `self`.
     assert!(matches!(
         funcs[0].sig.inputs.first(),
         Some(syn::FnArg::Receiver(_))
     ));
-    assert!(out.contains("__retry_self"), "{out}");
+    assert!(!out.contains("__retry_self"), "{out}");
+    assert!(!out.contains("async move"), "{out}");
+    assert!(out.contains("self . hits"), "{out}");
+
+    // A by-value receiver is cloned per attempt under another name; `self::f` is a path.
+    let by_value = quote! {
+        fn consume(self) -> Result<u32, ()> { self::helper(); Ok(self.0) }
+    };
+    let out = expand("", &by_value);
+    assert!(out.contains("__retry_self . 0"), "{out}");
+    assert!(out.contains("self :: helper"), "{out}");
+    assert!(out.contains("move ||"), "{out}");
+}
+
+#[test]
+fn arguments_the_body_never_mentions_are_not_copied() {
+    let item = quote! {
+        fn f(used: String, unused: String, in_format: String) -> Result<(), ()> {
+            drop(used);
+            println!("{in_format:?}");
+            Err(())
+        }
+    };
+    let out = expand("", &item);
+    assert_eq!(count(&out, "__retry_clone (& used)"), 1, "{out}");
+    assert_eq!(count(&out, "__retry_clone (& in_format)"), 1, "{out}");
+    assert_eq!(count(&out, "__retry_clone (& unused)"), 0, "{out}");
 }
 
 // ---- bad arguments --------------------------------------------------------------------------
@@ -521,4 +548,20 @@ proptest! {
     fn random_key_value_arguments_never_panic(args in keyish_args(), item in any_item()) {
         check_never_panics(args, item)?;
     }
+}
+
+#[test]
+fn inline_format_self_is_renamed_only_in_placeholders() {
+    let item = quote! {
+        fn show(self) -> Result<String, ()> {
+            let text = "{self}";
+            Ok(format!("{self:?} {{self}} {self} {selfish}", selfish = 1) + text)
+        }
+    };
+    let out = expand("", &item);
+    assert!(
+        out.contains(r#""{__retry_self:?} {{self}} {__retry_self} {selfish}""#),
+        "{out}"
+    );
+    assert!(out.contains(r#"let text = "{self}""#), "{out}");
 }
