@@ -1,0 +1,552 @@
+//! Side-by-side benchmarks of `#[retry]` against a hand-written loop and the retry crates people
+//! would otherwise use, in one process, with the ratios printed at the end.
+//!
+//! ```text
+//! cargo bench --bench retry                 # everything, about two minutes
+//! cargo bench --bench retry -- success      # one group (criterion's name filter)
+//! ```
+//!
+//! Groups:
+//! - `success`: the operation succeeds on its first attempt (the cost of being ready to retry);
+//! - `three_attempts`: it fails twice and then succeeds, with zero delay (the loop's own cost per
+//!   attempt; run on a current-thread tokio runtime with the paused clock);
+//! - `delay`: one delay computation for every backoff x jitter pair (target: <= 10 ns);
+//! - `sync`: the blocking path against the `retry` crate.
+//!
+//! Ratios use the median over criterion's samples of each benchmark's time per call.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use backon::{BlockingRetryable, Retryable};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use retry_runtime::{retry, Backoff, Jitter, Policy};
+
+// ---------------------------------------------------------------------------------------------
+// Measurement bookkeeping: every sample criterion takes is also recorded here, so that the
+// summary can print ratios between benchmarks of the same run.
+
+static SAMPLES: Mutex<BTreeMap<(&'static str, String), Vec<f64>>> = Mutex::new(BTreeMap::new());
+
+fn record(group: &'static str, name: &str, elapsed: Duration, iters: u64) {
+    if iters == 0 {
+        return;
+    }
+    let per_call = elapsed.as_secs_f64() * 1e9 / iters as f64;
+    if let Ok(mut samples) = SAMPLES.lock() {
+        samples
+            .entry((group, name.to_string()))
+            .or_default()
+            .push(per_call);
+    }
+}
+
+/// Median nanoseconds per call of one benchmark, if it ran.
+fn median(group: &'static str, name: &str) -> Option<f64> {
+    let samples = SAMPLES.lock().ok()?;
+    let mut values = samples.get(&(group, name.to_string()))?.clone();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// Polls a future that never waits on anything to completion, with no runtime at all.
+fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// Benchmarks an async call polled without a runtime (it must not sleep).
+fn bench_ready<F, Fut, T>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    group: &'static str,
+    name: &str,
+    f: F,
+) where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = T>,
+{
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                black_box(run_ready(f(black_box(i))));
+            }
+            let elapsed = start.elapsed();
+            record(group, name, elapsed, iters);
+            elapsed
+        })
+    });
+}
+
+/// Benchmarks an async call inside a paused current-thread tokio runtime.
+fn bench_tokio<F, Fut, T>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    group: &'static str,
+    name: &str,
+    f: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = T>,
+{
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let elapsed = runtime.block_on(async {
+                let start = tokio::time::Instant::now();
+                let wall = Instant::now();
+                for _ in 0..iters {
+                    black_box(f().await);
+                }
+                // The paused clock must not have moved: every delay was zero.
+                debug_assert_eq!(start.elapsed(), Duration::ZERO);
+                wall.elapsed()
+            });
+            record(group, name, elapsed, iters);
+            elapsed
+        })
+    });
+}
+
+/// Benchmarks a blocking call.
+fn bench_sync<T>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    group: &'static str,
+    name: &str,
+    f: impl Fn(u64) -> T,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                black_box(f(black_box(i)));
+            }
+            let elapsed = start.elapsed();
+            record(group, name, elapsed, iters);
+            elapsed
+        })
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Success on the first attempt.
+
+/// The operation: a little arithmetic that cannot be folded away.
+macro_rules! succeed {
+    ($x:expr) => {{
+        let x: u64 = black_box($x);
+        if x == u64::MAX {
+            return Err(0u32);
+        }
+        Ok(x.wrapping_mul(3))
+    }};
+}
+
+async fn plain(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+#[retry(attempts = 3, base = "200ms")]
+async fn ours(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+/// What a careful user writes by hand (the loop in retry-runtime's crate docs).
+async fn hand_written(x: u64) -> Result<u64, u32> {
+    const POLICY: Policy = Policy::new().with_attempts(3);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result: Result<u64, u32> = async { succeed!(x) }.await;
+        if result.is_ok() || attempt >= POLICY.attempts() {
+            return result;
+        }
+        tokio::time::sleep(POLICY.delay(attempt)).await;
+    }
+}
+
+fn backon_default() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_times(2)
+}
+
+#[backon_macros::backon(backoff = backon_default, sleep = tokio::time::sleep)]
+async fn backon_macro(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+fn success(c: &mut Criterion) {
+    const G: &str = "success";
+    let mut g = c.benchmark_group(G);
+    bench_ready(&mut g, G, "no retry", plain);
+    bench_ready(&mut g, G, "hand-written loop", hand_written);
+    bench_ready(&mut g, G, "#[retry]", ours);
+    bench_ready(&mut g, G, "backon", |x| {
+        (move || plain(x)).retry(backon_default())
+    });
+    bench_ready(&mut g, G, "backon-macros", backon_macro);
+    bench_ready(&mut g, G, "tokio-retry2", |x| {
+        tokio_retry2::Retry::spawn(
+            tokio_retry2::strategy::ExponentialBackoff::from_millis(200).take(2),
+            move || async move { plain(x).await.map_err(tokio_retry2::RetryError::transient) },
+        )
+    });
+    bench_ready(&mut g, G, "tokio-retry", |x| {
+        tokio_retry::Retry::start(
+            tokio_retry::strategy::ExponentialBackoff::from_millis(200).take(2),
+            move || plain(x),
+        )
+    });
+    bench_ready(&mut g, G, "tryhard", |x| {
+        tryhard::retry_fn(move || plain(x))
+            .retries(2)
+            .exponential_backoff(Duration::from_millis(200))
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Three attempts with zero delay.
+
+/// Fails the first two attempts of each call.
+macro_rules! flaky {
+    ($tries:expr) => {{
+        let tries: &Cell<u32> = $tries;
+        let n = tries.get() + 1;
+        tries.set(n);
+        if n < 3 {
+            return Err(n);
+        }
+        Ok(u64::from(n))
+    }};
+}
+
+async fn flaky(tries: &Cell<u32>) -> Result<u64, u32> {
+    flaky!(tries)
+}
+
+#[retry(attempts = 3, base = "0ms")]
+async fn ours_flaky(tries: &Cell<u32>) -> Result<u64, u32> {
+    flaky!(tries)
+}
+
+async fn hand_written_flaky(tries: &Cell<u32>) -> Result<u64, u32> {
+    const POLICY: Policy = Policy::new().with_attempts(3).with_base(Duration::ZERO);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result: Result<u64, u32> = async { flaky!(tries) }.await;
+        if result.is_ok() || attempt >= POLICY.attempts() {
+            return result;
+        }
+        tokio::time::sleep(POLICY.delay(attempt)).await;
+    }
+}
+
+fn backon_zero() -> backon::ConstantBuilder {
+    backon::ConstantBuilder::new()
+        .with_delay(Duration::ZERO)
+        .with_max_times(2)
+}
+
+#[backon_macros::backon(backoff = backon_zero, sleep = tokio::time::sleep)]
+async fn backon_macro_flaky(tries: &Cell<u32>) -> Result<u64, u32> {
+    flaky!(tries)
+}
+
+fn three_attempts(c: &mut Criterion) {
+    const G: &str = "three_attempts";
+    let runtime = paused_runtime();
+    let mut g = c.benchmark_group(G);
+    let rt = &runtime;
+    bench_tokio(&mut g, rt, G, "hand-written loop", || async {
+        hand_written_flaky(&Cell::new(0)).await
+    });
+    bench_tokio(&mut g, rt, G, "#[retry]", || async {
+        ours_flaky(&Cell::new(0)).await
+    });
+    bench_tokio(&mut g, rt, G, "backon", || async {
+        let tries = Cell::new(0);
+        (|| flaky(&tries)).retry(backon_zero()).await
+    });
+    bench_tokio(&mut g, rt, G, "backon-macros", || async {
+        backon_macro_flaky(&Cell::new(0)).await
+    });
+    bench_tokio(&mut g, rt, G, "tokio-retry2", || async {
+        let tries = Cell::new(0);
+        tokio_retry2::Retry::spawn(
+            tokio_retry2::strategy::FixedInterval::from_millis(0).take(2),
+            || async {
+                flaky(&tries)
+                    .await
+                    .map_err(tokio_retry2::RetryError::transient)
+            },
+        )
+        .await
+    });
+    bench_tokio(&mut g, rt, G, "tokio-retry", || async {
+        let tries = Cell::new(0);
+        tokio_retry::Retry::start(
+            tokio_retry::strategy::FixedInterval::from_millis(0).take(2),
+            || flaky(&tries),
+        )
+        .await
+    });
+    bench_tokio(&mut g, rt, G, "tryhard", || async {
+        let tries = Cell::new(0);
+        tryhard::retry_fn(|| flaky(&tries))
+            .retries(2)
+            .fixed_backoff(Duration::ZERO)
+            .await
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One delay computation.
+
+const BACKOFFS: [Backoff; 4] = [
+    Backoff::Exponential,
+    Backoff::Constant,
+    Backoff::Linear,
+    Backoff::Fibonacci,
+];
+const JITTERS: [Jitter; 4] = [
+    Jitter::None,
+    Jitter::Full,
+    Jitter::Equal,
+    Jitter::Decorrelated,
+];
+
+fn delay_name(backoff: Backoff, jitter: Jitter) -> String {
+    format!("{} x {}", backoff.name(), jitter.name())
+}
+
+fn delay(c: &mut Criterion) {
+    const G: &str = "delay";
+    let mut g = c.benchmark_group(G);
+    for backoff in BACKOFFS {
+        for jitter in JITTERS {
+            let policy = Policy::new()
+                .with_attempts(u32::MAX)
+                .with_base(Duration::from_millis(100))
+                .with_max(Duration::from_secs(30))
+                .with_backoff(backoff)
+                .with_jitter(jitter);
+            let name = delay_name(backoff, jitter);
+            g.bench_function(name.as_str(), |b| {
+                let mut rng = SmallRng::seed_from_u64(1);
+                b.iter_custom(|iters| {
+                    let policy = black_box(policy);
+                    let mut previous = Duration::ZERO;
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        // Retries 1..=16: past the cap for every strategy at the end.
+                        let k = (i % 16) as u32 + 1;
+                        previous = policy.jittered_delay(black_box(k), previous, &mut rng);
+                    }
+                    let elapsed = start.elapsed();
+                    black_box(previous);
+                    record(G, &name, elapsed, iters);
+                    elapsed
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The blocking path.
+
+fn plain_sync(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+#[retry(attempts = 3, base = "200ms")]
+fn ours_sync(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+fn hand_written_sync(x: u64) -> Result<u64, u32> {
+    const POLICY: Policy = Policy::new().with_attempts(3);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = plain_sync(x);
+        if result.is_ok() || attempt >= POLICY.attempts() {
+            return result;
+        }
+        std::thread::sleep(POLICY.delay(attempt));
+    }
+}
+
+fn flaky_sync(tries: &Cell<u32>) -> Result<u64, u32> {
+    flaky!(tries)
+}
+
+#[retry(attempts = 3, base = "0ms")]
+fn ours_flaky_sync(tries: &Cell<u32>) -> Result<u64, u32> {
+    flaky!(tries)
+}
+
+fn sync(c: &mut Criterion) {
+    const G: &str = "sync";
+    let mut g = c.benchmark_group(G);
+    bench_sync(&mut g, G, "success: hand-written loop", hand_written_sync);
+    bench_sync(&mut g, G, "success: #[retry]", ours_sync);
+    bench_sync(&mut g, G, "success: retry crate", |x| {
+        retry::retry(retry::delay::Exponential::from_millis(200).take(2), || {
+            plain_sync(x)
+        })
+    });
+    bench_sync(&mut g, G, "success: backon", |x| {
+        (|| plain_sync(x)).retry(backon_default()).call()
+    });
+    bench_sync(&mut g, G, "three attempts: #[retry]", |_| {
+        ours_flaky_sync(&Cell::new(0))
+    });
+    bench_sync(&mut g, G, "three attempts: retry crate", |_| {
+        let tries = Cell::new(0);
+        retry::retry(retry::delay::Fixed::from_millis(0).take(2), || {
+            flaky_sync(&tries)
+        })
+    });
+    bench_sync(&mut g, G, "three attempts: backon", |_| {
+        let tries = Cell::new(0);
+        (|| flaky_sync(&tries)).retry(backon_zero()).call()
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary.
+
+fn ratio_table(group: &'static str, reference: &str, names: &[&str]) {
+    let Some(base) = median(group, reference) else {
+        return;
+    };
+    println!("\n{group} (median ns per call; ratio to {reference})\n");
+    println!("| | ns | ratio |");
+    println!("|---|---:|---:|");
+    for name in names {
+        if let Some(ns) = median(group, name) {
+            println!("| {name} | {ns:.2} | {:.2} |", ns / base);
+        }
+    }
+}
+
+fn summary() {
+    ratio_table(
+        "success",
+        "hand-written loop",
+        &[
+            "no retry",
+            "hand-written loop",
+            "#[retry]",
+            "backon",
+            "backon-macros",
+            "tokio-retry2",
+            "tokio-retry",
+            "tryhard",
+        ],
+    );
+    ratio_table(
+        "three_attempts",
+        "hand-written loop",
+        &[
+            "hand-written loop",
+            "#[retry]",
+            "backon",
+            "backon-macros",
+            "tokio-retry2",
+            "tokio-retry",
+            "tryhard",
+        ],
+    );
+    ratio_table(
+        "sync",
+        "success: hand-written loop",
+        &[
+            "success: hand-written loop",
+            "success: #[retry]",
+            "success: retry crate",
+            "success: backon",
+        ],
+    );
+    ratio_table(
+        "sync",
+        "three attempts: retry crate",
+        &[
+            "three attempts: #[retry]",
+            "three attempts: retry crate",
+            "three attempts: backon",
+        ],
+    );
+
+    let mut worst: Option<(String, f64)> = None;
+    let mut rows = String::new();
+    for backoff in BACKOFFS {
+        let mut row = format!("| {} |", backoff.name());
+        for jitter in JITTERS {
+            let name = delay_name(backoff, jitter);
+            match median("delay", &name) {
+                Some(ns) => {
+                    row.push_str(&format!(" {ns:.2} |"));
+                    if worst.as_ref().is_none_or(|(_, w)| ns > *w) {
+                        worst = Some((name, ns));
+                    }
+                }
+                None => row.push_str(" - |"),
+            }
+        }
+        rows.push_str(&row);
+        rows.push('\n');
+    }
+    if let Some((name, ns)) = worst {
+        let header: String = JITTERS.iter().map(|j| format!(" {} |", j.name())).collect();
+        println!("\ndelay: one `Policy::jittered_delay` (median ns; target <= 10 ns)\n");
+        println!("| backoff \\ jitter |{header}");
+        println!("|---|---:|---:|---:|---:|");
+        print!("{rows}");
+        let verdict = if ns <= 10.0 { "within" } else { "OVER" };
+        println!("\nslowest: {name} at {ns:.2} ns ({verdict} the 10 ns target)");
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1_000))
+        .sample_size(50)
+        .nresamples(20_000)
+        .configure_from_args();
+    success(&mut c);
+    three_attempts(&mut c);
+    delay(&mut c);
+    sync(&mut c);
+    c.final_summary();
+    summary();
+}
