@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use retry_runtime::retry;
+use retry_runtime::{retry, Backoff, Jitter, Policy};
 use retry_suite::Counter;
 
 struct CountingAlloc;
@@ -220,5 +220,51 @@ fn no_allocation_in_the_sync_path() {
     });
     println!("sync retry path, base 0ms: {allocations} allocations in {CALLS} calls");
     assert_eq!(ok as u64, CALLS);
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn no_allocation_computing_delays() {
+    let backoffs = [
+        Backoff::Exponential,
+        Backoff::Constant,
+        Backoff::Linear,
+        Backoff::Fibonacci,
+    ];
+    let jitters = [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ];
+    let policies: Vec<Policy> = backoffs
+        .iter()
+        .flat_map(|&backoff| {
+            jitters.iter().map(move |&jitter| {
+                Policy::new()
+                    .with_attempts(u32::MAX)
+                    .with_backoff(backoff)
+                    .with_jitter(jitter)
+            })
+        })
+        .collect();
+    // The thread's jitter generator is created on first use: not a per-delay cost.
+    let _ = policies[0].delays().next();
+    let (total, allocations) = allocations_during(|| {
+        let mut total = std::time::Duration::ZERO;
+        for policy in &policies {
+            // Through the thread's generator, as the generated code draws them.
+            total += policy.delays().take(100).sum::<std::time::Duration>();
+            for k in [1, 2, 10, 100, u32::MAX] {
+                total += policy.delay(k);
+            }
+        }
+        total
+    });
+    println!(
+        "delays: {allocations} allocations for {} delays",
+        policies.len() * 105
+    );
+    assert!(total > std::time::Duration::ZERO);
     assert_eq!(allocations, 0);
 }
