@@ -251,6 +251,11 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
     } else {
         quote!((#capture || #body)())
     };
+    let clock = if is_async {
+        quote!(#private::TokioClock)
+    } else {
+        quote!(#private::StdClock)
+    };
     let run_attempt = match (&config.timeout, is_async) {
         (Some((limit, key_span)), true) => {
             let limit = duration(limit);
@@ -259,7 +264,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                 quote_spanned!(*key_span=> #private::timed_out())
             };
             let policy_ref = policy_ref_tokens(&config.policy, &policy_local);
-            let elapsed = elapsed_tokens(&config.policy, config.on_retry.is_some(), &start);
+            let elapsed = elapsed_tokens(&config.policy, config.on_retry.is_some(), &start, &clock);
             quote! {
                 match #private::timeout(
                     #private::attempt_timeout(#limit, #policy_ref, #elapsed),
@@ -273,15 +278,10 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         (_, true) => quote!(#attempt_body.await),
         (_, false) => attempt_body,
     };
-    let sleep = if is_async {
-        quote!(#private::sleep(#delay).await)
+    let (sleep, sleep_await) = if is_async {
+        (quote!(#private::sleep), quote!(.await))
     } else {
-        quote!(#private::blocking_sleep(#delay))
-    };
-    let instant = if is_async {
-        quote!(#private::TokioInstant)
-    } else {
-        quote!(#private::StdInstant)
+        (quote!(#private::blocking_sleep), quote!())
     };
 
     // The policy, and the state it needs: a clock only with a deadline (or a hook that reports
@@ -336,18 +336,19 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
 
     let clock_setup = match &use_clock {
         Use::Always(false) => quote!(),
-        Use::Always(true) => quote!(let #start = #instant::now();),
+        Use::Always(true) => quote!(let #start = #clock::stamp();),
         Use::AtRuntime(cond) => quote! {
-            let #start = if #cond { ::core::option::Option::Some(#instant::now()) } else { ::core::option::Option::None };
+            let #start = if #cond { #clock::stamp() } else { #private::NO_STAMP };
         },
     };
-    let elapsed = elapsed_tokens(&config.policy, wants_clock, &start);
+    let elapsed = elapsed_tokens(&config.policy, wants_clock, &start, &clock);
     let (prev_setup, prev_value, prev_store) = match &use_prev {
         Use::Always(false) => (quote!(), quote!(#private::Duration::ZERO), quote!()),
         _ => (
-            quote!(let mut #prev = #private::Duration::ZERO;),
-            quote!(#prev),
-            quote!(#prev = #delay;),
+            // Nanoseconds in a `u64`: half the size of a `Duration` in the future's state.
+            quote!(let mut #prev: u64 = 0;),
+            quote!(#private::Duration::from_nanos(#prev)),
+            quote!(#prev = #private::saturating_nanos(#delay);),
         ),
     };
 
@@ -485,8 +486,9 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
             #budget_setup
             loop {
                 #attempt = #attempt.wrapping_add(1);
-                // Everything of this attempt, its result included, is dropped before sleeping.
-                let #delay: #private::Duration = {
+                // Everything of this attempt, its result and the delay included, is gone by the
+                // time the sleep is awaited: only the sleep itself is kept across that await.
+                #sleep({
                     #(#preps)*
                     #ctx_prep
                     #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
@@ -512,8 +514,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                     #hook
                     #private::trace_retry(#name, &#info, #debug_err);
                     #delay
-                };
-                #sleep;
+                })#sleep_await;
             }
         }
     };
@@ -536,13 +537,17 @@ fn policy_ref_tokens(policy: &PolicySource, local: &Ident) -> TokenStream {
 }
 
 /// `Option<Duration>` since the first attempt, where a clock was started.
-fn elapsed_tokens(policy: &PolicySource, wants_clock: bool, start: &Ident) -> TokenStream {
+fn elapsed_tokens(
+    policy: &PolicySource,
+    wants_clock: bool,
+    start: &Ident,
+    clock: &TokenStream,
+) -> TokenStream {
     match policy {
         PolicySource::Keys(keys) if keys.deadline.is_none() && !wants_clock => {
             quote!(::core::option::Option::None::<::core::time::Duration>)
         }
-        PolicySource::Keys(_) => quote!(::core::option::Option::Some(#start.elapsed())),
-        PolicySource::Expr { .. } => quote!(#start.map(|s| s.elapsed())),
+        _ => quote!(#clock::since(#start)),
     }
 }
 
