@@ -146,3 +146,61 @@ fn a_static_budget_shared_by_threads_is_never_overdrawn() {
     });
     assert_eq!(total.attempts, CALLS + SHARED.max_tokens());
 }
+
+// The same bounds through `#[retry(budget = PATH)]`, which drives the budget itself.
+
+mod through_the_macro {
+    use super::{ATTEMPTS, CALLS};
+    use retry_runtime::{retry, RetryBudget};
+    use retry_suite::Counter;
+
+    static OUTAGE_BUDGET: RetryBudget = RetryBudget::new(10, 0.1);
+    static OUTAGE_ATTEMPTS: Counter = Counter::new();
+
+    #[retry(attempts = 3, base = "0ms", budget = OUTAGE_BUDGET)]
+    fn always_fails() -> Result<(), u32> {
+        Err(OUTAGE_ATTEMPTS.bump())
+    }
+
+    static NO_BUDGET_ATTEMPTS: Counter = Counter::new();
+
+    #[retry(attempts = 3, base = "0ms")]
+    fn always_fails_without_budget() -> Result<(), u32> {
+        Err(NO_BUDGET_ATTEMPTS.bump())
+    }
+
+    #[test]
+    fn total_outage_adds_at_most_ten_percent() {
+        for _ in 0..CALLS {
+            assert!(always_fails().is_err());
+            assert!(always_fails_without_budget().is_err());
+        }
+        let (with, without) = (OUTAGE_ATTEMPTS.get(), NO_BUDGET_ATTEMPTS.get());
+        println!("#[retry(budget)], 100% failures: {with} attempts; without a budget: {without}");
+        assert_eq!(without, CALLS * ATTEMPTS);
+        assert_eq!(with, CALLS + OUTAGE_BUDGET.max_tokens());
+        assert!(f64::from(with - OUTAGE_BUDGET.max_tokens()) <= 1.1 * f64::from(CALLS));
+    }
+
+    static HEALTHY_BUDGET: RetryBudget = RetryBudget::new(10, 0.1);
+    static HEALTHY_ATTEMPTS: Counter = Counter::new();
+
+    /// One call in twenty fails its first attempt, then succeeds.
+    #[retry(attempts = 3, base = "0ms", budget = HEALTHY_BUDGET)]
+    fn occasionally_fails(call: u32, attempt: &Counter) -> Result<u32, u32> {
+        HEALTHY_ATTEMPTS.bump();
+        if call % 20 == 0 && attempt.bump() == 1 {
+            return Err(call);
+        }
+        Ok(call)
+    }
+
+    #[test]
+    fn healthy_service_is_never_refused() {
+        for call in 0..CALLS {
+            assert_eq!(occasionally_fails(call, &Counter::new()), Ok(call));
+        }
+        assert_eq!(HEALTHY_ATTEMPTS.get(), CALLS + CALLS / 20);
+        assert_eq!(HEALTHY_BUDGET.tokens(), 10.0);
+    }
+}
