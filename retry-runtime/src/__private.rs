@@ -218,7 +218,11 @@ pub fn next_delay(
     if failed >= policy.attempts() {
         return None;
     }
-    let mut delay = with_thread_rng(|rng| policy.jittered_delay(failed, previous, rng));
+    let mut delay = match policy.jitter() {
+        // No randomness needed: skip the thread-local generator.
+        Jitter::None => policy.delay(failed),
+        _ => with_thread_rng(|rng| policy.jittered_delay(failed, previous, rng)),
+    };
     if let Some(hint) = hint {
         delay = delay.max(hint);
     }

@@ -92,11 +92,94 @@ pub(crate) fn from_nanos_capped(n: u128, cap: Duration) -> Duration {
     }
 }
 
+/// `FIB64[k] = F(k)` for every `F(k)` that fits in a `u64` (`k <= 93`).
+const FIB64: [u64; 94] = {
+    let mut table = [0u64; 94];
+    let mut i = 0;
+    while i < 94 {
+        table[i] = FIB[i] as u64;
+        i += 1;
+    }
+    table
+};
+
+/// A duration in nanoseconds as a `u64`, or `None` from `u64::MAX` ns (584 years) up, where
+/// the exact 128-bit path takes over.
+#[inline]
+pub(crate) fn nanos64(d: Duration) -> Option<u64> {
+    d.as_secs()
+        .checked_mul(1_000_000_000)
+        .and_then(|ns| ns.checked_add(u64::from(d.subsec_nanos())))
+        .filter(|ns| *ns != u64::MAX)
+}
+
+/// [`raw_delay`] in 64-bit nanoseconds, for `base_ns` and `max_ns` below `u64::MAX`: the
+/// result is at most `max_ns`.
+#[inline]
+pub(crate) fn raw_delay_ns(
+    backoff: Backoff,
+    base_ns: u64,
+    factor: f64,
+    max_ns: u64,
+    k: u32,
+) -> u64 {
+    let k = k.max(1);
+    let d = match backoff {
+        Backoff::Constant => base_ns,
+        Backoff::Linear => base_ns.saturating_mul(u64::from(k)),
+        Backoff::Fibonacci => match FIB64.get(k as usize) {
+            Some(f) => base_ns.saturating_mul(*f),
+            None if base_ns == 0 => 0,
+            None => u64::MAX,
+        },
+        Backoff::Exponential => {
+            let n = k - 1;
+            if n == 0 || factor == 1.0 || base_ns == 0 {
+                base_ns
+            } else if factor == 2.0 {
+                // Exact integer arithmetic for the common `factor = 2`.
+                if n >= 64 {
+                    u64::MAX
+                } else {
+                    base_ns.saturating_mul(1 << n)
+                }
+            } else {
+                let exp = i32::try_from(n).unwrap_or(i32::MAX);
+                let scaled = base_ns as f64 * factor.powi(exp);
+                if scaled.is_nan() || scaled >= max_ns as f64 {
+                    u64::MAX
+                } else {
+                    // Finite and below the cap here; `as` saturates anyway.
+                    scaled.round() as u64
+                }
+            }
+        }
+    };
+    d.min(max_ns)
+}
+
 /// The capped, un-jittered delay before retry `k` (`k` is clamped to at least 1).
 ///
 /// `factor` must already be sanitised (finite or `+inf`, at least 1).
 #[inline]
 pub(crate) fn raw_delay(
+    backoff: Backoff,
+    base: Duration,
+    factor: f64,
+    max: Duration,
+    k: u32,
+) -> Duration {
+    match (nanos64(base), nanos64(max)) {
+        (Some(base_ns), Some(max_ns)) => {
+            Duration::from_nanos(raw_delay_ns(backoff, base_ns, factor, max_ns, k))
+        }
+        _ => raw_delay_wide(backoff, base, factor, max, k),
+    }
+}
+
+/// [`raw_delay`] in exact 128-bit arithmetic, for durations of 584 years and more.
+#[cold]
+fn raw_delay_wide(
     backoff: Backoff,
     base: Duration,
     factor: f64,
@@ -150,6 +233,37 @@ mod tests {
     fn fibonacci_table_starts_right_and_ends_in_range() {
         assert_eq!(&FIB[..8], &[0, 1, 1, 2, 3, 5, 8, 13]);
         assert!(FIB[FIB_LEN].checked_add(FIB[FIB_LEN - 1]).is_none());
+    }
+
+    #[test]
+    fn the_64_bit_path_agrees_with_the_exact_one() {
+        let bases = [0, 1, 999, 1_000_000, 200_000_000, 3_000_000_000, 1 << 40];
+        let maxes = [0, 1, 1_000_000, 2_000_000_000, 1 << 50, u64::MAX - 1];
+        let factors = [1.0, 1.5, 2.0, 3.0, 10.0, f64::INFINITY];
+        let backoffs = [
+            Backoff::Exponential,
+            Backoff::Constant,
+            Backoff::Linear,
+            Backoff::Fibonacci,
+        ];
+        for base in bases {
+            for max in maxes {
+                for factor in factors {
+                    for backoff in backoffs {
+                        for k in [1, 2, 3, 10, 63, 64, 65, 93, 94, 200, u32::MAX] {
+                            let (b, m) = (Duration::from_nanos(base), Duration::from_nanos(max));
+                            let fast = raw_delay(backoff, b, factor, m, k);
+                            let wide = raw_delay_wide(backoff, b, factor, m, k);
+                            let close = fast.abs_diff(wide) <= Duration::from_nanos(1);
+                            assert!(
+                                close,
+                                "{backoff:?} {base} {max} {factor} {k}: {fast:?} {wide:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use rand::Rng;
 
-use crate::backoff::{raw_delay, Backoff};
+use crate::backoff::{nanos64, raw_delay, raw_delay_ns, Backoff};
 use crate::jitter::{uniform, with_thread_rng, Jitter};
 
 /// Default number of attempts (the first call included).
@@ -216,8 +216,12 @@ impl Policy {
     pub const fn max(&self) -> Duration {
         match self.max {
             Some(max) => max,
+            // `DEFAULT_MAX` is whole seconds, so comparing the seconds is enough.
             None => {
-                if self.base.as_nanos() > DEFAULT_MAX.as_nanos() {
+                let base_is_larger = self.base.as_secs() > DEFAULT_MAX.as_secs()
+                    || (self.base.as_secs() == DEFAULT_MAX.as_secs()
+                        && self.base.subsec_nanos() > 0);
+                if base_is_larger {
                     self.base
                 } else {
                     DEFAULT_MAX
@@ -353,19 +357,47 @@ impl Policy {
         rng: &mut R,
     ) -> Duration {
         let max = self.max();
+        let (Some(base_ns), Some(max_ns)) = (nanos64(self.base), nanos64(max)) else {
+            return self.jittered_delay_wide(k, previous, rng);
+        };
+        let delay_ns = || raw_delay_ns(self.backoff, base_ns, self.safe_factor(), max_ns, k);
+        let ns = match self.jitter {
+            Jitter::None => delay_ns(),
+            Jitter::Full => draw(rng, delay_ns()),
+            Jitter::Equal => {
+                let d = delay_ns();
+                // `d - d / 2` rounds up, so the draw can reach `d` exactly.
+                d / 2 + draw(rng, d - d / 2)
+            }
+            Jitter::Decorrelated => {
+                let previous_ns = nanos64(previous).unwrap_or(u64::MAX).max(base_ns);
+                let hi = previous_ns.saturating_mul(3);
+                (base_ns + draw(rng, hi - base_ns)).min(max_ns)
+            }
+        };
+        Duration::from_nanos(ns)
+    }
+
+    /// [`jittered_delay`](Policy::jittered_delay) for durations of 584 years and more.
+    #[cold]
+    fn jittered_delay_wide<R: Rng + ?Sized>(
+        &self,
+        k: u32,
+        previous: Duration,
+        rng: &mut R,
+    ) -> Duration {
+        let max = self.max();
         match self.jitter {
             Jitter::None => self.delay(k),
             Jitter::Full => uniform(rng, Duration::ZERO, self.delay(k)),
             Jitter::Equal => {
                 let d = self.delay(k);
                 let half = d / 2;
-                // `d - half` rounds up, so the draw can reach `d` exactly.
                 half.saturating_add(uniform(rng, Duration::ZERO, d - half))
             }
             Jitter::Decorrelated => {
-                let lo = self.base.min(max);
-                let hi = previous.max(self.base).saturating_mul(3).min(max);
-                uniform(rng, lo, hi)
+                let hi = previous.max(self.base).saturating_mul(3);
+                uniform(rng, self.base, hi).min(max)
             }
         }
     }
@@ -388,6 +420,14 @@ impl Policy {
             previous: Duration::ZERO,
         }
     }
+}
+
+/// A draw from `0..=span`: one 64-bit random number scaled by a widening multiply. Its bias, at
+/// most `span / 2^64` of a nanosecond's probability, is far below anything a sleep can show, and
+/// it needs no rejection loop.
+#[inline]
+fn draw<R: Rng + ?Sized>(rng: &mut R, span: u64) -> u64 {
+    ((u128::from(rng.next_u64()) * (u128::from(span) + 1)) >> 64) as u64
 }
 
 /// Iterator over the delays of a [`Policy`], returned by [`Policy::delays`].
