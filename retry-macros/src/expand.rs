@@ -479,13 +479,13 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
     let new_body = quote! {
         {
             #policy_setup
-            let mut #attempt: u32 = 0;
+            // The attempt about to run, 1-based; counted up after a failure, off the success path.
+            let mut #attempt: u32 = 1;
             #clock_setup
             #prev_setup
             #key_setup
             #budget_setup
             loop {
-                #attempt = #attempt.wrapping_add(1);
                 // Everything of this attempt, its result and the delay included, is gone by the
                 // time the sleep is awaited: only the sleep itself is kept across that await.
                 #sleep({
@@ -515,6 +515,7 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
                     #private::trace_retry(#name, &#info, #debug_err);
                     #delay
                 })#sleep_await;
+                #attempt = #attempt.wrapping_add(1);
             }
         }
     };

@@ -4,7 +4,7 @@
 pub use core::time::Duration;
 pub use std::thread::sleep as blocking_sleep;
 pub use std::time::Instant as StdInstant;
-pub use tokio::time::{sleep, timeout, Instant as TokioInstant};
+pub use tokio::time::{timeout, Instant as TokioInstant};
 
 pub use crate::{
     Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
@@ -14,6 +14,15 @@ pub use crate::{
 use core::fmt::Debug;
 
 use crate::jitter::with_thread_rng;
+
+/// The sleep between attempts, out of line: keeping tokio's timer set-up off the function that
+/// runs the first attempt keeps that function's success path short.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub fn sleep(delay: Duration) -> tokio::time::Sleep {
+    tokio::time::sleep(delay)
+}
 
 /// A by-value argument of a retried function is cloned for every attempt.
 #[diagnostic::on_unimplemented(
