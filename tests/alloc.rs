@@ -113,7 +113,7 @@ static FLAKY_CALLS: Counter = Counter::new();
 #[retry(attempts = 3, base = "0ms")]
 async fn fails_twice_zero_delay(data: &[u8]) -> Result<u64, u32> {
     let n = FLAKY_CALLS.bump();
-    if n % 3 != 0 {
+    if !n.is_multiple_of(3) {
         return Err(n);
     }
     tokio::task::yield_now().await;
@@ -126,7 +126,7 @@ static JITTERED_CALLS: Counter = Counter::new();
 #[retry(attempts = 3, base = "10ms", jitter = decorrelated, deadline = "10s")]
 async fn fails_twice_paused_clock(data: &[u8]) -> Result<u64, u32> {
     let n = JITTERED_CALLS.bump();
-    if n % 3 != 0 {
+    if !n.is_multiple_of(3) {
         return Err(n);
     }
     Ok(data.len() as u64)
@@ -135,7 +135,7 @@ async fn fails_twice_paused_clock(data: &[u8]) -> Result<u64, u32> {
 #[retry(attempts = 3, base = "0ms")]
 fn sync_fails_twice(calls: &Counter) -> Result<u32, u32> {
     let n = calls.bump();
-    if n % 3 != 0 {
+    if !n.is_multiple_of(3) {
         Err(n)
     } else {
         Ok(n)

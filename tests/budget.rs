@@ -189,7 +189,7 @@ mod through_the_macro {
     #[retry(attempts = 3, base = "0ms", budget = HEALTHY_BUDGET)]
     fn occasionally_fails(call: u32, attempt: &Counter) -> Result<u32, u32> {
         HEALTHY_ATTEMPTS.bump();
-        if call % 20 == 0 && attempt.bump() == 1 {
+        if call.is_multiple_of(20) && attempt.bump() == 1 {
             return Err(call);
         }
         Ok(call)

@@ -1,8 +1,8 @@
 //! The `#[retry]` attribute. Use it through `retry-runtime`, which re-exports it and documents
 //! every argument.
 //!
-//! The macro runs in three stages, one file each: [`attr`] parses the arguments (keeping their
-//! spans), [`valid`] checks them and the rules between them, and [`expand`] rewrites the
+//! The macro runs in three stages, one file each: `attr` parses the arguments (keeping their
+//! spans), `valid` checks them and the rules between them, and `expand` rewrites the
 //! function. This file only converts between `proc_macro` and `proc_macro2`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
