@@ -59,6 +59,18 @@
 //!
 //! The schedule itself is a [`Policy`]: a `const`-constructible value with a [`Backoff`]
 //! strategy and a [`Jitter`] kind, usable on its own through [`Policy::delays`].
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `macros` | yes | the [`retry`] attribute |
+//! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
+//! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
+//! | `tracing` | no | a WARN event for every retry (function, attempt, delay, error) and one when a call gives up |
+//!
+//! Async functions sleep with `tokio::time`, so they must run inside a tokio runtime with the
+//! time driver enabled (`#[tokio::main]` and `#[tokio::test]` enable it).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
