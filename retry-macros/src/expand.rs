@@ -252,9 +252,9 @@ fn expand(config: &Config, mut func: ItemFn) -> TokenStream {
         quote!((#capture || #body)())
     };
     let clock = if is_async {
-        quote!(#private::TokioClock)
+        quote!(<#private::TokioClock as #private::Clock>)
     } else {
-        quote!(#private::StdClock)
+        quote!(<#private::StdClock as #private::Clock>)
     };
     let run_attempt = match (&config.timeout, is_async) {
         (Some((limit, key_span)), true) => {

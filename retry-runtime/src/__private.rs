@@ -268,37 +268,41 @@ fn between(start: Stamp, now: Stamp) -> Duration {
     Duration::from_nanos(u64::try_from(now.saturating_sub(start)).unwrap_or(0))
 }
 
-/// tokio's clock (paused in tests), for `async fn`.
-pub struct TokioClock;
+/// Where the elapsed time of a call is read.
+pub trait Clock {
+    /// Now, on this clock.
+    fn now() -> StdInstant;
 
-impl TokioClock {
-    /// Now.
+    /// Now, as a stamp.
     #[inline]
-    pub fn stamp() -> Stamp {
-        stamp_of(TokioInstant::now().into_std())
+    fn stamp() -> Stamp {
+        stamp_of(Self::now())
     }
 
     /// Time since `start`; `None` when no clock was started.
     #[inline]
-    pub fn since(start: Stamp) -> Option<Duration> {
+    fn since(start: Stamp) -> Option<Duration> {
         (start != NO_STAMP).then(|| between(start, Self::stamp()))
+    }
+}
+
+/// tokio's clock (paused in tests), for `async fn`.
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    #[inline]
+    fn now() -> StdInstant {
+        TokioInstant::now().into_std()
     }
 }
 
 /// The system's monotonic clock, for blocking functions.
 pub struct StdClock;
 
-impl StdClock {
-    /// Now.
+impl Clock for StdClock {
     #[inline]
-    pub fn stamp() -> Stamp {
-        stamp_of(StdInstant::now())
-    }
-
-    /// Time since `start`; `None` when no clock was started.
-    #[inline]
-    pub fn since(start: Stamp) -> Option<Duration> {
-        (start != NO_STAMP).then(|| between(start, Self::stamp()))
+    fn now() -> StdInstant {
+        StdInstant::now()
     }
 }
 
