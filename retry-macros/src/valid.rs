@@ -58,7 +58,7 @@ pub struct Config {
 
 /// Collects errors so that every bad argument is reported at once.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+struct Errors(Vec<syn::Error>);
 
 impl Errors {
     fn push(&mut self, span: Span, message: impl std::fmt::Display) {
@@ -66,10 +66,21 @@ impl Errors {
     }
 
     fn add(&mut self, err: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(err),
-            None => self.0 = Some(err),
+        self.0.extend(err);
+    }
+
+    /// All errors as one, in source order (where the compiler reports positions).
+    fn into_error(mut self) -> Option<syn::Error> {
+        self.0.sort_by_key(|err| {
+            let start = err.span().start();
+            (start.line, start.column)
+        });
+        let mut errors = self.0.into_iter();
+        let mut all = errors.next()?;
+        for err in errors {
+            all.combine(err);
         }
+        Some(all)
     }
 }
 
@@ -182,7 +193,7 @@ pub fn build(
         }
     }
 
-    if let Some(err) = errors.0 {
+    if let Some(err) = errors.into_error() {
         return Err(err);
     }
 
