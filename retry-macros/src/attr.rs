@@ -30,8 +30,21 @@ pub struct Spanned<T> {
 pub struct Number {
     /// The literal (integer or float).
     pub lit: Lit,
-    /// Whether a `-` preceded it.
-    pub negative: bool,
+    /// The `-` before it, if any.
+    pub minus: Option<Token![-]>,
+}
+
+impl Number {
+    /// Whether a `-` preceded the literal.
+    pub fn negative(&self) -> bool {
+        self.minus.is_some()
+    }
+
+    /// The number's tokens, `-` included, for errors that underline all of it.
+    pub fn tokens(&self) -> TokenStream {
+        let (minus, lit) = (&self.minus, &self.lit);
+        quote::quote!(#minus #lit)
+    }
 }
 
 /// The raw arguments, as written, before any cross-argument check.
@@ -393,17 +406,14 @@ impl Spannable for Ident {
 
 /// A possibly negated numeric literal.
 fn number(input: ParseStream, expected: &str) -> syn::Result<Number> {
-    let negative = input.peek(Token![-]);
-    if negative {
-        input.parse::<Token![-]>()?;
-    }
+    let minus: Option<Token![-]> = input.parse()?;
     let fail = |span: Span, found: String| {
         syn::Error::new(span, format!("expected {expected}, found {found}"))
     };
     if input.peek(Lit) {
         let lit: Lit = input.parse()?;
         match lit {
-            Lit::Int(_) | Lit::Float(_) => Ok(Number { lit, negative }),
+            Lit::Int(_) | Lit::Float(_) => Ok(Number { lit, minus }),
             other => {
                 let shown = quote::ToTokens::to_token_stream(&other).to_string();
                 let hint = match &other {

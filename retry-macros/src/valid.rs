@@ -272,14 +272,14 @@ fn check_attempts(arg: &Spanned<Number>, errors: &mut Errors) -> Option<u32> {
         );
         return None;
     };
-    if arg.value.negative {
-        errors.push(
-            span,
+    if arg.value.negative() {
+        errors.add(syn::Error::new_spanned(
+            arg.value.tokens(),
             format!(
                 "`attempts` cannot be negative (found `-{}`); it counts calls, the first included, so use at least `attempts = 1`",
                 int.base10_digits()
             ),
-        );
+        ));
         return None;
     }
     match int.base10_parse::<u32>() {
@@ -342,7 +342,7 @@ fn check_factor(arg: &Spanned<Number>, errors: &mut Errors) -> Option<f64> {
         errors.push(arg.span, "expected a number such as `factor = 2.0`");
         return None;
     };
-    if arg.value.negative {
+    if arg.value.negative() {
         factor = -factor;
     }
     if !factor.is_finite() {
@@ -353,10 +353,10 @@ fn check_factor(arg: &Spanned<Number>, errors: &mut Errors) -> Option<f64> {
         );
         None
     } else if factor < 1.0 {
-        errors.push(
-            arg.span,
+        errors.add(syn::Error::new_spanned(
+            arg.value.tokens(),
             format!("`factor` must be at least 1.0 (found `{factor}`): a smaller factor would shrink the delays; use `backoff = constant` for equal delays"),
-        );
+        ));
         None
     } else {
         Some(factor)
