@@ -12,28 +12,15 @@
 //! by `cargo bench` (no arguments but `--bench`), it runs every scenario once as a smoke test.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::process::ExitCode;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use backon::Retryable;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use retry_runtime::{retry, Backoff, Jitter, Policy};
-
-/// Polls a future that never waits on anything to completion, with no runtime at all.
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
+use retry_suite::run_ready;
 
 macro_rules! succeed {
     ($x:expr) => {{
@@ -107,19 +94,6 @@ fn backon_default() -> backon::ExponentialBuilder {
         .with_min_delay(Duration::from_millis(200))
         .with_max_times(2)
 }
-
-const BACKOFFS: [Backoff; 4] = [
-    Backoff::Exponential,
-    Backoff::Constant,
-    Backoff::Linear,
-    Backoff::Fibonacci,
-];
-const JITTERS: [Jitter; 4] = [
-    Jitter::None,
-    Jitter::Full,
-    Jitter::Equal,
-    Jitter::Decorrelated,
-];
 
 /// The scenarios, by name: each runs its operation `calls` times.
 const SCENARIOS: &[&str] = &[
@@ -234,8 +208,8 @@ fn run(scenario: &str, calls: u64) -> Option<u64> {
 
 fn delay_pair(name: &str) -> Option<(Backoff, Jitter)> {
     let (backoff, jitter) = name.split_once(" x ")?;
-    let backoff = BACKOFFS.into_iter().find(|b| b.name() == backoff)?;
-    let jitter = JITTERS.into_iter().find(|j| j.name() == jitter)?;
+    let backoff = Backoff::ALL.into_iter().find(|b| b.name() == backoff)?;
+    let jitter = Jitter::ALL.into_iter().find(|j| j.name() == jitter)?;
     Some((backoff, jitter))
 }
 

@@ -19,9 +19,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use backon::{BlockingRetryable, Retryable};
@@ -30,6 +28,7 @@ use criterion::{BenchmarkGroup, Criterion};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use retry_runtime::{retry, Backoff, Jitter, Policy};
+use retry_suite::run_ready;
 
 // ---------------------------------------------------------------------------------------------
 // Measurement bookkeeping: every sample criterion takes is also recorded here, so that the
@@ -56,17 +55,6 @@ fn median(group: &'static str, name: &str) -> Option<f64> {
     let mut values = samples.get(&(group, name.to_string()))?.clone();
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied()
-}
-
-/// Polls a future that never waits on anything to completion, with no runtime at all.
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
 }
 
 fn paused_runtime() -> tokio::runtime::Runtime {
@@ -325,19 +313,6 @@ fn three_attempts(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------------
 // One delay computation.
 
-const BACKOFFS: [Backoff; 4] = [
-    Backoff::Exponential,
-    Backoff::Constant,
-    Backoff::Linear,
-    Backoff::Fibonacci,
-];
-const JITTERS: [Jitter; 4] = [
-    Jitter::None,
-    Jitter::Full,
-    Jitter::Equal,
-    Jitter::Decorrelated,
-];
-
 fn delay_name(backoff: Backoff, jitter: Jitter) -> String {
     format!("{} x {}", backoff.name(), jitter.name())
 }
@@ -345,8 +320,8 @@ fn delay_name(backoff: Backoff, jitter: Jitter) -> String {
 fn delay(c: &mut Criterion) {
     const G: &str = "delay";
     let mut g = c.benchmark_group(G);
-    for backoff in BACKOFFS {
-        for jitter in JITTERS {
+    for backoff in Backoff::ALL {
+        for jitter in Jitter::ALL {
             let policy = Policy::new()
                 .with_attempts(u32::MAX)
                 .with_base(Duration::from_millis(100))
@@ -510,9 +485,9 @@ fn summary() {
 
     let mut worst: Option<(String, f64)> = None;
     let mut rows = String::new();
-    for backoff in BACKOFFS {
+    for backoff in Backoff::ALL {
         let mut row = format!("| {} |", backoff.name());
-        for jitter in JITTERS {
+        for jitter in Jitter::ALL {
             let name = delay_name(backoff, jitter);
             match median("delay", &name) {
                 Some(ns) => {
@@ -528,7 +503,10 @@ fn summary() {
         rows.push('\n');
     }
     if let Some((name, ns)) = worst {
-        let header: String = JITTERS.iter().map(|j| format!(" {} |", j.name())).collect();
+        let header: String = Jitter::ALL
+            .iter()
+            .map(|j| format!(" {} |", j.name()))
+            .collect();
         println!("\ndelay: one `Policy::jittered_delay` (median ns; target <= 10 ns)\n");
         println!("| backoff \\ jitter |{header}");
         println!("|---|---:|---:|---:|---:|");

@@ -2,7 +2,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// Polls a future that never waits on anything (no timer, no I/O) to completion, with no
+/// runtime at all: what the benchmarks and the allocation test use to see the retry loop alone.
+///
+/// ```
+/// assert_eq!(retry_suite::run_ready(async { 7 }), 7);
+/// ```
+pub fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
 
 /// A call counter for flaky test operations.
 ///

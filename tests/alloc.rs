@@ -9,11 +9,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use retry_runtime::{retry, Backoff, Jitter, Policy};
+use retry_suite::run_ready;
 use retry_suite::Counter;
 
 struct CountingAlloc;
@@ -79,17 +77,6 @@ fn allocations_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
     start_counting();
     let out = f();
     (out, stop_counting())
-}
-
-/// Polls a future that never waits on anything to completion, with no runtime at all.
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
 }
 
 fn current_thread_runtime() -> tokio::runtime::Runtime {
@@ -225,22 +212,10 @@ fn no_allocation_in_the_sync_path() {
 
 #[test]
 fn no_allocation_computing_delays() {
-    let backoffs = [
-        Backoff::Exponential,
-        Backoff::Constant,
-        Backoff::Linear,
-        Backoff::Fibonacci,
-    ];
-    let jitters = [
-        Jitter::None,
-        Jitter::Full,
-        Jitter::Equal,
-        Jitter::Decorrelated,
-    ];
-    let policies: Vec<Policy> = backoffs
+    let policies: Vec<Policy> = Backoff::ALL
         .iter()
         .flat_map(|&backoff| {
-            jitters.iter().map(move |&jitter| {
+            Jitter::ALL.iter().map(move |&jitter| {
                 Policy::new()
                     .with_attempts(u32::MAX)
                     .with_backoff(backoff)

@@ -45,6 +45,20 @@ pub enum Backoff {
 }
 
 impl Backoff {
+    /// Every strategy, in the order of the table above.
+    ///
+    /// ```
+    /// use retry_runtime::Backoff;
+    /// assert_eq!(Backoff::ALL.len(), 4);
+    /// assert_eq!(Backoff::ALL[0], Backoff::default());
+    /// ```
+    pub const ALL: [Backoff; 4] = [
+        Backoff::Exponential,
+        Backoff::Constant,
+        Backoff::Linear,
+        Backoff::Fibonacci,
+    ];
+
     /// The strategy's name as written in `#[retry(backoff = …)]`.
     ///
     /// ```
@@ -240,12 +254,7 @@ mod tests {
         let bases = [0, 1, 999, 1_000_000, 200_000_000, 3_000_000_000, 1 << 40];
         let maxes = [0, 1, 1_000_000, 2_000_000_000, 1 << 50, u64::MAX - 1];
         let factors = [1.0, 1.5, 2.0, 3.0, 10.0, f64::INFINITY];
-        let backoffs = [
-            Backoff::Exponential,
-            Backoff::Constant,
-            Backoff::Linear,
-            Backoff::Fibonacci,
-        ];
+        let backoffs = Backoff::ALL;
         for base in bases {
             for max in maxes {
                 for factor in factors {
@@ -280,12 +289,7 @@ mod tests {
 
     #[test]
     fn huge_durations_saturate_at_max() {
-        for backoff in [
-            Backoff::Exponential,
-            Backoff::Constant,
-            Backoff::Linear,
-            Backoff::Fibonacci,
-        ] {
+        for backoff in Backoff::ALL {
             for k in [1, 2, 100, 1_000, u32::MAX - 1, u32::MAX] {
                 let d = raw_delay(backoff, Duration::MAX, f64::INFINITY, Duration::MAX, k);
                 assert_eq!(d, Duration::MAX, "{backoff:?} k={k}");

@@ -50,6 +50,20 @@ pub enum Jitter {
 }
 
 impl Jitter {
+    /// Every kind, in the order of the table above.
+    ///
+    /// ```
+    /// use retry_runtime::Jitter;
+    /// assert_eq!(Jitter::ALL.len(), 4);
+    /// assert_eq!(Jitter::ALL[0], Jitter::default());
+    /// ```
+    pub const ALL: [Jitter; 4] = [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ];
+
     /// The kind's name as written in `#[retry(jitter = …)]`.
     ///
     /// ```

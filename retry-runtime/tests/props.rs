@@ -9,25 +9,12 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use retry_runtime::{seed_jitter, Backoff, Jitter, Policy, PolicyError};
 
-const BACKOFFS: [Backoff; 4] = [
-    Backoff::Exponential,
-    Backoff::Constant,
-    Backoff::Linear,
-    Backoff::Fibonacci,
-];
-const JITTERS: [Jitter; 4] = [
-    Jitter::None,
-    Jitter::Full,
-    Jitter::Equal,
-    Jitter::Decorrelated,
-];
-
 fn any_backoff() -> impl Strategy<Value = Backoff> {
-    prop::sample::select(&BACKOFFS[..])
+    prop::sample::select(&Backoff::ALL[..])
 }
 
 fn any_jitter() -> impl Strategy<Value = Jitter> {
-    prop::sample::select(&JITTERS[..])
+    prop::sample::select(&Jitter::ALL[..])
 }
 
 /// Durations from zero to `Duration::MAX`, weighted towards the edges and realistic values.
