@@ -22,77 +22,13 @@ use rand::SeedableRng;
 use retry_runtime::{retry, Backoff, Jitter, Policy};
 use retry_suite::run_ready;
 
-macro_rules! succeed {
-    ($x:expr) => {{
-        let x: u64 = black_box($x);
-        if x == u64::MAX {
-            return Err(0u32);
-        }
-        Ok(x.wrapping_mul(3))
-    }};
-}
-
-async fn plain(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
-#[retry(attempts = 3, base = "200ms")]
-async fn ours(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
+#[macro_use]
+mod subjects;
+use subjects::*;
 
 #[retry(attempts = 3, base = "200ms", jitter = decorrelated, deadline = "5s")]
 async fn ours_all_state(x: u64) -> Result<u64, u32> {
     succeed!(x)
-}
-
-async fn hand_written(x: u64) -> Result<u64, u32> {
-    const POLICY: Policy = Policy::new().with_attempts(3);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result: Result<u64, u32> = async { succeed!(x) }.await;
-        if result.is_ok() || attempt >= POLICY.attempts() {
-            return result;
-        }
-        tokio::time::sleep(POLICY.delay(attempt)).await;
-    }
-}
-
-fn plain_sync(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
-#[retry(attempts = 3, base = "200ms")]
-fn ours_sync(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
-macro_rules! flaky {
-    ($tries:expr) => {{
-        let tries: &Cell<u32> = $tries;
-        let n = tries.get() + 1;
-        tries.set(n);
-        if n < 3 {
-            return Err(n);
-        }
-        Ok(u64::from(n))
-    }};
-}
-
-fn flaky_sync(tries: &Cell<u32>) -> Result<u64, u32> {
-    flaky!(tries)
-}
-
-#[retry(attempts = 3, base = "0ms")]
-fn ours_flaky_sync(tries: &Cell<u32>) -> Result<u64, u32> {
-    flaky!(tries)
-}
-
-fn backon_default() -> backon::ExponentialBuilder {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_times(2)
 }
 
 /// The scenarios, by name: each runs its operation `calls` times.

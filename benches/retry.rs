@@ -30,6 +30,10 @@ use rand::SeedableRng;
 use retry_runtime::{retry, Backoff, Jitter, Policy};
 use retry_suite::run_ready;
 
+#[macro_use]
+mod subjects;
+use subjects::*;
+
 // ---------------------------------------------------------------------------------------------
 // Measurement bookkeeping: every sample criterion takes is also recorded here, so that the
 // summary can print ratios between benchmarks of the same run.
@@ -133,46 +137,6 @@ fn bench_tokio<F, Fut, T>(
 // ---------------------------------------------------------------------------------------------
 // Success on the first attempt.
 
-/// The operation: a little arithmetic that cannot be folded away.
-macro_rules! succeed {
-    ($x:expr) => {{
-        let x: u64 = black_box($x);
-        if x == u64::MAX {
-            return Err(0u32);
-        }
-        Ok(x.wrapping_mul(3))
-    }};
-}
-
-async fn plain(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
-#[retry(attempts = 3, base = "200ms")]
-async fn ours(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
-/// What a careful user writes by hand (the loop in retry-runtime's crate docs).
-async fn hand_written(x: u64) -> Result<u64, u32> {
-    const POLICY: Policy = Policy::new().with_attempts(3);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result: Result<u64, u32> = async { succeed!(x) }.await;
-        if result.is_ok() || attempt >= POLICY.attempts() {
-            return result;
-        }
-        tokio::time::sleep(POLICY.delay(attempt)).await;
-    }
-}
-
-fn backon_default() -> backon::ExponentialBuilder {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_times(2)
-}
-
 #[backon_macros::backon(backoff = backon_default, sleep = tokio::time::sleep)]
 async fn backon_macro(x: u64) -> Result<u64, u32> {
     succeed!(x)
@@ -215,19 +179,6 @@ fn success(c: &mut Criterion) {
 
 // ---------------------------------------------------------------------------------------------
 // Three attempts with zero delay.
-
-/// Fails the first two attempts of each call.
-macro_rules! flaky {
-    ($tries:expr) => {{
-        let tries: &Cell<u32> = $tries;
-        let n = tries.get() + 1;
-        tries.set(n);
-        if n < 3 {
-            return Err(n);
-        }
-        Ok(u64::from(n))
-    }};
-}
 
 async fn flaky(tries: &Cell<u32>) -> Result<u64, u32> {
     flaky!(tries)
@@ -354,15 +305,6 @@ fn delay(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------------
 // The blocking path.
 
-fn plain_sync(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
-#[retry(attempts = 3, base = "200ms")]
-fn ours_sync(x: u64) -> Result<u64, u32> {
-    succeed!(x)
-}
-
 fn hand_written_sync(x: u64) -> Result<u64, u32> {
     const POLICY: Policy = Policy::new().with_attempts(3);
     let mut attempt = 0;
@@ -374,15 +316,6 @@ fn hand_written_sync(x: u64) -> Result<u64, u32> {
         }
         std::thread::sleep(POLICY.delay(attempt));
     }
-}
-
-fn flaky_sync(tries: &Cell<u32>) -> Result<u64, u32> {
-    flaky!(tries)
-}
-
-#[retry(attempts = 3, base = "0ms")]
-fn ours_flaky_sync(tries: &Cell<u32>) -> Result<u64, u32> {
-    flaky!(tries)
 }
 
 fn sync(c: &mut Criterion) {

@@ -13,6 +13,7 @@ use std::task::{Context, Poll, Waker};
 /// ```
 /// assert_eq!(retry_suite::run_ready(async { 7 }), 7);
 /// ```
+#[inline]
 pub fn run_ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
