@@ -3,8 +3,9 @@
 
 pub use core::time::Duration;
 pub use std::thread::sleep as blocking_sleep;
-pub use std::time::Instant as StdInstant;
-pub use tokio::time::{timeout, Instant as TokioInstant};
+use std::time::Instant as StdInstant;
+pub use tokio::time::timeout;
+use tokio::time::Instant as TokioInstant;
 
 pub use crate::{
     Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
