@@ -74,20 +74,33 @@ prop_compose! {
         jitter in any_jitter(),
         deadline in prop::option::of(any_duration()),
     ) -> Policy {
-        let mut policy = Policy::new()
-            .with_attempts(attempts)
-            .with_base(base)
-            .with_factor(factor)
-            .with_backoff(backoff)
-            .with_jitter(jitter);
-        if let Some(max) = max {
-            policy = policy.with_max(max);
-        }
-        if let Some(deadline) = deadline {
-            policy = policy.with_deadline(deadline);
-        }
-        policy
+        build(attempts, base, max, factor, backoff, jitter, deadline)
     }
+}
+
+/// A policy from every setting, `max` and `deadline` only when given.
+fn build(
+    attempts: u32,
+    base: Duration,
+    max: Option<Duration>,
+    factor: f64,
+    backoff: Backoff,
+    jitter: Jitter,
+    deadline: Option<Duration>,
+) -> Policy {
+    let mut policy = Policy::new()
+        .with_attempts(attempts)
+        .with_base(base)
+        .with_factor(factor)
+        .with_backoff(backoff)
+        .with_jitter(jitter);
+    if let Some(max) = max {
+        policy = policy.with_max(max);
+    }
+    if let Some(deadline) = deadline {
+        policy = policy.with_deadline(deadline);
+    }
+    policy
 }
 
 fn nanos(d: Duration) -> u128 {
@@ -339,18 +352,7 @@ proptest! {
         jitter in any_jitter(),
         deadline in prop::option::of(any_duration()),
     ) {
-        let mut policy = Policy::new()
-            .with_attempts(attempts)
-            .with_base(base)
-            .with_factor(factor)
-            .with_backoff(backoff)
-            .with_jitter(jitter);
-        if let Some(max) = max {
-            policy = policy.with_max(max);
-        }
-        if let Some(deadline) = deadline {
-            policy = policy.with_deadline(deadline);
-        }
+        let policy = build(attempts, base, max, factor, backoff, jitter, deadline);
         let expected = if attempts == 0 {
             Err(PolicyError::ZeroAttempts)
         } else if !factor.is_finite() || factor < 1.0 {
