@@ -240,13 +240,14 @@ async fn deadline_stops_before_a_sleep_that_would_end_after_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn deadline_allows_a_sleep_ending_exactly_on_it() {
+async fn deadline_refuses_a_sleep_ending_exactly_on_it() {
     let start = Instant::now();
     let mut log = Vec::new();
-    // The fourth attempt starts exactly at the deadline; the fifth would start at 1500 ms.
-    assert_eq!(deadline_700(&mut log).await, Err(4));
-    assert_eq!(gaps(&log), ms(&[100, 200, 400]));
-    assert_eq!(start.elapsed(), Duration::from_millis(700));
+    // A fourth attempt would start exactly at the deadline, with no time left: it is not run,
+    // and the third attempt's error is returned at 300 ms.
+    assert_eq!(deadline_700(&mut log).await, Err(3));
+    assert_eq!(gaps(&log), ms(&[100, 200]));
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
 }
 
 #[retry(attempts = 10, base = "100ms", deadline = "800ms")]

@@ -1,18 +1,30 @@
 //! The `#[retry]` attribute. Use it through `retry-runtime`, which re-exports it and documents
 //! every argument.
 //!
-//! The macro runs in three stages, one file each: `attr` parses the arguments (keeping their
-//! spans), `valid` checks them and the rules between them, and `expand` rewrites the
-//! function. This file only converts between `proc_macro` and `proc_macro2`.
+//! The macro is a pipeline of one-way stages, one file each:
+//!
+//! - `vocab`: the keys, backoff and jitter names, and "did you mean" suggestions;
+//! - `parse`: the raw arguments with their spans, and the item with its body kept as tokens;
+//! - `valid`: the typed [`Config`](valid::Config) and every check, arguments and item alike,
+//!   reporting into one error sink (`errors`);
+//! - `plan`: a typed description of the function (how each argument is prepared per attempt,
+//!   the receiver, the return type);
+//! - `render`: named pieces and one template.
+//!
+//! `expand` chains them; this file only converts between `proc_macro` and `proc_macro2`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 
-mod attr;
 mod duration;
+mod errors;
 mod expand;
+mod parse;
+mod plan;
+mod render;
 mod valid;
+mod vocab;
 
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,14 @@
-//! Stage 2: check every argument and the rules between them, producing a typed [`Config`].
+//! Stage 2: validate. Every argument, the rules between them and the item itself are checked,
+//! producing a typed [`Config`]; every problem goes to the one error sink.
 
-use proc_macro2::Span;
-use syn::{Expr, Lit, LitStr};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::spanned::Spanned as _;
+use syn::{Expr, FnArg, Lit, LitStr, ReturnType, Type};
 
-use crate::attr::{closest, list, Args, Filter, Number, Spanned};
 use crate::duration::{self, Dur, DurationError};
-
-/// Backoff strategy names, as written in `backoff = …`.
-pub const BACKOFFS: &[&str] = &["exponential", "constant", "linear", "fibonacci"];
-/// Jitter kind names, as written in `jitter = …`.
-pub const JITTERS: &[&str] = &["full", "equal", "decorrelated", "none"];
+use crate::errors::Errors;
+use crate::parse::{Args, Filter, ItemFn, Number, Spanned};
+use crate::vocab::{closest, find, list, BackoffKind, JitterKind};
 
 /// Where the policy comes from.
 pub enum PolicySource {
@@ -26,10 +25,8 @@ pub struct KeyPolicy {
     pub base: Option<Dur>,
     pub max: Option<Dur>,
     pub factor: Option<f64>,
-    /// Index into [`BACKOFFS`].
-    pub backoff: Option<&'static str>,
-    /// Index into [`JITTERS`].
-    pub jitter: Option<&'static str>,
+    pub backoff: Option<BackoffKind>,
+    pub jitter: Option<JitterKind>,
     pub deadline: Option<Dur>,
 }
 
@@ -56,76 +53,42 @@ pub struct Config {
     pub budget: Option<Expr>,
 }
 
-/// Collects errors so that every bad argument is reported at once.
-#[derive(Default)]
-struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.add(syn::Error::new(span, message));
-    }
-
-    fn add(&mut self, err: syn::Error) {
-        self.0.extend(err);
-    }
-
-    /// All errors as one, in source order (where the compiler reports positions).
-    fn into_error(mut self) -> Option<syn::Error> {
-        self.0.sort_by_key(|err| {
-            let start = err.span().start();
-            (start.line, start.column)
-        });
-        let mut errors = self.0.into_iter();
-        let mut all = errors.next()?;
-        for err in errors {
-            all.combine(err);
-        }
-        Some(all)
-    }
-}
-
-/// Checks `args` (plus the errors the parser already found) and builds the [`Config`].
-pub fn build(
-    args: Args,
-    parse_errors: Vec<syn::Error>,
-    is_async: bool,
-) -> Result<Config, syn::Error> {
-    let mut errors = Errors::default();
-    for err in parse_errors {
-        errors.add(err);
-    }
+/// Checks `args` against each other and against the item, and builds the [`Config`]; `None`
+/// when anything was wrong (the reasons are in `errors`).
+pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> {
+    let shape = check_item(func, errors);
+    let is_async = shape.is_some_and(|s| s.is_async);
+    let errors = &mut *errors;
 
     let attempts = args
         .attempts
         .as_ref()
-        .and_then(|a| check_attempts(a, &mut errors));
+        .and_then(|a| check_attempts(a, errors));
     let base = args
         .base
         .as_ref()
-        .and_then(|d| check_duration(d, "base", &mut errors));
+        .and_then(|d| check_duration(d, "base", errors));
     let max = args
         .max
         .as_ref()
-        .and_then(|d| check_duration(d, "max", &mut errors));
+        .and_then(|d| check_duration(d, "max", errors));
     let deadline = args
         .deadline
         .as_ref()
-        .and_then(|d| check_duration(d, "deadline", &mut errors));
-    let factor = args
-        .factor
-        .as_ref()
-        .and_then(|f| check_factor(f, &mut errors));
-    let backoff = args
-        .backoff
-        .as_ref()
-        .and_then(|b| check_choice(&b.value, b.span, "backoff", BACKOFFS, &mut errors));
+        .and_then(|d| check_duration(d, "deadline", errors));
+    let factor = args.factor.as_ref().and_then(|f| check_factor(f, errors));
+    let backoff = args.backoff.as_ref().and_then(|b| {
+        check_choice(&b.value, b.span, "backoff", &BackoffKind::names(), errors)
+            .and_then(|name| find(&BackoffKind::ALL, BackoffKind::name, name))
+    });
     let jitter = match &args.jitter {
-        Some(Spanned { value: None, .. }) => Some("full"),
+        Some(Spanned { value: None, .. }) => Some(JitterKind::Full),
         Some(Spanned {
             value: Some(ident),
             span,
             ..
-        }) => check_choice(ident, *span, "jitter", JITTERS, &mut errors),
+        }) => check_choice(ident, *span, "jitter", &JitterKind::names(), errors)
+            .and_then(|name| find(&JitterKind::ALL, JitterKind::name, name)),
         None => None,
     };
 
@@ -143,10 +106,10 @@ pub fn build(
         }
     }
     if let (Some(factor_arg), Some(backoff)) = (&args.factor, backoff) {
-        if backoff != "exponential" {
+        if backoff != BackoffKind::Exponential {
             errors.push(
                 factor_arg.key,
-                format!("`factor` only applies to `backoff = exponential`; remove it or change `backoff = {backoff}`"),
+                format!("`factor` only applies to `backoff = exponential`; remove it or change `backoff = {}`", backoff.name()),
             );
         }
     }
@@ -172,7 +135,7 @@ pub fn build(
     let timeout = args
         .timeout
         .as_ref()
-        .and_then(|d| check_duration(d, "timeout", &mut errors));
+        .and_then(|d| check_duration(d, "timeout", errors));
     if let (Some(timeout), Some(arg)) = (timeout, &args.timeout) {
         if timeout.as_nanos() == 0 {
             errors.push(
@@ -180,21 +143,23 @@ pub fn build(
                 "`timeout = \"0ms\"` would cut off every attempt at once; give each attempt some time, such as `timeout = \"2s\"`",
             );
         }
-        if !is_async {
-            errors.push(
-                arg.key,
-                "`timeout` needs an `async fn`: a blocking call cannot be cut off; make the function `async` or remove `timeout`",
-            );
+        if !is_async && shape.is_some() {
+            let message = if shape.is_some_and(|s| s.made_sync_by_runtime_macro) {
+                "`timeout` needs an `async fn`, and `#[tokio::main]` or `#[tokio::test]` above `#[retry]` has already made this function synchronous; put `#[retry]` above it, so that it sees the `async fn`"
+            } else {
+                "`timeout` needs an `async fn`: a blocking call cannot be cut off; make the function `async` or remove `timeout`"
+            };
+            errors.push(arg.key, message);
         }
     }
     for (name, filter) in [("on", &args.on), ("unless", &args.unless)] {
         if let Some(filter) = filter {
-            check_filter(name, filter, &mut errors);
+            check_filter(name, filter, errors);
         }
     }
 
-    if let Some(err) = errors.into_error() {
-        return Err(err);
+    if !errors.is_empty() {
+        return None;
     }
 
     let krate = match args.krate {
@@ -216,7 +181,7 @@ pub fn build(
             deadline,
         }),
     };
-    Ok(Config {
+    Some(Config {
         policy,
         krate,
         timeout: timeout.zip(args.timeout.map(|t| t.key)),
@@ -363,13 +328,13 @@ fn check_factor(arg: &Spanned<Number>, errors: &mut Errors) -> Option<f64> {
     }
 }
 
-fn check_choice(
+fn check_choice<'a>(
     ident: &syn::Ident,
     span: Span,
     key: &str,
-    choices: &[&'static str],
+    choices: &[&'a str],
     errors: &mut Errors,
-) -> Option<&'static str> {
+) -> Option<&'a str> {
     let name = ident.to_string();
     if let Some(found) = choices.iter().find(|choice| **choice == name) {
         return Some(found);
@@ -380,4 +345,115 @@ fn check_choice(
     };
     errors.push(span, format!("unknown {key} `{name}`; {hint}"));
     None
+}
+
+/// What the item is, as far as validation needs to know.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    /// An `async fn`, or the boxed future `#[async_trait]` makes of one.
+    pub is_async: bool,
+    /// A synchronous function whose body runs a runtime (`#[tokio::main]` above `#[retry]`).
+    pub made_sync_by_runtime_macro: bool,
+}
+
+/// Checks of the function itself: what cannot be retried at all. `None` if it cannot.
+fn check_item(func: &ItemFn, errors: &mut Errors) -> Option<Shape> {
+    let sig = &func.sig;
+    let mut ok = true;
+    if let Some(constness) = &sig.constness {
+        errors.push(
+            constness.span,
+            "`#[retry]` cannot be used on a `const fn`: retrying sleeps between attempts; remove `const`",
+        );
+        ok = false;
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(
+            variadic.dots.spans[0],
+            "`#[retry]` cannot retry a variadic function: the arguments cannot be replayed",
+        );
+        ok = false;
+    }
+    check_returned_borrow(func, errors);
+    let boxed = crate::plan::async_trait_body(&func.body).is_some();
+    ok.then_some(Shape {
+        is_async: sig.asyncness.is_some() || boxed,
+        made_sync_by_runtime_macro: sig.asyncness.is_none()
+            && mentions_ident(&func.body, "block_on"),
+    })
+}
+
+/// A function returning a borrow of one of its `&mut` arguments (`-> Result<&mut Conn, E>`
+/// with `&mut self`) cannot be retried: the loop must lend the argument to the next attempt
+/// after an attempt that may have returned a borrow of it, which the borrow checker rejects
+/// (its known "conditional return in a loop" limitation) in every expansion that has a loop.
+fn check_returned_borrow(func: &ItemFn, errors: &mut Errors) {
+    let ReturnType::Type(_, ret) = &func.sig.output else {
+        return;
+    };
+    let Some(span) = mut_reference_in(ret) else {
+        return;
+    };
+    let lends_mut = func.sig.inputs.iter().any(|input| match input {
+        FnArg::Receiver(receiver) => {
+            matches!(&receiver.kind, syn::ReceiverKind::Reference(_, _, Some(_)))
+                || matches!(&receiver.kind, syn::ReceiverKind::Typed(_, ty) if mut_reference_in(ty).is_some())
+        }
+        FnArg::Typed(arg) => mut_reference_in(&arg.ty).is_some(),
+    });
+    if lends_mut {
+        errors.push(
+            span,
+            "`#[retry]` cannot return a borrow of a `&mut` argument: each retry lends that argument again, and Rust's borrow checker cannot see that a returned borrow ended the loop; return an owned value (or an index), or retry a helper that does and borrow after the call",
+        );
+    }
+}
+
+/// The span of the first `&mut` (or `Pin<&mut …>`) in a type.
+fn mut_reference_in(ty: &Type) -> Option<Span> {
+    fn walk(tokens: TokenStream) -> Option<Span> {
+        let mut previous_and: Option<Span> = None;
+        let mut lifetime_pending = false;
+        for tt in tokens {
+            match &tt {
+                TokenTree::Punct(p) if p.as_char() == '&' => {
+                    previous_and = Some(p.span());
+                    lifetime_pending = false;
+                    continue;
+                }
+                TokenTree::Punct(p) if p.as_char() == '\'' && previous_and.is_some() => {
+                    lifetime_pending = true;
+                    continue;
+                }
+                TokenTree::Ident(ident) if previous_and.is_some() => {
+                    if ident == "mut" {
+                        return previous_and;
+                    }
+                    if lifetime_pending {
+                        lifetime_pending = false;
+                        continue;
+                    }
+                }
+                TokenTree::Group(group) => {
+                    if let Some(span) = walk(group.stream()) {
+                        return Some(span);
+                    }
+                }
+                _ => {}
+            }
+            previous_and = None;
+            lifetime_pending = false;
+        }
+        None
+    }
+    walk(quote::ToTokens::to_token_stream(ty)).map(|_| ty.span())
+}
+
+/// Whether `ident` occurs anywhere in `tokens`.
+fn mentions_ident(tokens: &TokenStream, ident: &str) -> bool {
+    tokens.clone().into_iter().any(|tt| match tt {
+        TokenTree::Ident(i) => i == ident,
+        TokenTree::Group(g) => mentions_ident(&g.stream(), ident),
+        _ => false,
+    })
 }

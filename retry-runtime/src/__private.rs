@@ -2,28 +2,20 @@
 //! any release.
 
 pub use core::time::Duration;
-pub use std::thread::sleep as blocking_sleep;
 use std::time::Instant as StdInstant;
 pub use tokio::time::timeout;
 use tokio::time::Instant as TokioInstant;
 
+pub use crate::engine::{
+    next_delay, run_blocking, sleep, Everything, Flow, GiveUp, Memory, Nothing, Previous, Started,
+    Step, Verdict,
+};
 pub use crate::{
     Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
     TimedOut,
 };
 
 use core::fmt::Debug;
-
-use crate::jitter::with_thread_rng;
-
-/// The sleep between attempts, out of line: keeping tokio's timer set-up off the function that
-/// runs the first attempt keeps that function's success path short.
-#[cold]
-#[inline(never)]
-#[track_caller]
-pub fn sleep(delay: Duration) -> tokio::time::Sleep {
-    tokio::time::sleep(delay)
-}
 
 /// A by-value argument of a retried function is cloned for every attempt.
 #[diagnostic::on_unimplemented(
@@ -36,6 +28,7 @@ pub trait RetryArg: Sized {
     fn __retry_clone(&self) -> Self;
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Clone> RetryArg for T {
     #[inline(always)]
     fn __retry_clone(&self) -> Self {
@@ -101,15 +94,6 @@ where
     R::__retry_from_error(<R::Error as FromTimedOut>::__retry_timed_out())
 }
 
-/// The time allowed to one attempt: `timeout`, or less when the deadline comes first.
-#[inline]
-pub fn attempt_timeout(timeout: Duration, policy: &Policy, elapsed: Option<Duration>) -> Duration {
-    match (policy.deadline(), elapsed) {
-        (Some(deadline), Some(elapsed)) => timeout.min(deadline.saturating_sub(elapsed)),
-        _ => timeout,
-    }
-}
-
 /// `when = …`: the predicate, with its signature checked at the user's expression.
 #[inline]
 pub fn check_when<E: ?Sized, F: Fn(&E) -> bool>(predicate: F, error: &E) -> bool {
@@ -147,9 +131,6 @@ pub fn classify<E: RetryClassify + ?Sized>(error: &E) -> Decision {
 pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(hook: F, error: &E, info: &RetryInfo) {
     hook(error, info)
 }
-
-/// The elapsed time for `RetryInfo` when no clock was needed (no deadline, no hook).
-pub const NO_ELAPSED: Option<Duration> = None;
 
 /// Shows an error in events when it is `Debug`, and a placeholder otherwise.
 pub struct DebugOr<'a, T: ?Sized>(pub &'a T);
@@ -198,52 +179,11 @@ pub fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) 
 /// One event when a call returns its last error (feature `tracing`; a no-op otherwise).
 #[cold]
 #[inline(never)]
-pub fn trace_give_up(
-    function: &'static str,
-    attempts: u32,
-    reason: &'static str,
-    error: &dyn Debug,
-) {
+pub fn trace_give_up(function: &'static str, attempts: u32, reason: GiveUp, error: &dyn Debug) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(function, attempts, reason, error = ?error, "giving up");
+    tracing::warn!(function, attempts, reason = reason.as_str(), error = ?error, "giving up");
     #[cfg(not(feature = "tracing"))]
     let _ = (function, attempts, reason, error);
-}
-
-/// The delay to sleep after attempt `failed` (1-based) failed, or `None` to give up: out of
-/// attempts, or the sleep would end past the deadline.
-///
-/// `previous` is the delay slept before the previous retry (only decorrelated jitter reads it),
-/// `elapsed` the time since the first attempt started (only read when there is a deadline),
-/// `hint` a `Decision::RetryAfter` pause: the larger of it and the policy's delay is slept.
-#[cold]
-#[inline(never)]
-pub fn next_delay(
-    policy: &Policy,
-    failed: u32,
-    previous: Duration,
-    elapsed: Option<Duration>,
-    hint: Option<Duration>,
-) -> Option<Duration> {
-    if failed >= policy.attempts() {
-        return None;
-    }
-    let mut delay = match policy.jitter() {
-        // No randomness needed: skip the thread-local generator.
-        Jitter::None => policy.delay(failed),
-        _ => with_thread_rng(|rng| policy.jittered_delay(failed, previous, rng)),
-    };
-    if let Some(hint) = hint {
-        delay = delay.max(hint);
-    }
-    if let (Some(deadline), Some(elapsed)) = (policy.deadline(), elapsed) {
-        // tokio's timer wheel ends a sleep on the next whole millisecond, so the sleep is
-        // counted rounded up: no sleep may end past the deadline.
-        if elapsed.saturating_add(ceil_millis(delay)) > deadline {
-            return None;
-        }
-    }
-    Some(delay)
 }
 
 /// A point in time as signed nanoseconds from a process-wide epoch: 8 bytes in the retried
@@ -307,33 +247,11 @@ impl Clock for StdClock {
     }
 }
 
-/// A duration as nanoseconds in a `u64`, saturating (after 584 years).
-#[inline]
-pub fn saturating_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// `d` rounded up to a whole number of milliseconds.
-fn ceil_millis(d: Duration) -> Duration {
-    let sub_milli = d.subsec_nanos() % 1_000_000;
-    if sub_milli == 0 {
-        d
-    } else {
-        d.saturating_add(Duration::from_nanos(u64::from(1_000_000 - sub_milli)))
-    }
-}
-
 /// Rejects an invalid `const` policy at compile time (`policy = SOME_CONST`).
 pub const fn check_policy(policy: &Policy) {
     if let Err(err) = policy.validate() {
         panic!("{}", err.message());
     }
-}
-
-/// `budget = …`: take a token for a retry; `false` when the budget is spent.
-#[inline]
-pub fn budget_withdraw(budget: &crate::RetryBudget) -> bool {
-    budget.try_withdraw()
 }
 
 /// `budget = …`: a success refills the budget.
@@ -363,33 +281,5 @@ mod tests {
         let start = TokioClock::stamp();
         tokio::time::advance(Duration::from_secs(3600)).await;
         assert_eq!(TokioClock::since(start), Some(Duration::from_secs(3600)));
-    }
-
-    #[test]
-    fn ceil_millis_rounds_up_only_partial_milliseconds() {
-        assert_eq!(
-            ceil_millis(Duration::from_millis(5)),
-            Duration::from_millis(5)
-        );
-        assert_eq!(
-            ceil_millis(Duration::from_micros(4_001)),
-            Duration::from_millis(5)
-        );
-        assert_eq!(ceil_millis(Duration::MAX), Duration::MAX);
-    }
-
-    #[test]
-    fn a_sleep_that_tokio_would_round_past_the_deadline_is_not_started() {
-        // 1.5ms after 998.6ms would end at 1000.1ms, rounded by tokio to 1001ms: too late.
-        let policy = Policy::new()
-            .with_base(Duration::from_micros(1_500))
-            .with_deadline(Duration::from_secs(1));
-        let elapsed = Some(Duration::from_micros(998_600));
-        assert_eq!(next_delay(&policy, 1, Duration::ZERO, elapsed, None), None);
-        let elapsed = Some(Duration::from_micros(998_000));
-        assert_eq!(
-            next_delay(&policy, 1, Duration::ZERO, elapsed, None),
-            Some(Duration::from_micros(1_500))
-        );
     }
 }

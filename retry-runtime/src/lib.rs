@@ -78,6 +78,7 @@ mod attempt;
 mod backoff;
 mod budget;
 mod classify;
+mod engine;
 mod jitter;
 mod policy;
 
@@ -93,6 +94,7 @@ pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
 pub use backoff::Backoff;
 pub use budget::RetryBudget;
 pub use classify::{Classify, Decision, TimedOut};
+pub use engine::GiveUp;
 pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
 

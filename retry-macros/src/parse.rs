@@ -1,20 +1,116 @@
-//! Stage 1: parse the attribute's arguments into [`Args`], keeping every span.
+//! Stage 1: parse. The attribute's arguments become [`Args`] (raw values, every span kept) and
+//! the item becomes an [`ItemFn`] whose body stays tokens.
 //!
-//! Parsing is forgiving: a bad argument is recorded as an error and parsing goes on with the
-//! next one, so that every bad argument is reported at once.
+//! Parsing is forgiving: a bad argument is recorded in the error sink and parsing goes on with
+//! the next one, so that every bad argument is reported at once. The body is never parsed: if
+//! it holds a syntax error, the item is emitted untouched and rustc reports that error alone.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::discouraged::Speculative;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::spanned::Spanned as _;
-use syn::{Expr, Ident, Lit, LitStr, Pat, Token};
+use syn::{Attribute, Expr, Ident, Lit, LitStr, Pat, Signature, Token, Visibility};
 
-/// Every key `#[retry(...)]` accepts, for "did you mean" suggestions.
-pub const KEYS: &[&str] = &[
-    "attempts", "base", "max", "factor", "backoff", "jitter", "deadline", "timeout", "on",
-    "unless", "when", "classify", "context", "on_retry", "budget", "policy", "crate",
-];
+use crate::errors::Errors;
+use crate::vocab::{closest, list, BackoffKind, JitterKind, Key};
+
+/// A function as written: attributes, visibility and signature parsed, the body kept as the
+/// tokens inside its braces (as tracing-attributes' `MaybeItemFn` does).
+pub struct ItemFn {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub sig: Signature,
+    /// The span of the body's braces.
+    pub brace: Span,
+    /// The tokens inside the braces.
+    pub body: TokenStream,
+}
+
+/// What the item turned out to be.
+pub enum Item {
+    /// A function with a body.
+    Fn(ItemFn),
+    /// Not something `#[retry]` can rewrite; the error says why.
+    Unsupported(syn::Error),
+}
+
+impl Parse for ItemFn {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        if input.peek(Token![;]) {
+            return Err(input.error("`#[retry]` needs a function with a body"));
+        }
+        let (brace, body) = input.step(|cursor| match cursor.token_tree() {
+            Some((TokenTree::Group(group), rest)) if group.delimiter() == Delimiter::Brace => {
+                Ok(((group.span(), group.stream()), rest))
+            }
+            _ => Err(cursor.error("expected the function's body")),
+        })?;
+        Ok(ItemFn {
+            attrs,
+            vis,
+            sig,
+            brace,
+            body,
+        })
+    }
+}
+
+/// Parses the item `#[retry]` is on.
+pub fn item(tokens: TokenStream) -> Item {
+    match syn::parse2::<ItemFn>(tokens.clone()) {
+        Ok(func) => Item::Fn(func),
+        Err(_) => Item::Unsupported(not_a_function(&tokens)),
+    }
+}
+
+fn not_a_function(item: &TokenStream) -> syn::Error {
+    // Point at the item's keyword (`struct`, `impl`, …) rather than at all of it.
+    let mut tokens = item.clone().into_iter().peekable();
+    let mut span = Span::call_site();
+    let mut what = String::from("this item");
+    while let Some(tt) = tokens.next() {
+        match &tt {
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                tokens.next();
+            }
+            TokenTree::Ident(ident) => {
+                let word = ident.to_string();
+                if matches!(
+                    word.as_str(),
+                    "pub" | "unsafe" | "const" | "async" | "extern"
+                ) {
+                    if word == "pub" {
+                        if let Some(TokenTree::Group(_)) = tokens.peek() {
+                            tokens.next();
+                        }
+                    }
+                    continue;
+                }
+                span = ident.span();
+                what = format!("`{word}`");
+                break;
+            }
+            other => {
+                span = other.span();
+                break;
+            }
+        }
+    }
+    if what == "`fn`" {
+        return syn::Error::new(
+            span,
+            "`#[retry]` needs a function with a body; declarations without one (as in a trait) cannot be retried",
+        );
+    }
+    syn::Error::new(
+        span,
+        format!("`#[retry]` can only be applied to functions, not to {what}"),
+    )
+}
 
 /// A value together with the span of its key and of the value itself.
 pub struct Spanned<T> {
@@ -78,31 +174,30 @@ pub struct Filter {
     pub guard: Option<Expr>,
 }
 
-/// Parses the attribute arguments. Returns what could be parsed and every error found.
-pub fn parse(args: TokenStream) -> (Args, Vec<syn::Error>) {
+/// Parses the attribute arguments: what could be parsed; every error goes to `errors`.
+pub fn args(tokens: TokenStream, errors: &mut Errors) -> Args {
     let mut out = Args::default();
-    let mut errors = Vec::new();
     let parser = |input: ParseStream| {
-        parse_all(input, &mut out, &mut errors);
+        parse_all(input, &mut out, errors);
         Ok(())
     };
-    if let Err(err) = parser.parse2(args) {
-        errors.push(err);
+    if let Err(err) = parser.parse2(tokens) {
+        errors.add(err);
     }
-    (out, errors)
+    out
 }
 
-fn parse_all(input: ParseStream, out: &mut Args, errors: &mut Vec<syn::Error>) {
+fn parse_all(input: ParseStream, out: &mut Args, errors: &mut Errors) {
     while !input.is_empty() {
         if let Err(err) = parse_one(input, out) {
-            errors.push(err);
+            errors.add(err);
             skip_to_comma(input);
         }
         if input.is_empty() {
             break;
         }
         if let Err(err) = input.parse::<Token![,]>() {
-            errors.push(syn::Error::new(
+            errors.add(syn::Error::new(
                 err.span(),
                 "expected `,` between `#[retry]` arguments",
             ));
@@ -145,35 +240,50 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
     if has_value {
         input.parse::<Token![=]>()?;
     }
-    let needs_value = |what: &str| -> syn::Result<()> {
+    let Some(known) = Key::from_name(&name) else {
+        if has_value {
+            // Skip the value; an expression may hold commas (`|a, b| ...`).
+            let fork = input.fork();
+            if fork.parse::<Expr>().is_ok() {
+                input.advance_to(&fork);
+            } else {
+                skip_to_comma(input);
+            }
+        }
+        return Err(syn::Error::new(key.span(), unknown_key_message(&name)));
+    };
+    let needs_value = || -> syn::Result<()> {
         if has_value {
             Ok(())
         } else {
             Err(syn::Error::new(
                 key.span(),
-                format!("`{name}` needs a value: write `{name} = {what}`"),
+                format!(
+                    "`{name}` needs a value: write `{name} = {}`",
+                    known.example()
+                ),
             ))
         }
     };
-    match name.as_str() {
-        "attempts" => {
-            needs_value("3")?;
+    match known {
+        Key::Attempts => {
+            needs_value()?;
             let value = number(input, "an integer literal such as `attempts = 3`")?;
             set(&mut out.attempts, &key, value)
         }
-        "base" | "max" | "deadline" | "timeout" => {
-            needs_value("\"200ms\"")?;
+        Key::Base | Key::Max | Key::Deadline | Key::Timeout => {
+            needs_value()?;
             let lit = duration_lit(input, &name)?;
-            let slot = match name.as_str() {
-                "base" => &mut out.base,
-                "max" => &mut out.max,
-                "timeout" => &mut out.timeout,
+            let slot = match known {
+                Key::Base => &mut out.base,
+                Key::Max => &mut out.max,
+                Key::Timeout => &mut out.timeout,
                 _ => &mut out.deadline,
             };
             set(slot, &key, lit)
         }
-        "on" | "unless" => {
-            needs_value("MyError::Timeout | MyError::Io(_)")?;
+        Key::On | Key::Unless => {
+            needs_value()?;
             let pat = Pat::parse_multi_with_leading_vert(input)?;
             let guard = if input.peek(Token![if]) {
                 input.parse::<Token![if]>()?;
@@ -182,30 +292,26 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
                 None
             };
             let span = pat.span();
-            let slot = if name == "on" {
+            let slot = if known == Key::On {
                 &mut out.on
             } else {
                 &mut out.unless
             };
             set_spanned(slot, &key, Filter { pat, guard }, span)
         }
-        "when" | "on_retry" | "budget" => {
-            let example = match name.as_str() {
-                "when" => "|e| e.is_transient()",
-                "on_retry" => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
-                _ => "MY_BUDGET",
-            };
-            needs_value(example)?;
+        Key::When | Key::OnRetry | Key::Budget | Key::Policy => {
+            needs_value()?;
             let expr: Expr = input.parse()?;
             let span = expr.span();
-            let slot = match name.as_str() {
-                "when" => &mut out.when,
-                "on_retry" => &mut out.on_retry,
-                _ => &mut out.budget,
+            let slot = match known {
+                Key::When => &mut out.when,
+                Key::OnRetry => &mut out.on_retry,
+                Key::Budget => &mut out.budget,
+                _ => &mut out.policy,
             };
             set_spanned(slot, &key, expr, span)
         }
-        "classify" => {
+        Key::Classify => {
             if has_value {
                 let value: Expr = input.parse()?;
                 return Err(syn::Error::new_spanned(
@@ -215,8 +321,8 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             }
             set_spanned(&mut out.classify, &key, (), key.span())
         }
-        "context" => {
-            needs_value("attempt")?;
+        Key::Context => {
+            needs_value()?;
             let value: Expr = input.parse()?;
             match &value {
                 Expr::Path(path)
@@ -241,33 +347,27 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
                 }
             }
         }
-        "factor" => {
-            needs_value("2.0")?;
+        Key::Factor => {
+            needs_value()?;
             let value = number(input, "a number such as `factor = 2.0`")?;
             set(&mut out.factor, &key, value)
         }
-        "backoff" => {
-            needs_value("exponential")?;
-            let ident = choice(input, "backoff", crate::valid::BACKOFFS)?;
+        Key::Backoff => {
+            needs_value()?;
+            let ident = choice(input, "backoff", &BackoffKind::names())?;
             set(&mut out.backoff, &key, ident)
         }
-        "jitter" => {
+        Key::Jitter => {
             if has_value {
-                let ident = choice(input, "jitter", crate::valid::JITTERS)?;
+                let ident = choice(input, "jitter", &JitterKind::names())?;
                 let span = ident.span();
                 set_spanned(&mut out.jitter, &key, Some(ident), span)
             } else {
                 set_spanned(&mut out.jitter, &key, None, key.span())
             }
         }
-        "policy" => {
-            needs_value("MY_POLICY")?;
-            let expr: Expr = input.parse()?;
-            let span = expr.span();
-            set_spanned(&mut out.policy, &key, expr, span)
-        }
-        "crate" => {
-            needs_value("\"::retry_runtime\"")?;
+        Key::Crate => {
+            needs_value()?;
             let lit: LitStr = input.parse().map_err(|err| {
                 syn::Error::new(
                     err.span(),
@@ -285,75 +385,19 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             })?;
             set_spanned(&mut out.krate, &key, path, lit.span())
         }
-        _ => {
-            if has_value {
-                // Skip the value; an expression may hold commas (`|a, b| ...`).
-                let fork = input.fork();
-                if fork.parse::<Expr>().is_ok() {
-                    input.advance_to(&fork);
-                } else {
-                    skip_to_comma(input);
-                }
-            }
-            Err(syn::Error::new(key.span(), unknown_key_message(&name)))
-        }
     }
 }
 
 /// "unknown argument" with the closest known key, if one is close.
 fn unknown_key_message(name: &str) -> String {
-    match closest(name, KEYS) {
+    let keys = Key::names();
+    match closest(name, &keys) {
         Some(best) => format!("unknown `#[retry]` argument `{name}`; did you mean `{best}`?"),
         None => format!(
             "unknown `#[retry]` argument `{name}`; expected one of {}",
-            list(KEYS)
+            list(&keys)
         ),
     }
-}
-
-/// `a`, `b`, `c` for error messages.
-pub fn list(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|item| format!("`{item}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|candidate| (edit_distance(word, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(3) / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance, counting an adjacent transposition as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 fn set<T: Spannable>(slot: &mut Option<Spanned<T>>, key: &Ident, value: T) -> syn::Result<()> {
@@ -428,7 +472,7 @@ fn number(input: ParseStream, expected: &str) -> syn::Result<Number> {
         let shown = quote::ToTokens::to_token_stream(&expr).to_string();
         Err(syn::Error::new_spanned(
             expr,
-            format!("expected {expected}, found `{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"),
+            format!("expected {expected}, found `{shown}`; only literals can be checked at compile time (for values known at run time, build a `Policy` and write `policy = …`)"),
         ))
     }
 }
@@ -457,7 +501,7 @@ fn duration_lit(input: ParseStream, key: &str) -> syn::Result<LitStr> {
             format!("expected a duration string such as `{key} = \"200ms\"`, found `{shown}`")
         }
         _ => format!(
-            "expected a duration string such as `{key} = \"200ms\"`, found `{shown}`; only literals can be checked at compile time (for a value known at run time, use `policy = …`)"
+            "expected a duration string such as `{key} = \"200ms\"`, found `{shown}`; only literals can be checked at compile time (for values known at run time, build a `Policy` and write `policy = …`)"
         ),
     };
     Err(syn::Error::new_spanned(expr, message))
@@ -480,19 +524,4 @@ fn choice(input: ParseStream, key: &str, choices: &[&str]) -> syn::Result<Ident>
         )
     })?;
     Ok(ident)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions() {
-        assert_eq!(closest("atempts", KEYS), Some("attempts"));
-        assert_eq!(closest("attemtps", KEYS), Some("attempts"));
-        assert_eq!(closest("bsae", KEYS), Some("base"));
-        assert_eq!(closest("jiter", KEYS), Some("jitter"));
-        assert_eq!(closest("retries", KEYS), None);
-        assert_eq!(closest("x", KEYS), None);
-    }
 }

@@ -1,0 +1,582 @@
+//! Stage 4: render. Named pieces, each a small function over the [`Config`] and the [`Plan`],
+//! put together by one template at the end ([`render`]). Every generated identifier is made in
+//! [`Names`].
+
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned as _;
+
+use crate::duration::Dur;
+use crate::plan::{ArgPlan, Flavor, Plan, Prep};
+use crate::valid::{Config, KeyPolicy, PolicySource};
+use crate::vocab::JitterKind;
+
+/// The generated identifiers. Locals use `Span::mixed_site()`, so the user's code can neither
+/// see nor shadow them.
+struct Names {
+    private: TokenStream,
+    step: Ident,
+    result: Ident,
+    err: Ident,
+    verdict: Ident,
+    delay: Ident,
+    info: Ident,
+    reason: Ident,
+    policy_local: Ident,
+    budget_local: Ident,
+    key: Ident,
+    label: syn::Lifetime,
+}
+
+impl Names {
+    fn new(config: &Config) -> Self {
+        let mixed = Span::mixed_site();
+        let krate = &config.krate;
+        let local = |name: &str| Ident::new(name, mixed);
+        Names {
+            private: quote!(#krate::__private),
+            step: local("__retry_step"),
+            result: local("__retry_result"),
+            err: local("__retry_err"),
+            verdict: local("__retry_verdict"),
+            delay: local("__retry_delay"),
+            info: local("__retry_info"),
+            reason: local("__retry_reason"),
+            policy_local: local("__retry_policy"),
+            budget_local: local("__retry_budget"),
+            key: local("__retry_key"),
+            label: syn::Lifetime {
+                apostrophe: mixed,
+                ident: local("__retry_decide"),
+            },
+        }
+    }
+}
+
+/// The rewritten function.
+pub fn render(config: &Config, plan: &Plan) -> TokenStream {
+    let names = Names::new(config);
+    let private = &names.private;
+    let (step, result, delay) = (&names.step, &names.result, &names.delay);
+    let is_blocking = matches!(plan.flavor, Flavor::Blocking);
+
+    let policy_setup = policy_setup(config, plan, &names);
+    let policy = policy_ref(config, &names);
+    let memory = memory_type(config, &names, is_blocking);
+    let wants_clock = config.on_retry.is_some();
+    let budget_setup = budget_setup(config, &names);
+    let key_setup = config.context.as_ref().map(|_| {
+        let key = &names.key;
+        quote!(let #key = #private::IdempotencyKey::random();)
+    });
+    let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
+    let attempt = attempt_runner(config, plan, &names);
+    let step_mut = if is_blocking {
+        quote!(&mut *#step)
+    } else {
+        quote!(&mut #step)
+    };
+    let finish = |r: &Ident| {
+        if is_blocking {
+            quote!(return #private::Flow::Done(#r))
+        } else {
+            quote!(return #r)
+        }
+    };
+    let go_on = |d: TokenStream| {
+        if is_blocking {
+            quote!(#private::Flow::Retry(#d))
+        } else {
+            d
+        }
+    };
+    let on_success = config.budget.as_ref().map(|_| {
+        let budget = &names.budget_local;
+        quote!(#private::RetryBudget::deposit(#budget);)
+    });
+    let check_result = result_check(plan, &names);
+    let decide_chain = decide_chain(config, &names);
+    let budget_arg = match &config.budget {
+        Some(_) => {
+            let budget = &names.budget_local;
+            quote!(::core::option::Option::Some(#budget))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let (err, verdict, info, reason) = (&names.err, &names.verdict, &names.info, &names.reason);
+    let hook = config.on_retry.as_ref().map(|hook| {
+        let private = respan(private, hook.span());
+        let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #err, &#info));
+        quote!(#call;)
+    });
+    let debug_err = quote! {
+        {
+            #[allow(unused_imports)]
+            use #private::{ViaDebug as _, ViaNothing as _};
+            (&#private::DebugOr(#err)).__retry_debug()
+        }
+    };
+    let name = &plan.name;
+    let return_success = finish(result);
+    let give_up = finish(result);
+    let retry_after = go_on(quote!(#private::RetryInfo::delay(&#info)));
+
+    // One attempt and the decision after it: the value is the delay to sleep before the next
+    // attempt; success and giving up return from the function (or the blocking loop's turn).
+    let turn = quote! {
+        #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
+        let #result #annotation = #attempt;
+        let ::core::option::Option::Some(#err) = #check_result else {
+            #on_success
+            #return_success;
+        };
+        let #verdict: #private::Verdict = #decide_chain;
+        match #private::Step::failed(#step_mut, #policy, #verdict, #budget_arg) {
+            ::core::result::Result::Ok(#info) => {
+                #hook
+                #private::trace_retry(#name, &#info, #debug_err);
+                #retry_after
+            }
+            ::core::result::Result::Err(#reason) => {
+                #private::trace_give_up(#name, #private::Step::attempt(#step_mut), #reason, #debug_err);
+                #give_up;
+            }
+        }
+    };
+
+    // Input:
+    //
+    //     #[retry(attempts = 3, base = "200ms", jitter)]
+    //     async fn fetch(&mut self, url: String) -> Result<Page, Error> { BODY }
+    //
+    // Output (async; a plain `fn` runs the same turn in `__private::run_blocking`):
+    //
+    //     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
+    //         const __RETRY_POLICY: Policy = Policy::new().with_attempts(3)...;
+    //         let mut __retry_step = Step::<Nothing>::begin(&__RETRY_POLICY, false);
+    //         loop {
+    //             let __retry_delay = {
+    //                 let __retry_result: Result<Page, Error> = {
+    //                     let __retry_self = &mut *self;          // per-attempt preparation
+    //                     let url = RetryArg::__retry_clone(&url);
+    //                     async move { BODY /* self renamed __retry_self */ }
+    //                 }
+    //                 .await;
+    //                 let Some(__retry_err) = RetryResult::__retry_error(&__retry_result) else {
+    //                     return __retry_result;                   // the success path
+    //                 };
+    //                 let __retry_verdict: Verdict = /* unless, on, when, classify */ Ok(None);
+    //                 match Step::failed(&mut __retry_step, &__RETRY_POLICY, __retry_verdict, None) {
+    //                     Ok(__retry_info) => { /* on_retry, trace */ __retry_info.delay() }
+    //                     Err(__retry_reason) => { /* trace */ return __retry_result; }
+    //                 }
+    //             };
+    //             sleep(__retry_delay).await;
+    //         }
+    //     }
+    let setup = quote! {
+        #policy_setup
+        #budget_setup
+        #key_setup
+    };
+    let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock));
+    let body = match &plan.flavor {
+        Flavor::Blocking => quote! {
+            #setup
+            #private::run_blocking(#begin, |#step| { #turn })
+        },
+        Flavor::Async | Flavor::Boxed(_) => quote! {
+            #setup
+            let mut #step = #begin;
+            loop {
+                let #delay = { #turn };
+                #private::sleep(#delay).await;
+            }
+        },
+    };
+    let body = match &plan.flavor {
+        Flavor::Boxed(boxed) => {
+            let before = &boxed.before;
+            let after = &boxed.after;
+            let mut parens = Group::new(
+                proc_macro2::Delimiter::Parenthesis,
+                quote!(async move { #body }),
+            );
+            parens.set_span(boxed.parens);
+            quote!(#before #parens #after)
+        }
+        _ => body,
+    };
+    // The body's braces keep their span, so that lints and suggestions about the function
+    // point at the user's code rather than at the attribute.
+    let mut block = Group::new(proc_macro2::Delimiter::Brace, body);
+    block.set_span(plan.brace);
+    let attrs = &plan.attrs;
+    let vis = &plan.vis;
+    let sig = &plan.sig;
+    quote! {
+        #(#attrs)*
+        #vis #sig #block
+    }
+}
+
+/// `const __RETRY_POLICY: Policy = …;` for key policies, `let __retry_policy = EXPR;` (checked
+/// at compile time when it names a constant) for `policy = EXPR`.
+fn policy_setup(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
+    let private = &names.private;
+    match &config.policy {
+        PolicySource::Keys(keys) => {
+            let value = key_policy(private, keys);
+            quote! {
+                const __RETRY_POLICY: #private::Policy = #value;
+            }
+        }
+        PolicySource::Expr { expr, deadline } => {
+            let expr_span = expr.span();
+            let ty = quote_spanned!(expr_span=> #private::Policy);
+            let mut value = quote!(#expr);
+            if let Some(d) = deadline {
+                let d = duration(d);
+                value = quote!((#value).with_deadline(#d));
+            }
+            let check = if looks_const(expr) {
+                let private = respan(private, expr_span);
+                if nameable_from_nested_item(expr, &plan.sig.generics) {
+                    // A `const` item is evaluated by `cargo check` too; an inline `const {}`
+                    // only when the function is compiled to code.
+                    quote_spanned!(expr_span=> const _: () = #private::check_policy(&#expr);)
+                } else {
+                    // `Self::POLICY` / `B::POLICY` cannot be named from a nested item.
+                    quote_spanned!(expr_span=> const { #private::check_policy(&#expr) };)
+                }
+            } else {
+                quote!()
+            };
+            let local = &names.policy_local;
+            quote! {
+                #check
+                let #local: #ty = #value;
+            }
+        }
+    }
+}
+
+/// `&__RETRY_POLICY` or `&__retry_policy`.
+fn policy_ref(config: &Config, names: &Names) -> TokenStream {
+    match &config.policy {
+        PolicySource::Keys(_) => quote!(&__RETRY_POLICY),
+        PolicySource::Expr { .. } => {
+            let local = &names.policy_local;
+            quote!(&#local)
+        }
+    }
+}
+
+/// What the call remembers between attempts: only what the policy reads.
+fn memory_type(config: &Config, names: &Names, is_blocking: bool) -> TokenStream {
+    let private = &names.private;
+    let clock = if is_blocking {
+        quote!(#private::StdClock)
+    } else {
+        quote!(#private::TokioClock)
+    };
+    match &config.policy {
+        PolicySource::Keys(keys) => {
+            let needs_clock = keys.deadline.is_some() || config.on_retry.is_some();
+            let needs_previous = keys.jitter == Some(JitterKind::Decorrelated);
+            match (needs_clock, needs_previous) {
+                (false, false) => quote!(#private::Nothing),
+                (false, true) => quote!(#private::Previous),
+                (true, false) => quote!(#private::Started<#clock>),
+                (true, true) => quote!(#private::Everything<#clock>),
+            }
+        }
+        PolicySource::Expr { .. } => quote!(#private::Everything<#clock>),
+    }
+}
+
+/// `let __retry_budget: &RetryBudget = &PATH;`, once per call, so a wrong type is reported once.
+fn budget_setup(config: &Config, names: &Names) -> TokenStream {
+    let Some(budget) = &config.budget else {
+        return quote!();
+    };
+    let span = budget.span();
+    let private = respan(&names.private, span);
+    let ty = quote_spanned!(span=> #private::RetryBudget);
+    let local = &names.budget_local;
+    quote_spanned!(span=> let #local: &#ty = &#budget;)
+}
+
+/// One attempt, as an expression giving its result: the arguments prepared, the body run in
+/// its own `async move` block (or closure), so that `?` and `return` end the attempt only.
+fn attempt_runner(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
+    let private = &names.private;
+    let is_blocking = matches!(plan.flavor, Flavor::Blocking);
+    let preps = plan.args.iter().map(|arg| prep_stmt(private, arg));
+    let body = &plan.body;
+    let context = config.context.as_ref().map(|ctx| {
+        let (step, key) = (&names.step, &names.key);
+        let value = Ident::new("__retry_context", Span::mixed_site());
+        (
+            quote!(let #value = #private::Attempt::new(#private::Step::attempt(&#step), #key);),
+            quote!(let #ctx = &#value;),
+        )
+    });
+    let (context_value, context_bind) = match &context {
+        Some((value, bind)) => (value.clone(), bind.clone()),
+        None => (quote!(), quote!()),
+    };
+    if is_blocking {
+        return quote! {
+            {
+                #(#preps)*
+                #context_value
+                (move || { #context_bind #body })()
+            }
+        };
+    }
+    let future = quote! {
+        {
+            #(#preps)*
+            #context_value
+            async move { #context_bind #body }
+        }
+    };
+    match &config.timeout {
+        Some((limit, key_span)) => {
+            let limit = duration(limit);
+            let timed_out = {
+                let private = respan(private, *key_span);
+                quote_spanned!(*key_span=> #private::timed_out())
+            };
+            let step = &names.step;
+            let policy = policy_ref(config, names);
+            quote! {
+                match #private::timeout(
+                    #private::Step::attempt_timeout(&#step, #policy, #limit),
+                    #future,
+                ).await {
+                    ::core::result::Result::Ok(r) => r,
+                    ::core::result::Result::Err(_) => #timed_out,
+                }
+            }
+        }
+        None => quote!(#future.await),
+    }
+}
+
+/// `let PAT = <prepared value>;`, under the argument's `#[cfg]`s.
+fn prep_stmt(private: &TokenStream, arg: &ArgPlan) -> TokenStream {
+    let ArgPlan {
+        bind,
+        source,
+        prep,
+        span,
+        ty,
+        cfg,
+    } = arg;
+    let value = match prep {
+        Prep::Copy => quote!(#source),
+        Prep::Reborrow => quote!(&mut *#source),
+        Prep::ReborrowOption => quote!(::core::option::Option::as_deref_mut(&mut #source)),
+        Prep::ReborrowPin => quote!(::core::pin::Pin::as_mut(&mut #source)),
+        Prep::Clone => match ty {
+            // Name the type, so that a missing `Clone` points at it.
+            Some(ty) => {
+                let ty_span = ty.span();
+                let method = Ident::new("__retry_clone", last_span(&ty.to_token_stream(), ty_span));
+                quote_spanned!(ty_span=> <#ty as #private::RetryArg>::#method(&#source))
+            }
+            None => quote_spanned!(*span=> #private::RetryArg::__retry_clone(&#source)),
+        },
+    };
+    quote!(#(#cfg)* let #bind = #value;)
+}
+
+/// `Option<&E>`: the error of a failed attempt, through the return type, so that a function
+/// not returning a `Result` is reported once, on that type.
+fn result_check(plan: &Plan, names: &Names) -> TokenStream {
+    let private = &names.private;
+    let result = &names.result;
+    let span = plan.ret_span;
+    match &plan.ret {
+        Some(ty) => {
+            let private = respan(private, span);
+            let method = Ident::new("__retry_error", last_span(&ty.to_token_stream(), span));
+            quote_spanned! {span=>
+                <#ty as #private::RetryResult>::#method(&#result)
+            }
+        }
+        None => quote_spanned! {span=>
+            #private::RetryResult::__retry_error(&#result)
+        },
+    }
+}
+
+/// The filters, in order (`unless`, `on`, `when`, `classify`), as one `Verdict` expression.
+/// They run after the attempt, where the arguments are the function's own, as declared.
+fn decide_chain(config: &Config, names: &Names) -> TokenStream {
+    let private = &names.private;
+    let (err, label) = (&names.err, &names.label);
+    let stop = |reason: &str| {
+        let reason = Ident::new(reason, Span::call_site());
+        quote!(break #label ::core::result::Result::Err(#private::GiveUp::#reason))
+    };
+    let mut chain = TokenStream::new();
+    if let Some(filter) = &config.unless {
+        let pat = &filter.pat;
+        let guard = filter.guard.as_ref().map(|g| quote!(if #g));
+        let stop = stop("Unless");
+        chain.extend(quote!(if ::core::matches!(#err, #pat #guard) { #stop; }));
+    }
+    if let Some(filter) = &config.on {
+        let pat = &filter.pat;
+        let guard = filter.guard.as_ref().map(|g| quote!(if #g));
+        let stop = stop("NotOn");
+        chain.extend(quote!(if !::core::matches!(#err, #pat #guard) { #stop; }));
+    }
+    if let Some(when) = &config.when {
+        let private = respan(private, when.span());
+        let call = quote_spanned!(when.span()=> #private::check_when(#when, #err));
+        let stop = stop("When");
+        chain.extend(quote!(if !#call { #stop; }));
+    }
+    let last = match config.classify {
+        Some(span) => {
+            let call = {
+                // Bound at the flag, so that a missing `Classify` is reported there.
+                let private = respan(private, span);
+                let at_flag = Ident::new("__retry_classified", span);
+                quote_spanned!(span=> { let #at_flag = #err; #private::classify(#at_flag) })
+            };
+            let stop = stop("Permanent");
+            quote! {
+                match #call {
+                    #private::Decision::Stop => { #stop; }
+                    #private::Decision::Retry => ::core::result::Result::Ok(::core::option::Option::None),
+                    #private::Decision::RetryAfter(wait) => ::core::result::Result::Ok(::core::option::Option::Some(wait)),
+                }
+            }
+        }
+        None => quote!(::core::result::Result::Ok(::core::option::Option::None)),
+    };
+    if chain.is_empty() && config.classify.is_none() {
+        return last;
+    }
+    quote!(#label: { #chain #last })
+}
+
+/// The `const` policy value built from the keys.
+fn key_policy(private: &TokenStream, keys: &KeyPolicy) -> TokenStream {
+    let mut value = quote!(#private::Policy::new());
+    let attempts = keys.attempts;
+    value = quote!(#value.with_attempts(#attempts));
+    if let Some(base) = &keys.base {
+        let d = duration(base);
+        value = quote!(#value.with_base(#d));
+    }
+    if let Some(max) = &keys.max {
+        let d = duration(max);
+        value = quote!(#value.with_max(#d));
+    }
+    if let Some(factor) = keys.factor {
+        let lit = proc_macro2::Literal::f64_suffixed(factor);
+        value = quote!(#value.with_factor(#lit));
+    }
+    if let Some(backoff) = keys.backoff {
+        let variant = Ident::new(backoff.variant(), Span::call_site());
+        value = quote!(#value.with_backoff(#private::Backoff::#variant));
+    }
+    if let Some(jitter) = keys.jitter {
+        let variant = Ident::new(jitter.variant(), Span::call_site());
+        value = quote!(#value.with_jitter(#private::Jitter::#variant));
+    }
+    if let Some(deadline) = &keys.deadline {
+        let d = duration(deadline);
+        value = quote!(#value.with_deadline(#d));
+    }
+    value
+}
+
+fn duration(d: &Dur) -> TokenStream {
+    let (secs, nanos) = (d.secs, d.nanos);
+    quote!(::core::time::Duration::new(#secs, #nanos))
+}
+
+/// `SOME_POLICY` or `config::RETRY`: a path whose last segment is upper case names a constant
+/// (or a static), so it can also be checked at compile time.
+fn looks_const(expr: &syn::Expr) -> bool {
+    match expr {
+        syn::Expr::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .map(|seg| {
+                let name = seg.ident.to_string();
+                name.chars().any(|c| c.is_ascii_uppercase())
+                    && !name.chars().any(|c| c.is_ascii_lowercase())
+            })
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// Whether the path `expr` can be named from an item nested in the function: it does not start
+/// with `Self`, with one of the function's generic parameters, or with a type-like name that
+/// may be a generic parameter of the enclosing `impl` or trait (`B::POLICY`).
+fn nameable_from_nested_item(expr: &syn::Expr, generics: &syn::Generics) -> bool {
+    let syn::Expr::Path(path) = expr else {
+        return false;
+    };
+    if path.path.leading_colon.is_some() {
+        return true;
+    }
+    let Some(first) = path.path.segments.first() else {
+        return false;
+    };
+    if first.ident == "Self" {
+        return false;
+    }
+    if path.path.segments.len() > 1
+        && first
+            .ident
+            .to_string()
+            .starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        return false;
+    }
+    !generics.params.iter().any(|param| match param {
+        syn::GenericParam::Type(ty) => ty.ident == first.ident,
+        syn::GenericParam::Const(c) => c.ident == first.ident,
+        syn::GenericParam::Lifetime(_) => false,
+    })
+}
+
+/// `tokens` with every span set to `span`, so that errors about them point there.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(group) = &tt {
+                let mut new = Group::new(group.delimiter(), respan(&group.stream(), span));
+                new.set_span(span);
+                tt = TokenTree::Group(new);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// The span of the last token of `tokens` (or `default`). A path whose first token has a
+/// type's first span and whose last has its last span covers exactly that type, so rustc
+/// reports an obligation on the path and one on the type as a single error.
+fn last_span(tokens: &TokenStream, default: Span) -> Span {
+    tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or(default, |tt| tt.span())
+}
