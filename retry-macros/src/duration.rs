@@ -1,7 +1,7 @@
 //! Duration strings: `"250ms"`, `"1.5s"`, `"2m"`, `"500us"`.
 
 /// Accepted units, in the order the error message lists them.
-pub const UNITS: &str = "`ns`, `us`, `ms`, `s`, `m`, `h`";
+pub const UNITS: &str = "`ns`, `us` (or `µs`, `μs`), `ms`, `s`, `m`, `h`";
 
 /// Why a duration string was rejected.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,7 +43,8 @@ pub fn parse(text: &str) -> Result<Dur, DurationError> {
     let (number, unit) = text.split_at(split);
     let unit_nanos: u128 = match unit.trim_start() {
         "ns" => 1,
-        "us" | "µs" => 1_000,
+        // The micro sign (U+00B5) and the Greek mu (U+03BC) look alike; accept both.
+        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         "m" => 60_000_000_000,
@@ -159,7 +160,8 @@ mod tests {
     fn units() {
         assert_eq!(ns("7ns"), 7);
         assert_eq!(ns("500us"), 500_000);
-        assert_eq!(ns("500µs"), 500_000);
+        assert_eq!(ns("500\u{b5}s"), 500_000);
+        assert_eq!(ns("1\u{3bc}s"), 1_000);
         assert_eq!(ns("250ms"), 250_000_000);
         assert_eq!(ns("2s"), 2_000_000_000);
         assert_eq!(ns("1m"), 60_000_000_000);

@@ -20,6 +20,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     let raw = parse::args(args, &mut errors);
     let func = match parse::item(item.clone()) {
         Item::Fn(func) => func,
+        Item::Verbatim => return item,
         Item::Unsupported(err) => {
             errors.add(err);
             return with_errors(item, errors);
@@ -27,7 +28,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     match crate::valid::config(raw, &func, &mut errors) {
         Some(config) if errors.is_empty() => {
-            crate::render::render(&config, &crate::plan::plan(func))
+            crate::render::render(&config, &crate::plan::plan(*func))
         }
         _ => with_errors(item, errors),
     }

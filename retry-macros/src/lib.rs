@@ -5,7 +5,7 @@
 //!
 //! - `vocab`: the keys, backoff and jitter names, and "did you mean" suggestions;
 //! - `parse`: the raw arguments with their spans, and the item with its body kept as tokens;
-//! - `valid`: the typed [`Config`](valid::Config) and every check, arguments and item alike,
+//! - `valid`: the typed `Config` and every check, arguments and item alike,
 //!   reporting into one error sink (`errors`);
 //! - `plan`: a typed description of the function (how each argument is prepared per attempt,
 //!   the receiver, the return type);

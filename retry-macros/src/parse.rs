@@ -30,7 +30,10 @@ pub struct ItemFn {
 /// What the item turned out to be.
 pub enum Item {
     /// A function with a body.
-    Fn(ItemFn),
+    Fn(Box<ItemFn>),
+    /// A function whose body does not parse: emitted as it is, so that rustc reports the
+    /// syntax error, alone.
+    Verbatim,
     /// Not something `#[retry]` can rewrite; the error says why.
     Unsupported(syn::Error),
 }
@@ -62,9 +65,20 @@ impl Parse for ItemFn {
 /// Parses the item `#[retry]` is on.
 pub fn item(tokens: TokenStream) -> Item {
     match syn::parse2::<ItemFn>(tokens.clone()) {
-        Ok(func) => Item::Fn(func),
+        Ok(func) => {
+            if syn::parse2::<syn::Block>(brace_group(&func.body)).is_ok() {
+                Item::Fn(Box::new(func))
+            } else {
+                Item::Verbatim
+            }
+        }
         Err(_) => Item::Unsupported(not_a_function(&tokens)),
     }
+}
+
+/// `{ tokens }`.
+fn brace_group(tokens: &TokenStream) -> TokenStream {
+    TokenTree::Group(proc_macro2::Group::new(Delimiter::Brace, tokens.clone())).into()
 }
 
 fn not_a_function(item: &TokenStream) -> syn::Error {

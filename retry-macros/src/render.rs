@@ -18,10 +18,8 @@ struct Names {
     step: Ident,
     result: Ident,
     err: Ident,
-    verdict: Ident,
     delay: Ident,
     info: Ident,
-    reason: Ident,
     policy_local: Ident,
     budget_local: Ident,
     key: Ident,
@@ -38,10 +36,8 @@ impl Names {
             step: local("__retry_step"),
             result: local("__retry_result"),
             err: local("__retry_err"),
-            verdict: local("__retry_verdict"),
             delay: local("__retry_delay"),
             info: local("__retry_info"),
-            reason: local("__retry_reason"),
             policy_local: local("__retry_policy"),
             budget_local: local("__retry_budget"),
             key: local("__retry_key"),
@@ -103,19 +99,12 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
-    let (err, verdict, info, reason) = (&names.err, &names.verdict, &names.info, &names.reason);
+    let (err, info) = (&names.err, &names.info);
     let hook = config.on_retry.as_ref().map(|hook| {
         let private = respan(private, hook.span());
         let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #err, &#info));
         quote!(#call;)
     });
-    let debug_err = quote! {
-        {
-            #[allow(unused_imports)]
-            use #private::{ViaDebug as _, ViaNothing as _};
-            (&#private::DebugOr(#err)).__retry_debug()
-        }
-    };
     let name = &plan.name;
     let return_success = finish(result);
     let give_up = finish(result);
@@ -130,17 +119,19 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             #on_success
             #return_success;
         };
-        let #verdict: #private::Verdict = #decide_chain;
-        match #private::Step::failed(#step_mut, #policy, #verdict, #budget_arg) {
+        match #private::Step::failed(
+            #step_mut,
+            #policy,
+            #decide_chain,
+            #budget_arg,
+            #name,
+            #private::shown!(#err),
+        ) {
             ::core::result::Result::Ok(#info) => {
                 #hook
-                #private::trace_retry(#name, &#info, #debug_err);
                 #retry_after
             }
-            ::core::result::Result::Err(#reason) => {
-                #private::trace_give_up(#name, #private::Step::attempt(#step_mut), #reason, #debug_err);
-                #give_up;
-            }
+            ::core::result::Result::Err(_) => #give_up,
         }
     };
 
@@ -165,10 +156,12 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     //                 let Some(__retry_err) = RetryResult::__retry_error(&__retry_result) else {
     //                     return __retry_result;                   // the success path
     //                 };
-    //                 let __retry_verdict: Verdict = /* unless, on, when, classify */ Ok(None);
-    //                 match Step::failed(&mut __retry_step, &__RETRY_POLICY, __retry_verdict, None) {
-    //                     Ok(__retry_info) => { /* on_retry, trace */ __retry_info.delay() }
-    //                     Err(__retry_reason) => { /* trace */ return __retry_result; }
+    //                 // The filters (`unless`, `on`, `when`, `classify`) give the verdict; the
+    //                 // engine applies attempts, deadline, jitter, hints and budget, and traces.
+    //                 match Step::failed(&mut __retry_step, &__RETRY_POLICY, Ok(None), None,
+    //                                    "fetch", shown!(__retry_err)) {
+    //                     Ok(__retry_info) => { /* on_retry */ __retry_info.delay() }
+    //                     Err(_) => return __retry_result,
     //                 }
     //             };
     //             sleep(__retry_delay).await;

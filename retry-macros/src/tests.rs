@@ -583,3 +583,134 @@ fn inline_format_self_is_renamed_only_in_placeholders() {
     );
     assert!(out.contains(r#"let text = "{self}""#), "{out}");
 }
+
+// ---- the expansion shown in README and the crate docs --------------------------------------------
+
+/// The README's example, as the README shows it.
+fn readme_example() -> TokenStream {
+    quote! {
+        async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
+            client.get(format!("/users/{id}")).send().await?.json().await
+        }
+    }
+}
+
+/// Tokens as words, ignoring spacing and the trailing commas rustfmt adds.
+fn normalized(tokens: TokenStream) -> Vec<String> {
+    let mut out = Vec::new();
+    for tt in tokens {
+        match tt {
+            proc_macro2::TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                    proc_macro2::Delimiter::Brace => ("{", "}"),
+                    proc_macro2::Delimiter::Bracket => ("[", "]"),
+                    proc_macro2::Delimiter::None => ("", ""),
+                };
+                out.push(open.to_string());
+                let mut inner = normalized(group.stream());
+                if inner.last().is_some_and(|last| last == ",") {
+                    inner.pop();
+                }
+                out.extend(inner);
+                out.push(close.to_string());
+            }
+            proc_macro2::TokenTree::Punct(p) => out.push(p.as_char().to_string()),
+            other => out.push(other.to_string()),
+        }
+    }
+    out
+}
+
+/// `docs/expansion.rs` is what the macro really emits for the README's example (formatted, with
+/// comments); README.md and the crate docs show the same file, so none of them can drift.
+#[test]
+fn the_documented_expansion_is_the_real_one() {
+    let stored = include_str!("../../docs/expansion.rs");
+    let expanded = expand(r#"attempts = 3, base = "200ms", jitter"#, &readme_example());
+    let stored_tokens: TokenStream = stored.parse().expect("docs/expansion.rs parses");
+    let expanded_tokens: TokenStream = expanded.parse().expect("the expansion parses");
+    assert_eq!(
+        normalized(expanded_tokens),
+        normalized(stored_tokens),
+        "docs/expansion.rs is stale: regenerate it from this output (then rustfmt it): {expanded}"
+    );
+    let code = stored
+        .lines()
+        .skip_while(|line| line.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (doc, text) in [
+        ("README.md", include_str!("../../README.md")),
+        (
+            "retry-runtime/src/retry.md",
+            include_str!("../../retry-runtime/src/retry.md"),
+        ),
+    ] {
+        assert!(
+            text.contains(code.trim()),
+            "{doc} does not show docs/expansion.rs as it is"
+        );
+    }
+}
+
+/// `#[async_trait]` expands first and hands `#[retry]` a plain `fn` returning
+/// `Box::pin(async move { .. })`: the retry loop goes inside that async block, and `timeout`
+/// (which needs an async body) is accepted.
+#[test]
+fn the_shape_async_trait_emits_is_retried_inside_its_async_block() {
+    let item = quote! {
+        fn get<'life0, 'async_trait>(
+            &'life0 self,
+            key: String,
+        ) -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<u32, E>> + ::core::marker::Send + 'async_trait>>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<Result<u32, E>> {
+                    #[allow(unreachable_code)]
+                    return __ret;
+                }
+                let __self = self;
+                let key = key;
+                let __ret: Result<u32, E> = { __self.lookup(&key).await };
+                #[allow(unreachable_code)]
+                __ret
+            })
+        }
+    };
+    let out = expand(r#"attempts = 3, timeout = "1s""#, &item);
+    assert!(!out.contains("compile_error"), "{out}");
+    let body = out
+        .split_once("Box :: pin (async move {")
+        .expect("the boxed block")
+        .1;
+    assert!(body.contains("loop"), "{out}");
+    assert!(body.contains("timeout ("), "{out}");
+    // The attempt copies `key` before async-trait's own `let key = key;` moves it.
+    assert!(
+        body.contains("let key = :: retry_runtime :: __private :: RetryArg"),
+        "{out}"
+    );
+    assert!(!body.contains("run_blocking"), "{out}");
+
+    // A plain function with the same `timeout` is refused.
+    let out = expand(r#"timeout = "1s""#, &sync_item());
+    assert!(out.contains("`timeout` needs an `async fn`"), "{out}");
+}
+
+/// A syntax error in the body is left to rustc: the item is emitted as written, with no error
+/// of the macro's own.
+#[test]
+fn a_body_that_does_not_parse_is_passed_through() {
+    let item: TokenStream = "fn f() -> Result<(), ()> { let x = ; Ok(()) }"
+        .parse()
+        .unwrap();
+    let out = expand("attempts = 2", &item);
+    assert_eq!(out, item.to_string());
+    // Bad arguments too: the body's own error comes first and alone.
+    let out = expand("attempts = 0", &item);
+    assert_eq!(out, item.to_string());
+}

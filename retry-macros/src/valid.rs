@@ -391,9 +391,9 @@ fn check_returned_borrow(func: &ItemFn, errors: &mut Errors) {
     let ReturnType::Type(_, ret) = &func.sig.output else {
         return;
     };
-    let Some(span) = mut_reference_in(ret) else {
+    if mut_reference_in(ret).is_none() {
         return;
-    };
+    }
     let lends_mut = func.sig.inputs.iter().any(|input| match input {
         FnArg::Receiver(receiver) => {
             matches!(&receiver.kind, syn::ReceiverKind::Reference(_, _, Some(_)))
@@ -402,10 +402,10 @@ fn check_returned_borrow(func: &ItemFn, errors: &mut Errors) {
         FnArg::Typed(arg) => mut_reference_in(&arg.ty).is_some(),
     });
     if lends_mut {
-        errors.push(
-            span,
+        errors.add(syn::Error::new_spanned(
+            ret,
             "`#[retry]` cannot return a borrow of a `&mut` argument: each retry lends that argument again, and Rust's borrow checker cannot see that a returned borrow ended the loop; return an owned value (or an index), or retry a helper that does and borrow after the call",
-        );
+        ));
     }
 }
 

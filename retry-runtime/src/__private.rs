@@ -132,6 +132,18 @@ pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(hook: F, error: &E, info:
     hook(error, info)
 }
 
+/// `shown!(error)`: the error as `&dyn Debug` when it is `Debug`, a placeholder otherwise.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retry_shown {
+    ($error:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ViaDebug as _, ViaNothing as _};
+        (&$crate::__private::DebugOr($error)).__retry_debug()
+    }};
+}
+pub use crate::__retry_shown as shown;
+
 /// Shows an error in events when it is `Debug`, and a placeholder otherwise.
 pub struct DebugOr<'a, T: ?Sized>(pub &'a T);
 
@@ -158,32 +170,6 @@ impl<T: ?Sized> ViaNothing for &DebugOr<'_, T> {
     fn __retry_debug(&self) -> &dyn Debug {
         &"<error without Debug>"
     }
-}
-
-/// One event per retry (feature `tracing`; a no-op otherwise).
-#[cold]
-#[inline(never)]
-pub fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) {
-    #[cfg(feature = "tracing")]
-    tracing::warn!(
-        function,
-        attempt = info.attempt(),
-        delay = ?info.delay(),
-        error = ?error,
-        "attempt failed, retrying"
-    );
-    #[cfg(not(feature = "tracing"))]
-    let _ = (function, info, error);
-}
-
-/// One event when a call returns its last error (feature `tracing`; a no-op otherwise).
-#[cold]
-#[inline(never)]
-pub fn trace_give_up(function: &'static str, attempts: u32, reason: GiveUp, error: &dyn Debug) {
-    #[cfg(feature = "tracing")]
-    tracing::warn!(function, attempts, reason = reason.as_str(), error = ?error, "giving up");
-    #[cfg(not(feature = "tracing"))]
-    let _ = (function, attempts, reason, error);
 }
 
 /// A point in time as signed nanoseconds from a process-wide epoch: 8 bytes in the retried

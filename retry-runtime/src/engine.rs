@@ -21,6 +21,7 @@
 //! The success path touches none of this: the first attempt's result is checked and returned,
 //! and every function here that runs after a failure is out of line (`#[cold]`).
 
+use core::fmt::Debug;
 use core::marker::PhantomData;
 use core::time::Duration;
 
@@ -132,7 +133,7 @@ impl Memory for Previous {
     }
     #[inline(always)]
     fn previous(&self) -> Duration {
-        Duration::from_nanos({ self.0 })
+        Duration::from_nanos(self.0)
     }
     #[inline(always)]
     fn remember(&mut self, delay: Duration) {
@@ -151,7 +152,7 @@ impl<C: Clock> Memory for Started<C> {
     }
     #[inline(always)]
     fn elapsed(&self) -> Option<Duration> {
-        C::since({ self.0 })
+        C::since(self.0)
     }
     #[inline(always)]
     fn previous(&self) -> Duration {
@@ -186,11 +187,11 @@ impl<C: Clock> Memory for Everything<C> {
     }
     #[inline]
     fn elapsed(&self) -> Option<Duration> {
-        C::since({ self.start })
+        C::since(self.start)
     }
     #[inline]
     fn previous(&self) -> Duration {
-        Duration::from_nanos({ self.previous })
+        Duration::from_nanos(self.previous)
     }
     #[inline]
     fn remember(&mut self, delay: Duration) {
@@ -244,9 +245,27 @@ impl<M: Memory> Step<M> {
     /// The order is: the filters' verdict, the attempt limit, the delay (jittered; at least the
     /// server's hint), the deadline (no sleep may end at or after it, so no attempt starts with
     /// no time left), then the budget (a token is only taken for a retry that will happen).
+    ///
+    /// `function` and `error` are for the `tracing` events (one per retry, one on giving up).
     #[cold]
     #[inline(never)]
     pub fn failed(
+        &mut self,
+        policy: &Policy,
+        verdict: Verdict,
+        budget: Option<&RetryBudget>,
+        function: &'static str,
+        error: &dyn Debug,
+    ) -> Result<RetryInfo, GiveUp> {
+        let decision = self.decide(policy, verdict, budget);
+        match &decision {
+            Ok(info) => trace_retry(function, info, error),
+            Err(reason) => trace_give_up(function, self.attempt, *reason, error),
+        }
+        decision
+    }
+
+    fn decide(
         &mut self,
         policy: &Policy,
         verdict: Verdict,
@@ -265,6 +284,28 @@ impl<M: Memory> Step<M> {
         self.attempt = self.attempt.saturating_add(1);
         Ok(info)
     }
+}
+
+/// One event per retry (feature `tracing`; a no-op otherwise).
+fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        function,
+        attempt = info.attempt(),
+        delay = ?info.delay(),
+        error = ?error,
+        "attempt failed, retrying"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (function, info, error);
+}
+
+/// One event when a call returns its last error (feature `tracing`; a no-op otherwise).
+fn trace_give_up(function: &'static str, attempts: u32, reason: GiveUp, error: &dyn Debug) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(function, attempts, reason = reason.as_str(), error = ?error, "giving up");
+    #[cfg(not(feature = "tracing"))]
+    let _ = (function, attempts, reason, error);
 }
 
 /// What one turn of a blocking retry loop ended with.
@@ -410,19 +451,19 @@ mod tests {
         let policy = Policy::new().with_attempts(3).with_base(MS);
         let mut step = Step::<Nothing>::begin(&policy, false);
         assert_eq!(step.attempt(), 1);
-        let info = step.failed(&policy, Ok(None), None).unwrap();
+        let info = step.failed(&policy, Ok(None), None, "f", &()).unwrap();
         assert_eq!((info.attempt(), info.delay()), (1, MS));
         assert_eq!(step.attempt(), 2);
         assert_eq!(
-            step.failed(&policy, Err(GiveUp::Permanent), None),
+            step.failed(&policy, Err(GiveUp::Permanent), None, "f", &()),
             Err(GiveUp::Permanent)
         );
         assert_eq!(step.attempt(), 2);
         assert!(step
-            .failed(&policy, Ok(Some(MS * 7)), None)
+            .failed(&policy, Ok(Some(MS * 7)), None, "f", &())
             .is_ok_and(|i| i.delay() == MS * 7));
         assert_eq!(
-            step.failed(&policy, Ok(None), None),
+            step.failed(&policy, Ok(None), None, "f", &()),
             Err(GiveUp::OutOfAttempts)
         );
     }
@@ -432,9 +473,11 @@ mod tests {
         let policy = Policy::new().with_attempts(5).with_base(MS);
         let budget = RetryBudget::new(1, 0.0);
         let mut step = Step::<Nothing>::begin(&policy, false);
-        assert!(step.failed(&policy, Ok(None), Some(&budget)).is_ok());
+        assert!(step
+            .failed(&policy, Ok(None), Some(&budget), "f", &())
+            .is_ok());
         assert_eq!(
-            step.failed(&policy, Ok(None), Some(&budget)),
+            step.failed(&policy, Ok(None), Some(&budget), "f", &()),
             Err(GiveUp::Budget)
         );
         assert_eq!(step.attempt(), 2);
@@ -463,7 +506,7 @@ mod tests {
         let out = run_blocking(Step::<Nothing>::begin(&policy, false), |step| {
             calls += 1;
             if calls < 3 {
-                match step.failed(&policy, Ok(None), None) {
+                match step.failed(&policy, Ok(None), None, "f", &()) {
                     Ok(info) => Flow::Retry(info.delay()),
                     Err(_) => Flow::Done(Err(calls)),
                 }

@@ -23,39 +23,8 @@
 //! # }
 //! ```
 //!
-//! In plain Rust, the attribute turns `flaky` into roughly this (the real expansion names only
-//! `::retry_runtime::__private` items and keeps the signature exactly as written):
-//!
-//! ```
-//! # use std::sync::atomic::{AtomicU32, Ordering};
-//! # static CALLS: AtomicU32 = AtomicU32::new(0);
-//! use retry_runtime::{Jitter, Policy};
-//! use std::time::Duration;
-//!
-//! async fn flaky() -> Result<u32, String> {
-//!     const POLICY: Policy = Policy::new()
-//!         .with_attempts(3)
-//!         .with_base(Duration::from_millis(10))
-//!         .with_jitter(Jitter::Full);
-//!     let mut attempt = 0;
-//!     loop {
-//!         attempt += 1;
-//!         // The body runs in its own async block: `?` and `return` end the attempt.
-//!         let result: Result<u32, String> = async {
-//!             let n = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
-//!             if n < 3 { Err(format!("attempt {n} failed")) } else { Ok(n) }
-//!         }
-//!         .await;
-//!         if result.is_ok() || attempt >= POLICY.attempts() {
-//!             return result;
-//!         }
-//!         let delay = POLICY.delay(attempt); // then jittered and capped at `max`
-//!         tokio::time::sleep(delay).await;
-//!     }
-//! }
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() { assert_eq!(flaky().await, Ok(3)); }
-//! ```
+//! The attribute writes the retry loop into the function, around the runtime's retry engine;
+//! [`retry`]'s documentation shows exactly what it emits ("What it expands to").
 //!
 //! The schedule itself is a [`Policy`]: a `const`-constructible value with a [`Backoff`]
 //! strategy and a [`Jitter`] kind, usable on its own through [`Policy::delays`].

@@ -1,0 +1,56 @@
+// What `#[retry(attempts = 3, base = "200ms", jitter)]` makes of README's `fetch_user`,
+// exactly (checked by `the_documented_expansion_is_the_real_one` in retry-macros).
+async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
+    const __RETRY_POLICY: ::retry_runtime::__private::Policy =
+        ::retry_runtime::__private::Policy::new()
+            .with_attempts(3u32)
+            .with_base(::core::time::Duration::new(0u64, 200000000u32))
+            .with_jitter(::retry_runtime::__private::Jitter::Full);
+    let mut __retry_step =
+        ::retry_runtime::__private::Step::<::retry_runtime::__private::Nothing>::begin(
+            &__RETRY_POLICY,
+            false,
+        );
+    loop {
+        let __retry_delay = {
+            #[allow(
+                clippy::redundant_closure_call,
+                clippy::needless_return,
+                unreachable_code
+            )]
+            let __retry_result: Result<User, ApiError> = {
+                let id = ::retry_runtime::__private::RetryArg::__retry_clone(&id);
+                async move {
+                    client
+                        .get(format!("/users/{id}"))
+                        .send()
+                        .await?
+                        .json()
+                        .await
+                }
+            }
+            .await;
+            let ::core::option::Option::Some(__retry_err) =
+                <Result<User, ApiError> as ::retry_runtime::__private::RetryResult>::__retry_error(
+                    &__retry_result,
+                )
+            else {
+                return __retry_result;
+            };
+            match ::retry_runtime::__private::Step::failed(
+                &mut __retry_step,
+                &__RETRY_POLICY,
+                ::core::result::Result::Ok(::core::option::Option::None),
+                ::core::option::Option::None,
+                "fetch_user",
+                ::retry_runtime::__private::shown!(__retry_err),
+            ) {
+                ::core::result::Result::Ok(__retry_info) => {
+                    ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
+                }
+                ::core::result::Result::Err(_) => return __retry_result,
+            }
+        };
+        ::retry_runtime::__private::sleep(__retry_delay).await;
+    }
+}

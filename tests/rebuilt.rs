@@ -1,0 +1,400 @@
+//! Ordinary Rust that the first release rejected or mis-compiled, each case pinned: arguments
+//! mentioned by filters and hooks, `#[async_trait]` methods, `#[cfg]` on arguments, reborrowed
+//! `Pin<&mut Self>` and `Option<&mut T>`, generic policies, arguments that are never cloned,
+//! `{self}` outside format strings, `Send` with `Send + !Sync` arguments, and the deadline
+//! boundary with a per-attempt timeout.
+
+use std::cell::Cell;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use retry_runtime::{retry, Policy, RetryInfo, TimedOut};
+use tokio::time::Instant;
+
+fn assert_send<T: Send>(_: &T) {}
+
+// ---- filters and hooks that mention arguments ------------------------------------------------
+
+#[derive(Debug, PartialEq)]
+enum FetchError {
+    Status(u16),
+    TimedOut,
+}
+
+impl From<TimedOut> for FetchError {
+    fn from(_: TimedOut) -> Self {
+        FetchError::TimedOut
+    }
+}
+
+static HOOK_SAW: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The guard, `when` and `on_retry` all read `url` (by value, and consumed by the body) and
+/// `seen` (`&mut`, also written by the body): "borrow of moved value" in the first release.
+#[retry(
+    attempts = 4,
+    base = "1ms",
+    on = FetchError::Status(s) if *s >= 500 && url.starts_with("https://"),
+    unless = FetchError::Status(503) if seen.len() > 2,
+    when = |_e| !url.is_empty() && seen.len() < 10,
+    on_retry = |e: &FetchError, info: &RetryInfo| HOOK_SAW.lock().unwrap().push(format!("{url} {e:?} {} {}", info.attempt(), seen.len()))
+)]
+async fn fetch(url: String, seen: &mut Vec<String>, statuses: &[u16]) -> Result<usize, FetchError> {
+    let status = statuses[seen.len()];
+    seen.push(url); // consumes this attempt's copy of `url`
+    if status == 200 {
+        Ok(seen.len())
+    } else {
+        Err(FetchError::Status(status))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn filters_and_hooks_see_by_value_and_mut_arguments_the_body_uses() {
+    HOOK_SAW.lock().unwrap().clear();
+    let mut seen = Vec::new();
+    let url = "https://example.test/a".to_string();
+    assert_eq!(fetch(url, &mut seen, &[500, 502, 200]).await, Ok(3));
+    assert_eq!(
+        *HOOK_SAW.lock().unwrap(),
+        [
+            "https://example.test/a Status(500) 1 1",
+            "https://example.test/a Status(502) 2 2",
+        ]
+    );
+    // `unless` reads `seen`: the third 503 is not retried.
+    let mut seen = Vec::new();
+    let url = "https://example.test/b".to_string();
+    assert_eq!(
+        fetch(url, &mut seen, &[503, 503, 503, 200]).await,
+        Err(FetchError::Status(503))
+    );
+    assert_eq!(seen.len(), 3);
+    // `on`'s guard reads `url`: not https, not retried.
+    let mut seen = Vec::new();
+    assert_eq!(
+        fetch("http://x".into(), &mut seen, &[500, 200]).await,
+        Err(FetchError::Status(500))
+    );
+    assert_eq!(seen.len(), 1);
+}
+
+// ---- #[async_trait] ---------------------------------------------------------------------------
+
+#[async_trait::async_trait]
+trait Store {
+    async fn get(&self, key: String) -> Result<u32, FetchError>;
+
+    /// A default method retried inside the trait.
+    #[retry(attempts = 3, base = "10ms")]
+    async fn get_twice(&self, key: String) -> Result<u32, FetchError> {
+        let a = self.get(key.clone()).await?;
+        let b = self.get(key).await?;
+        Ok(a + b)
+    }
+}
+
+struct Flaky {
+    calls: AtomicU32,
+    fail_first: u32,
+}
+
+#[async_trait::async_trait]
+impl Store for Flaky {
+    #[retry(attempts = 4, base = "10ms", timeout = "50ms")]
+    async fn get(&self, key: String) -> Result<u32, FetchError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= self.fail_first {
+            if n == 1 {
+                // The first attempt hangs: the timeout cuts it off.
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            return Err(FetchError::Status(503));
+        }
+        Ok(key.len() as u32 * 10 + n)
+    }
+}
+
+struct Counter {
+    hits: u32,
+}
+
+#[async_trait::async_trait]
+trait Bump {
+    async fn bump(&mut self, by: u32) -> Result<u32, u32>;
+}
+
+#[async_trait::async_trait]
+impl Bump for Counter {
+    #[retry(attempts = 3, base = "1ms")]
+    async fn bump(&mut self, by: u32) -> Result<u32, u32> {
+        self.hits += by;
+        if self.hits < 3 * by {
+            Err(self.hits)
+        } else {
+            Ok(self.hits)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_trait_methods_are_retried_with_timeout_and_mut_self() {
+    let store = Flaky {
+        calls: AtomicU32::new(0),
+        fail_first: 2,
+    };
+    let start = Instant::now();
+    let future = store.get("abc".into());
+    assert_send(&future);
+    // 1: cut off at 50 ms; 2: 503 after a 10 ms sleep; 3: succeeds after 20 ms.
+    assert_eq!(future.await, Ok(33));
+    assert_eq!(start.elapsed(), Duration::from_millis(80));
+
+    let store = Flaky {
+        calls: AtomicU32::new(0),
+        fail_first: 0,
+    };
+    assert_eq!(store.get_twice("ab".into()).await, Ok(21 + 22));
+
+    let mut counter = Counter { hits: 0 };
+    assert_eq!(counter.bump(2).await, Ok(6));
+}
+
+// ---- #[cfg] and #[cfg_attr] on arguments -------------------------------------------------------
+
+#[retry(attempts = 2, base = "1ms")]
+async fn with_cfg(
+    #[cfg(test)] label: String,
+    #[cfg(not(test))] label: u8,
+    #[cfg_attr(test, allow(unused_mut))] mut n: u32,
+) -> Result<String, String> {
+    n += 1;
+    if n > 0 {
+        Ok(format!("{label}{n}"))
+    } else {
+        Err(label.to_string())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cfg_attributes_on_arguments_are_kept_on_their_preparation() {
+    assert_eq!(with_cfg("x".into(), 1).await, Ok("x2".to_string()));
+}
+
+// ---- Pin<&mut Self> and Option<&mut T> ------------------------------------------------------------
+
+struct Machine {
+    steps: u32,
+    _pinned: std::marker::PhantomPinned,
+}
+
+impl Machine {
+    fn step(self: Pin<&mut Self>) -> u32 {
+        self.get_steps() + 1
+    }
+
+    fn get_steps(&self) -> u32 {
+        self.steps
+    }
+
+    #[retry(attempts = 3, base = "1ms")]
+    async fn advance(self: Pin<&mut Self>, log: Option<&mut Vec<u32>>) -> Result<u32, u32> {
+        let next = self.step();
+        if let Some(log) = log {
+            log.push(next);
+        }
+        Err(next)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pinned_self_and_optional_mut_references_are_reborrowed_per_attempt() {
+    let mut machine = Box::pin(Machine {
+        steps: 4,
+        _pinned: std::marker::PhantomPinned,
+    });
+    let mut log = Vec::new();
+    assert_eq!(machine.as_mut().advance(Some(&mut log)).await, Err(5));
+    assert_eq!(log, [5, 5, 5]);
+    assert_eq!(machine.as_mut().advance(None).await, Err(5));
+}
+
+#[retry(attempts = 3, base = "1ms")]
+fn count_into(counter: Option<&mut u32>) -> Result<(), ()> {
+    if let Some(counter) = counter {
+        *counter += 1;
+    }
+    Err(())
+}
+
+#[test]
+fn optional_mut_reference_in_a_blocking_function_is_reborrowed() {
+    let mut n = 0;
+    assert_eq!(count_into(Some(&mut n)), Err(()));
+    assert_eq!(n, 3);
+}
+
+// ---- policy = B::POLICY ------------------------------------------------------------------------
+
+trait Backend {
+    const POLICY: Policy;
+}
+
+struct Fast;
+
+impl Backend for Fast {
+    const POLICY: Policy = Policy::new()
+        .with_attempts(4)
+        .with_base(Duration::from_millis(5));
+}
+
+struct Client<B> {
+    calls: u32,
+    backend: std::marker::PhantomData<B>,
+}
+
+impl<B: Backend> Client<B> {
+    #[retry(policy = B::POLICY)]
+    async fn call(&mut self) -> Result<u32, u32> {
+        self.calls += 1;
+        Err(self.calls)
+    }
+}
+
+trait Service {
+    type B: Backend;
+
+    #[retry(policy = <Self::B as Backend>::POLICY)]
+    fn serve(&self, calls: &Cell<u32>) -> Result<(), u32> {
+        calls.set(calls.get() + 1);
+        Err(calls.get())
+    }
+}
+
+impl Service for Fast {
+    type B = Fast;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_named_through_a_generic_parameter_of_the_impl() {
+    let mut client = Client::<Fast> {
+        calls: 0,
+        backend: std::marker::PhantomData,
+    };
+    let start = Instant::now();
+    assert_eq!(client.call().await, Err(4));
+    assert_eq!(start.elapsed(), Duration::from_millis(5 + 10 + 20));
+    let calls = Cell::new(0);
+    assert_eq!(Fast.serve(&calls), Err(4));
+}
+
+// ---- arguments the body does not use ---------------------------------------------------------
+
+/// Not `Clone`: the function compiles only if `id` is never cloned.
+struct Id(#[allow(dead_code)] u64);
+
+struct Record {
+    id: u64,
+}
+
+impl Record {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// `id` appears only as a field and a method name, so it is not an argument use.
+#[allow(unused_variables)]
+#[retry(attempts = 2, base = "1ms")]
+fn field_named_like_an_argument(id: Id, rec: &Record) -> Result<u64, ()> {
+    let _ = &rec.id;
+    Ok(rec.id() + rec.id)
+}
+
+#[test]
+fn an_unused_argument_named_like_a_field_is_not_cloned() {
+    assert_eq!(
+        field_named_like_an_argument(Id(1), &Record { id: 2 }),
+        Ok(4)
+    );
+}
+
+// ---- "{self}" only in format strings -----------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Name(&'static str);
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Name {
+    #[retry(attempts = 2, base = "1ms")]
+    fn describe(self) -> Result<String, ()> {
+        let template = "{self}";
+        let debug = "{self:?}".to_string();
+        Ok(format!("{self} {template} {debug}"))
+    }
+}
+
+#[test]
+fn self_in_string_literals_is_renamed_only_in_format_strings() {
+    assert_eq!(Name("n").describe(), Ok("n {self} {self:?}".to_string()));
+}
+
+// ---- Send with Send + !Sync arguments ------------------------------------------------------------
+
+struct Conn {
+    sent: u32,
+}
+
+/// `Send` but not `Sync`.
+#[derive(Clone)]
+struct Token(Cell<u32>);
+
+impl Conn {
+    #[retry(attempts = 3, base = "1ms")]
+    async fn send(&mut self, token: Token, payload: String) -> Result<u32, u32> {
+        tokio::task::yield_now().await;
+        self.sent += token.0.get() + payload.len() as u32;
+        if self.sent < 10 {
+            Err(self.sent)
+        } else {
+            Ok(self.sent)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_future_stays_send_with_send_but_not_sync_arguments_in_mut_self_methods() {
+    let mut conn = Conn { sent: 0 };
+    let future = conn.send(Token(Cell::new(2)), "ab".into());
+    assert_send(&future);
+    assert_eq!(future.await, Ok(12));
+}
+
+// ---- deadline and timeout -------------------------------------------------------------------------
+
+#[retry(attempts = 5, base = "100ms", deadline = "300ms", timeout = "100ms")]
+async fn slow(log: &mut Vec<Instant>) -> Result<(), FetchError> {
+    log.push(Instant::now());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    Err(FetchError::Status(500))
+}
+
+/// With a deadline and a timeout, a third attempt used to start exactly at the deadline and be
+/// cut off at once, returning a synthetic `TimedOut` for an attempt that never ran.
+#[tokio::test(start_paused = true)]
+async fn no_attempt_starts_with_no_time_left_before_the_deadline() {
+    let mut log = Vec::new();
+    let start = Instant::now();
+    // Attempt 1: 0-100 (cut off); sleep 100 to 200; attempt 2: 200-300 (cut off at the
+    // deadline). No third attempt: a sleep from 300 would end past the deadline.
+    assert_eq!(slow(&mut log).await, Err(FetchError::TimedOut));
+    assert_eq!(log.len(), 2);
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
+}
