@@ -19,7 +19,6 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                 unreachable_code
             )]
             let __retry_result: Result<User, ApiError> = {
-                let id = ::retry_runtime::__private::RetryArg::__retry_clone(&id);
                 async move {
                     client
                         .get(format!("/users/{id}"))

@@ -235,15 +235,27 @@ fn prep_for(ty: &Type) -> Prep {
                 ),
                 _ => false,
             };
-            match (last.ident.to_string().as_str(), wraps_mut_ref) {
+            let name = last.ident.to_string();
+            match (name.as_str(), wraps_mut_ref) {
                 ("Option", true) => Prep::ReborrowOption,
                 ("Pin", true) => Prep::ReborrowPin,
+                // Primitive numbers are `Copy`: the attempt's `async move` copies them as it is.
+                _ if path.path.segments.len() == 1 && PRIMITIVES.contains(&name.as_str()) => {
+                    Prep::Copy
+                }
                 _ => Prep::Clone,
             }
         }
         _ => Prep::Clone,
     }
 }
+
+/// Types that are `Copy` whatever the crate defines (a local type cannot shadow them in a way
+/// that makes them not `Copy` without the user noticing).
+const PRIMITIVES: &[&str] = &[
+    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32",
+    "f64", "bool", "char",
+];
 
 fn cfg_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
     attrs
