@@ -398,3 +398,41 @@ async fn no_attempt_starts_with_no_time_left_before_the_deadline() {
     assert_eq!(log.len(), 2);
     assert_eq!(start.elapsed(), Duration::from_millis(300));
 }
+
+// ---- max_hint ---------------------------------------------------------------------------------
+
+#[derive(Debug, PartialEq)]
+struct Busy(Duration);
+
+impl retry_runtime::Classify for Busy {
+    fn classify(&self) -> retry_runtime::Decision {
+        retry_runtime::Decision::RetryAfter(self.0)
+    }
+}
+
+#[retry(attempts = 5, base = "10ms", classify, max_hint = "2s")]
+async fn busy(log: &mut Vec<Instant>, wait: Duration) -> Result<(), Busy> {
+    log.push(Instant::now());
+    Err(Busy(wait))
+}
+
+/// A hint up to `max_hint` is slept in full; a longer one ends the call at once (a
+/// `Retry-After: 3600` stalled the call for an hour in the first release).
+#[tokio::test(start_paused = true)]
+async fn max_hint_bounds_the_server_hints_that_are_slept() {
+    let mut log = Vec::new();
+    let start = Instant::now();
+    assert_eq!(
+        busy(&mut log, Duration::from_secs(2)).await,
+        Err(Busy(Duration::from_secs(2)))
+    );
+    assert_eq!(log.len(), 5);
+    assert_eq!(start.elapsed(), Duration::from_secs(8));
+
+    let mut log = Vec::new();
+    let start = Instant::now();
+    let hour = Duration::from_secs(3600);
+    assert_eq!(busy(&mut log, hour).await, Err(Busy(hour)));
+    assert_eq!(log.len(), 1);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}

@@ -168,6 +168,7 @@ pub struct Args {
     /// `None` inside for a bare `jitter` flag.
     pub jitter: Option<Spanned<Option<Ident>>>,
     pub deadline: Option<Spanned<LitStr>>,
+    pub max_hint: Option<Spanned<LitStr>>,
     pub timeout: Option<Spanned<LitStr>>,
     pub on: Option<Spanned<Filter>>,
     pub unless: Option<Spanned<Filter>>,
@@ -285,13 +286,14 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             let value = number(input, "an integer literal such as `attempts = 3`")?;
             set(&mut out.attempts, &key, value)
         }
-        Key::Base | Key::Max | Key::Deadline | Key::Timeout => {
+        Key::Base | Key::Max | Key::Deadline | Key::MaxHint | Key::Timeout => {
             needs_value()?;
             let lit = duration_lit(input, &name)?;
             let slot = match known {
                 Key::Base => &mut out.base,
                 Key::Max => &mut out.max,
                 Key::Timeout => &mut out.timeout,
+                Key::MaxHint => &mut out.max_hint,
                 _ => &mut out.deadline,
             };
             set(slot, &key, lit)

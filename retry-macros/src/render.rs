@@ -224,13 +224,21 @@ fn policy_setup(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
                 const __RETRY_POLICY: #private::Policy = #value;
             }
         }
-        PolicySource::Expr { expr, deadline } => {
+        PolicySource::Expr {
+            expr,
+            deadline,
+            max_hint,
+        } => {
             let expr_span = expr.span();
             let ty = quote_spanned!(expr_span=> #private::Policy);
             let mut value = quote!(#expr);
             if let Some(d) = deadline {
                 let d = duration(d);
                 value = quote!((#value).with_deadline(#d));
+            }
+            if let Some(d) = max_hint {
+                let d = duration(d);
+                value = quote!((#value).with_max_hint(#d));
             }
             let check = if looks_const(expr) {
                 let private = respan(private, expr_span);
@@ -487,6 +495,10 @@ fn key_policy(private: &TokenStream, keys: &KeyPolicy) -> TokenStream {
     if let Some(deadline) = &keys.deadline {
         let d = duration(deadline);
         value = quote!(#value.with_deadline(#d));
+    }
+    if let Some(max_hint) = &keys.max_hint {
+        let d = duration(max_hint);
+        value = quote!(#value.with_max_hint(#d));
     }
     value
 }

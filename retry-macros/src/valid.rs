@@ -16,7 +16,11 @@ pub enum PolicySource {
     Keys(KeyPolicy),
     /// `policy = EXPR`, evaluated at call time; `is_const` when the expression names a
     /// `const`-looking path, which is then also checked at compile time.
-    Expr { expr: Expr, deadline: Option<Dur> },
+    Expr {
+        expr: Expr,
+        deadline: Option<Dur>,
+        max_hint: Option<Dur>,
+    },
 }
 
 /// A policy fully known at compile time. Every field is validated.
@@ -28,6 +32,7 @@ pub struct KeyPolicy {
     pub backoff: Option<BackoffKind>,
     pub jitter: Option<JitterKind>,
     pub deadline: Option<Dur>,
+    pub max_hint: Option<Dur>,
 }
 
 /// The validated configuration handed to code generation.
@@ -76,6 +81,10 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
         .deadline
         .as_ref()
         .and_then(|d| check_duration(d, "deadline", errors));
+    let max_hint = args
+        .max_hint
+        .as_ref()
+        .and_then(|d| check_duration(d, "max_hint", errors));
     let factor = args.factor.as_ref().and_then(|f| check_factor(f, errors));
     let backoff = args.backoff.as_ref().and_then(|b| {
         check_choice(&b.value, b.span, "backoff", &BackoffKind::names(), errors)
@@ -170,6 +179,7 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
         Some(policy) => PolicySource::Expr {
             expr: policy.value,
             deadline,
+            max_hint,
         },
         None => PolicySource::Keys(KeyPolicy {
             attempts: attempts.unwrap_or(3),
@@ -179,6 +189,7 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
             backoff,
             jitter,
             deadline,
+            max_hint,
         }),
     };
     Some(Config {

@@ -12,6 +12,7 @@ pub enum Key {
     Backoff,
     Jitter,
     Deadline,
+    MaxHint,
     Timeout,
     On,
     Unless,
@@ -26,7 +27,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 17] = [
+    pub const ALL: [Key; 18] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -34,6 +35,7 @@ impl Key {
         Key::Backoff,
         Key::Jitter,
         Key::Deadline,
+        Key::MaxHint,
         Key::Timeout,
         Key::On,
         Key::Unless,
@@ -56,6 +58,7 @@ impl Key {
             Key::Backoff => "backoff",
             Key::Jitter => "jitter",
             Key::Deadline => "deadline",
+            Key::MaxHint => "max_hint",
             Key::Timeout => "timeout",
             Key::On => "on",
             Key::Unless => "unless",
@@ -74,6 +77,7 @@ impl Key {
         match self {
             Key::Attempts => "3",
             Key::Base | Key::Max | Key::Deadline => "\"200ms\"",
+            Key::MaxHint => "\"60s\"",
             Key::Timeout => "\"2s\"",
             Key::Factor => "2.0",
             Key::Backoff => "exponential",
@@ -95,7 +99,7 @@ impl Key {
     }
 
     /// Every key's name, for suggestions.
-    pub fn names() -> [&'static str; 17] {
+    pub fn names() -> [&'static str; 18] {
         Key::ALL.map(Key::name)
     }
 }

@@ -45,6 +45,8 @@ pub enum GiveUp {
     OutOfAttempts,
     /// The next sleep would have ended at or after the deadline.
     Deadline,
+    /// The server's hint (`Retry-After`, pushback) was longer than the policy's `max_hint`.
+    HintTooLong,
     /// The shared retry budget had no token left.
     Budget,
 }
@@ -64,6 +66,7 @@ impl GiveUp {
             GiveUp::Permanent => "classified as permanent",
             GiveUp::OutOfAttempts => "out of attempts",
             GiveUp::Deadline => "the next sleep would end past the deadline",
+            GiveUp::HintTooLong => "the server asked for a wait longer than `max_hint`",
             GiveUp::Budget => "retry budget exhausted",
         }
     }
@@ -353,7 +356,8 @@ pub fn sleep(delay: Duration) -> tokio::time::Sleep {
 ///
 /// `previous` is the delay slept before the previous retry (only decorrelated jitter reads it),
 /// `elapsed` the time since the first attempt started (only read when there is a deadline),
-/// `hint` a `Decision::RetryAfter` pause: the larger of it and the policy's delay is slept.
+/// `hint` a `Decision::RetryAfter` pause: the larger of it and the policy's delay is slept, if
+/// it is no longer than the policy's `max_hint`; a longer one gives up at once.
 pub fn next_delay(
     policy: &Policy,
     failed: u32,
@@ -363,6 +367,9 @@ pub fn next_delay(
 ) -> Result<Duration, GiveUp> {
     if failed >= policy.attempts() {
         return Err(GiveUp::OutOfAttempts);
+    }
+    if hint.is_some_and(|hint| hint > policy.max_hint()) {
+        return Err(GiveUp::HintTooLong);
     }
     let mut delay = match policy.jitter() {
         // No randomness needed: skip the thread-local generator.
@@ -443,6 +450,25 @@ mod tests {
         assert_eq!(
             next_delay(&policy, 1, Duration::ZERO, Some(MS * 199), None),
             Ok(MS * 100)
+        );
+    }
+
+    /// A `Retry-After: 3600` used to stall the call for an hour.
+    #[test]
+    fn a_hint_longer_than_max_hint_ends_the_call() {
+        let policy = Policy::new().with_base(MS).with_max_hint(MS * 500);
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, None, Some(MS * 501)),
+            Err(GiveUp::HintTooLong)
+        );
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, None, Some(MS * 500)),
+            Ok(MS * 500)
+        );
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            next_delay(&Policy::new(), 1, Duration::ZERO, None, Some(hour)),
+            Err(GiveUp::HintTooLong)
         );
     }
 

@@ -16,6 +16,8 @@ const DEFAULT_BASE: Duration = Duration::from_millis(200);
 const DEFAULT_MAX: Duration = Duration::from_secs(2);
 /// Default exponential multiplier.
 const DEFAULT_FACTOR: f64 = 2.0;
+/// Default longest server hint that is honoured.
+const DEFAULT_MAX_HINT: Duration = Duration::from_secs(60);
 
 /// A retry policy: the number of attempts, the backoff schedule, jitter and an overall deadline.
 ///
@@ -40,6 +42,7 @@ const DEFAULT_FACTOR: f64 = 2.0;
 /// | backoff | [`Backoff::Exponential`] |
 /// | jitter | [`Jitter::None`] |
 /// | deadline | none |
+/// | max_hint | 60 s: a server hint (`Retry-After`, pushback) longer than this ends the call |
 ///
 /// # Example
 ///
@@ -69,6 +72,7 @@ pub struct Policy {
     backoff: Backoff,
     jitter: Jitter,
     deadline: Option<Duration>,
+    max_hint: Duration,
 }
 
 impl Default for Policy {
@@ -94,6 +98,7 @@ impl Policy {
             backoff: Backoff::Exponential,
             jitter: Jitter::None,
             deadline: None,
+            max_hint: DEFAULT_MAX_HINT,
         }
     }
 
@@ -183,6 +188,33 @@ impl Policy {
     pub const fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
+    }
+
+    /// Sets the longest server hint that is honoured. A `Decision::RetryAfter(d)` with `d` up to
+    /// this long sleeps the larger of `d` and the backoff delay (within the deadline); a longer
+    /// one ends the call at once with the last outcome: the server has said it will not be
+    /// ready soon, and both sleeping that long and coming back early are wrong by default.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_max_hint(Duration::from_secs(5));
+    /// assert_eq!(policy.max_hint(), Duration::from_secs(5));
+    /// assert_eq!(Policy::new().max_hint(), Duration::from_secs(60));
+    /// ```
+    pub const fn with_max_hint(mut self, max_hint: Duration) -> Self {
+        self.max_hint = max_hint;
+        self
+    }
+
+    /// The longest server hint that is honoured (see [`with_max_hint`](Policy::with_max_hint)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(retry_runtime::Policy::new().max_hint(), Duration::from_secs(60));
+    /// ```
+    pub const fn max_hint(&self) -> Duration {
+        self.max_hint
     }
 
     /// The total number of calls, the first one included.

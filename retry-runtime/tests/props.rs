@@ -73,8 +73,13 @@ prop_compose! {
         backoff in any_backoff(),
         jitter in any_jitter(),
         deadline in prop::option::of(any_duration()),
+        max_hint in prop::option::of(any_duration()),
     ) -> Policy {
-        build(attempts, base, max, factor, backoff, jitter, deadline)
+        let policy = build(attempts, base, max, factor, backoff, jitter, deadline);
+        match max_hint {
+            Some(max_hint) => policy.with_max_hint(max_hint),
+            None => policy,
+        }
     }
 }
 
@@ -406,6 +411,8 @@ proptest! {
             prop_assert_eq!(got, None);
         }
         if let Some(d) = got {
+            // No sleep ever exceeds max(max, max_hint).
+            prop_assert!(d <= policy.max().max(policy.max_hint()));
             prop_assert!(d <= policy.max().max(hint.unwrap_or_default()));
             if let Some(hint) = hint {
                 prop_assert!(d >= hint);
@@ -423,7 +430,8 @@ proptest! {
             (Some(deadline), Some(elapsed)) => elapsed.saturating_add(ceil_millis(d)) < deadline,
             _ => true,
         };
-        let expected = (failed < plain.attempts() && fits).then_some(d);
+        let hint_ok = hint.is_none_or(|hint| hint <= plain.max_hint());
+        let expected = (failed < plain.attempts() && fits && hint_ok).then_some(d);
         prop_assert_eq!(got, expected);
     }
 }
