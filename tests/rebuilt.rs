@@ -436,3 +436,113 @@ async fn max_hint_bounds_the_server_hints_that_are_slept() {
     assert_eq!(log.len(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
+
+// ---- until and classify_ok ----------------------------------------------------------------------
+
+#[derive(Debug, PartialEq)]
+enum Job {
+    Pending(u32),
+    Done(u32),
+}
+
+static POLLS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Polling until a job is ready: an `Ok(Pending)` is a failed attempt; the hook sees the
+/// whole outcome.
+#[retry(
+    attempts = 5,
+    base = "100ms",
+    backoff = constant,
+    until = |job: &Job| matches!(job, Job::Done(_)),
+    on_retry = |outcome: &Result<Job, String>, info: &RetryInfo| POLLS.lock().unwrap().push(format!("{outcome:?} {}", info.attempt()))
+)]
+async fn poll_job(polls: &mut u32, ready_after: u32) -> Result<Job, String> {
+    *polls += 1;
+    if *polls == 2 {
+        return Err("flaky".to_string());
+    }
+    Ok(if *polls >= ready_after {
+        Job::Done(*polls)
+    } else {
+        Job::Pending(*polls)
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn until_retries_ok_values_until_they_satisfy_it() {
+    POLLS.lock().unwrap().clear();
+    let start = Instant::now();
+    let mut polls = 0;
+    assert_eq!(poll_job(&mut polls, 4).await, Ok(Job::Done(4)));
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
+    assert_eq!(
+        *POLLS.lock().unwrap(),
+        ["Ok(Pending(1)) 1", "Err(\"flaky\") 2", "Ok(Pending(3)) 3"]
+    );
+    // Never satisfied: the last outcome is returned as it was, an `Ok`.
+    let mut polls = 0;
+    assert_eq!(poll_job(&mut polls, 100).await, Ok(Job::Pending(5)));
+    assert_eq!(polls, 5);
+}
+
+/// A response-like value that classifies itself.
+#[derive(Debug, PartialEq)]
+struct Reply {
+    status: u16,
+    retry_after: Option<Duration>,
+}
+
+impl retry_runtime::Classify for Reply {
+    fn classify(&self) -> retry_runtime::Decision {
+        match (self.status, self.retry_after) {
+            (503, Some(wait)) => retry_runtime::Decision::RetryAfter(wait),
+            (500..=599, None) => retry_runtime::Decision::Retry,
+            _ => retry_runtime::Decision::Stop,
+        }
+    }
+}
+
+#[retry(attempts = 4, base = "10ms", classify_ok)]
+async fn call(log: &mut Vec<Instant>, replies: &[Reply]) -> Result<Reply, String> {
+    log.push(Instant::now());
+    let reply = &replies[log.len() - 1];
+    Ok(Reply {
+        status: reply.status,
+        retry_after: reply.retry_after,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn classify_ok_retries_a_503_value_after_its_hint_and_returns_a_404_at_once() {
+    let replies = [
+        Reply {
+            status: 503,
+            retry_after: Some(Duration::from_secs(2)),
+        },
+        Reply {
+            status: 502,
+            retry_after: None,
+        },
+        Reply {
+            status: 200,
+            retry_after: None,
+        },
+    ];
+    let mut log = Vec::new();
+    let start = Instant::now();
+    assert_eq!(
+        call(&mut log, &replies).await,
+        Ok(Reply {
+            status: 200,
+            retry_after: None
+        })
+    );
+    assert_eq!(start.elapsed(), Duration::from_millis(2000 + 20));
+    let replies = [Reply {
+        status: 404,
+        retry_after: None,
+    }];
+    let mut log = Vec::new();
+    assert_eq!(call(&mut log, &replies).await.map(|r| r.status), Ok(404));
+    assert_eq!(log.len(), 1);
+}

@@ -174,6 +174,8 @@ pub struct Args {
     pub unless: Option<Spanned<Filter>>,
     pub when: Option<Spanned<Expr>>,
     pub classify: Option<Spanned<()>>,
+    pub until: Option<Spanned<Expr>>,
+    pub classify_ok: Option<Spanned<()>>,
     pub context: Option<Spanned<Ident>>,
     pub on_retry: Option<Spanned<Expr>>,
     pub budget: Option<Spanned<Expr>>,
@@ -315,27 +317,33 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             };
             set_spanned(slot, &key, Filter { pat, guard }, span)
         }
-        Key::When | Key::OnRetry | Key::Budget | Key::Policy => {
+        Key::When | Key::Until | Key::OnRetry | Key::Budget | Key::Policy => {
             needs_value()?;
             let expr: Expr = input.parse()?;
             let span = expr.span();
             let slot = match known {
                 Key::When => &mut out.when,
+                Key::Until => &mut out.until,
                 Key::OnRetry => &mut out.on_retry,
                 Key::Budget => &mut out.budget,
                 _ => &mut out.policy,
             };
             set_spanned(slot, &key, expr, span)
         }
-        Key::Classify => {
+        Key::Classify | Key::ClassifyOk => {
             if has_value {
                 let value: Expr = input.parse()?;
                 return Err(syn::Error::new_spanned(
                     value,
-                    "`classify` is a flag and takes no value: write `classify` alone",
+                    format!("`{name}` is a flag and takes no value: write `{name}` alone"),
                 ));
             }
-            set_spanned(&mut out.classify, &key, (), key.span())
+            let slot = if known == Key::Classify {
+                &mut out.classify
+            } else {
+                &mut out.classify_ok
+            };
+            set_spanned(slot, &key, (), key.span())
         }
         Key::Context => {
             needs_value()?;

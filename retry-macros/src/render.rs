@@ -90,7 +90,8 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         let budget = &names.budget_local;
         quote!(#private::RetryBudget::deposit(#budget);)
     });
-    let check_result = result_check(plan, &names);
+    let check_result = result_check(plan, &names, "__retry_error");
+    let judges_ok = config.until.is_some() || config.classify_ok.is_some();
     let decide_chain = decide_chain(config, &names);
     let budget_arg = match &config.budget {
         Some(_) => {
@@ -100,9 +101,15 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let (err, info) = (&names.err, &names.info);
+    // The hook sees the error, or the whole outcome when `Ok` values may be retried too.
+    let hook_sees = if judges_ok {
+        quote!(&#result)
+    } else {
+        quote!(#err)
+    };
     let hook = config.on_retry.as_ref().map(|hook| {
         let private = respan(private, hook.span());
-        let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #err, &#info));
+        let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #hook_sees, &#info));
         quote!(#call;)
     });
     let name = &plan.name;
@@ -112,20 +119,63 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
 
     // One attempt and the decision after it: the value is the delay to sleep before the next
     // attempt; success and giving up return from the function (or the blocking loop's turn).
+    let verdict = Ident::new("__retry_verdict", Span::mixed_site());
+    let judge = if judges_ok {
+        // `until` and `classify_ok` may turn an `Ok` into a failed attempt.
+        let outcome = result_check(plan, &names, "__retry_outcome");
+        let ok = Ident::new("__retry_ok", Span::mixed_site());
+        let satisfied = match &config.until {
+            Some(until) => {
+                let private = respan(private, until.span());
+                quote_spanned!(until.span()=> #private::check_until(#until, #ok))
+            }
+            None => quote!(true),
+        };
+        let decision = match config.classify_ok {
+            Some(span) => {
+                let private = respan(private, span);
+                let at_flag = Ident::new("__retry_classified", span);
+                quote_spanned!(span=> { let #at_flag = #ok; #private::classify_ok(#at_flag) })
+            }
+            None => quote!(#private::Decision::Stop),
+        };
+        quote! {
+            let #verdict = match #outcome {
+                ::core::result::Result::Ok(#ok) => match #private::ok_verdict(#satisfied, #decision) {
+                    ::core::option::Option::None => {
+                        #on_success
+                        #return_success;
+                    }
+                    ::core::option::Option::Some(verdict) => verdict,
+                },
+                ::core::result::Result::Err(#err) => #decide_chain,
+            };
+        }
+    } else {
+        quote! {
+            let ::core::option::Option::Some(#err) = #check_result else {
+                #on_success
+                #return_success;
+            };
+            let #verdict = #decide_chain;
+        }
+    };
+    let shown = if judges_ok {
+        quote!(&#result)
+    } else {
+        quote!(#err)
+    };
     let turn = quote! {
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
         let #result #annotation = #attempt;
-        let ::core::option::Option::Some(#err) = #check_result else {
-            #on_success
-            #return_success;
-        };
+        #judge
         match #private::Step::failed(
             #step_mut,
             #policy,
-            #decide_chain,
+            #verdict,
             #budget_arg,
             #name,
-            #private::shown!(#err),
+            #private::shown!(#shown),
         ) {
             ::core::result::Result::Ok(#info) => {
                 #hook
@@ -396,21 +446,24 @@ fn prep_stmt(private: &TokenStream, arg: &ArgPlan) -> TokenStream {
 
 /// `Option<&E>`: the error of a failed attempt, through the return type, so that a function
 /// not returning a `Result` is reported once, on that type.
-fn result_check(plan: &Plan, names: &Names) -> TokenStream {
+fn result_check(plan: &Plan, names: &Names, method: &str) -> TokenStream {
     let private = &names.private;
     let result = &names.result;
     let span = plan.ret_span;
     match &plan.ret {
         Some(ty) => {
             let private = respan(private, span);
-            let method = Ident::new("__retry_error", last_span(&ty.to_token_stream(), span));
+            let method = Ident::new(method, last_span(&ty.to_token_stream(), span));
             quote_spanned! {span=>
                 <#ty as #private::RetryResult>::#method(&#result)
             }
         }
-        None => quote_spanned! {span=>
-            #private::RetryResult::__retry_error(&#result)
-        },
+        None => {
+            let method = Ident::new(method, span);
+            quote_spanned! {span=>
+                #private::RetryResult::#method(&#result)
+            }
+        }
     }
 }
 

@@ -50,6 +50,10 @@ pub struct Config {
     pub when: Option<Expr>,
     /// `classify`: the span of the flag.
     pub classify: Option<Span>,
+    /// `until = …`: a predicate over `&T`; an `Ok` that fails it is retried.
+    pub until: Option<Expr>,
+    /// `classify_ok`: the span of the flag.
+    pub classify_ok: Option<Span>,
     /// `context = name`.
     pub context: Option<syn::Ident>,
     /// `on_retry = …`: a hook over `(&E, &RetryInfo)`.
@@ -200,6 +204,8 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
         unless: args.unless.map(|f| f.value),
         when: args.when.map(|w| w.value),
         classify: args.classify.map(|c| c.key),
+        until: args.until.map(|u| u.value),
+        classify_ok: args.classify_ok.map(|c| c.key),
         context: args.context.map(|c| c.value),
         on_retry: args.on_retry.map(|h| h.value),
         budget: args.budget.map(|b| b.value),

@@ -18,6 +18,8 @@ pub enum Key {
     Unless,
     When,
     Classify,
+    Until,
+    ClassifyOk,
     Context,
     OnRetry,
     Budget,
@@ -27,7 +29,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 18] = [
+    pub const ALL: [Key; 20] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -41,6 +43,8 @@ impl Key {
         Key::Unless,
         Key::When,
         Key::Classify,
+        Key::Until,
+        Key::ClassifyOk,
         Key::Context,
         Key::OnRetry,
         Key::Budget,
@@ -64,6 +68,8 @@ impl Key {
             Key::Unless => "unless",
             Key::When => "when",
             Key::Classify => "classify",
+            Key::Until => "until",
+            Key::ClassifyOk => "classify_ok",
             Key::Context => "context",
             Key::OnRetry => "on_retry",
             Key::Budget => "budget",
@@ -84,7 +90,8 @@ impl Key {
             Key::Jitter => "full",
             Key::On | Key::Unless => "MyError::Timeout | MyError::Io(_)",
             Key::When => "|e| e.is_transient()",
-            Key::Classify => "",
+            Key::Classify | Key::ClassifyOk => "",
+            Key::Until => "|job| job.is_done()",
             Key::Context => "attempt",
             Key::OnRetry => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
             Key::Budget => "MY_BUDGET",
@@ -99,7 +106,7 @@ impl Key {
     }
 
     /// Every key's name, for suggestions.
-    pub fn names() -> [&'static str; 18] {
+    pub fn names() -> [&'static str; 20] {
         Key::ALL.map(Key::name)
     }
 }

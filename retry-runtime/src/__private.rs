@@ -43,16 +43,26 @@ impl<T: Clone> RetryArg for T {
     note = "`#[retry]` retries when the function returns `Err`, so it needs a `Result` to look at"
 )]
 pub trait RetryResult {
+    /// The success type.
+    type Ok;
     /// The error type.
     type Error;
     /// The error of a failed attempt, `None` on success.
     fn __retry_error(&self) -> Option<&Self::Error>;
+    /// The outcome, borrowed.
+    fn __retry_outcome(&self) -> Result<&Self::Ok, &Self::Error>;
     /// A failed result holding `error`.
     fn __retry_from_error(error: Self::Error) -> Self;
 }
 
 impl<T, E> RetryResult for Result<T, E> {
+    type Ok = T;
     type Error = E;
+
+    #[inline(always)]
+    fn __retry_outcome(&self) -> Result<&T, &E> {
+        self.as_ref()
+    }
 
     #[inline(always)]
     fn __retry_error(&self) -> Option<&E> {
@@ -117,6 +127,48 @@ impl<E: Classify + ?Sized> RetryClassify for E {
     #[inline]
     fn __retry_classify(&self) -> Decision {
         self.classify()
+    }
+}
+
+/// `classify_ok` asks this of the success type.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(classify_ok)]` needs `{Self}` to implement `retry_runtime::Classify`",
+    label = "`{Self}` cannot say which of its values should be retried",
+    note = "implement `retry_runtime::Classify` for `{Self}`, or decide with `until = |value| ...` instead of `classify_ok`"
+)]
+pub trait RetryClassifyOk {
+    /// The value's own decision.
+    fn __retry_classify_ok(&self) -> Decision;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Classify + ?Sized> RetryClassifyOk for T {
+    #[inline]
+    fn __retry_classify_ok(&self) -> Decision {
+        self.classify()
+    }
+}
+
+/// `classify_ok`: the success value's own decision.
+#[inline]
+pub fn classify_ok<T: RetryClassifyOk + ?Sized>(value: &T) -> Decision {
+    value.__retry_classify_ok()
+}
+
+/// `until = …`: the predicate, with its signature checked at the user's expression.
+#[inline]
+pub fn check_until<T: ?Sized, F: Fn(&T) -> bool>(predicate: F, value: &T) -> bool {
+    predicate(value)
+}
+
+/// The verdict on a success value: `None` when it is final (`until` satisfied and
+/// `classify_ok` said `Stop`), else a retry, with the value's hint if it gave one.
+#[inline]
+pub fn ok_verdict(satisfied: bool, decision: Decision) -> Option<Verdict> {
+    match (satisfied, decision) {
+        (true, Decision::Stop) => None,
+        (_, Decision::RetryAfter(hint)) => Some(Ok(Some(hint))),
+        _ => Some(Ok(None)),
     }
 }
 
