@@ -36,11 +36,10 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
             else {
                 return __retry_result;
             };
-            let __retry_verdict = ::core::result::Result::Ok(::core::option::Option::None);
             match ::retry_runtime::__private::Step::failed(
                 &mut __retry_step,
                 &__RETRY_POLICY,
-                __retry_verdict,
+                ::core::result::Result::Ok(::core::option::Option::None),
                 ::core::option::Option::None,
                 "fetch_user",
                 ::retry_runtime::__private::shown!(__retry_err),

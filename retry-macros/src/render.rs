@@ -157,8 +157,13 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
                 #on_success
                 #return_success;
             };
-            let #verdict = #decide_chain;
         }
+    };
+    // Without `until`/`classify_ok` the verdict is written into the engine call.
+    let verdict = if judges_ok {
+        quote!(#verdict)
+    } else {
+        decide_chain
     };
     let shown = if judges_ok {
         quote!(&#result)
