@@ -546,3 +546,35 @@ async fn classify_ok_retries_a_503_value_after_its_hint_and_returns_a_404_at_onc
     assert_eq!(call(&mut log, &replies).await.map(|r| r.status), Ok(404));
     assert_eq!(log.len(), 1);
 }
+
+// ---- a per-attempt timeout from configuration ----------------------------------------------------
+
+struct Configured {
+    timeout: Duration,
+    calls: u32,
+}
+
+impl Configured {
+    /// The timeout comes from the value, at each call (rejected in the first release, whose
+    /// advice to use `policy = …` was a dead end: a `Policy` has no timeout).
+    #[retry(attempts = 3, base = "10ms", timeout = self.timeout)]
+    async fn call(&mut self) -> Result<u32, FetchError> {
+        self.calls += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(self.calls)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_read_from_the_receiver_at_each_call() {
+    let mut slow = Configured {
+        timeout: Duration::from_millis(50),
+        calls: 0,
+    };
+    let start = Instant::now();
+    assert_eq!(slow.call().await, Err(FetchError::TimedOut));
+    assert_eq!(slow.calls, 3);
+    assert_eq!(start.elapsed(), Duration::from_millis(50 * 3 + 10 + 20));
+    slow.timeout = Duration::from_millis(150);
+    assert_eq!(slow.call().await, Ok(4));
+}

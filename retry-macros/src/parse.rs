@@ -169,7 +169,7 @@ pub struct Args {
     pub jitter: Option<Spanned<Option<Ident>>>,
     pub deadline: Option<Spanned<LitStr>>,
     pub max_hint: Option<Spanned<LitStr>>,
-    pub timeout: Option<Spanned<LitStr>>,
+    pub timeout: Option<Spanned<Timeout>>,
     pub on: Option<Spanned<Filter>>,
     pub unless: Option<Spanned<Filter>>,
     pub when: Option<Spanned<Expr>>,
@@ -181,6 +181,12 @@ pub struct Args {
     pub budget: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
     pub krate: Option<Spanned<syn::Path>>,
+}
+
+/// `timeout = "2s"` (checked now) or `timeout = EXPR` (a `Duration` at each call).
+pub enum Timeout {
+    Literal(LitStr),
+    Expr(Expr),
 }
 
 /// `on = PATTERN` or `unless = PATTERN`, with an optional `if` guard.
@@ -288,13 +294,25 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             let value = number(input, "an integer literal such as `attempts = 3`")?;
             set(&mut out.attempts, &key, value)
         }
-        Key::Base | Key::Max | Key::Deadline | Key::MaxHint | Key::Timeout => {
+        Key::Timeout => {
+            needs_value()?;
+            // A string is a duration checked now; anything else is evaluated at each call.
+            if input.peek(LitStr) {
+                let lit: LitStr = input.parse()?;
+                let span = lit.span();
+                set_spanned(&mut out.timeout, &key, Timeout::Literal(lit), span)
+            } else {
+                let expr: Expr = input.parse()?;
+                let span = expr.span();
+                set_spanned(&mut out.timeout, &key, Timeout::Expr(expr), span)
+            }
+        }
+        Key::Base | Key::Max | Key::Deadline | Key::MaxHint => {
             needs_value()?;
             let lit = duration_lit(input, &name)?;
             let slot = match known {
                 Key::Base => &mut out.base,
                 Key::Max => &mut out.max,
-                Key::Timeout => &mut out.timeout,
                 Key::MaxHint => &mut out.max_hint,
                 _ => &mut out.deadline,
             };

@@ -8,7 +8,7 @@ use syn::spanned::Spanned as _;
 
 use crate::duration::Dur;
 use crate::plan::{ArgPlan, Flavor, Plan, Prep};
-use crate::valid::{Config, KeyPolicy, PolicySource};
+use crate::valid::{Config, KeyPolicy, PolicySource, TimeoutValue};
 use crate::vocab::JitterKind;
 
 /// The generated identifiers. Locals use `Span::mixed_site()`, so the user's code can neither
@@ -22,6 +22,7 @@ struct Names {
     info: Ident,
     policy_local: Ident,
     budget_local: Ident,
+    timeout_local: Ident,
     key: Ident,
     label: syn::Lifetime,
 }
@@ -40,6 +41,7 @@ impl Names {
             info: local("__retry_info"),
             policy_local: local("__retry_policy"),
             budget_local: local("__retry_budget"),
+            timeout_local: local("__retry_timeout"),
             key: local("__retry_key"),
             label: syn::Lifetime {
                 apostrophe: mixed,
@@ -222,10 +224,21 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     //             sleep(__retry_delay).await;
     //         }
     //     }
+    // A run-time timeout is evaluated once per call, with its type checked at the expression.
+    let timeout_setup = match &config.timeout {
+        Some((TimeoutValue::Expr(expr), _)) => {
+            let local = &names.timeout_local;
+            let span = expr.span();
+            let ty = quote_spanned!(span=> ::core::time::Duration);
+            quote!(let #local: #ty = #expr;)
+        }
+        _ => quote!(),
+    };
     let setup = quote! {
         #policy_setup
         #budget_setup
         #key_setup
+        #timeout_setup
     };
     let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock));
     let body = match &plan.flavor {
@@ -400,7 +413,13 @@ fn attempt_runner(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
     };
     match &config.timeout {
         Some((limit, key_span)) => {
-            let limit = duration(limit);
+            let limit = match limit {
+                TimeoutValue::Literal(d) => duration(d),
+                TimeoutValue::Expr(_) => {
+                    let local = &names.timeout_local;
+                    quote!(#local)
+                }
+            };
             let timed_out = {
                 let private = respan(private, *key_span);
                 quote_spanned!(*key_span=> #private::timed_out())

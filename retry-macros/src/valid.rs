@@ -7,7 +7,7 @@ use syn::{Expr, FnArg, Lit, LitStr, ReturnType, Type};
 
 use crate::duration::{self, Dur, DurationError};
 use crate::errors::Errors;
-use crate::parse::{Args, Filter, ItemFn, Number, Spanned};
+use crate::parse::{Args, Filter, ItemFn, Number, Spanned, Timeout};
 use crate::vocab::{closest, find, list, BackoffKind, JitterKind};
 
 /// Where the policy comes from.
@@ -35,13 +35,21 @@ pub struct KeyPolicy {
     pub max_hint: Option<Dur>,
 }
 
+/// A per-attempt timeout.
+pub enum TimeoutValue {
+    /// Known at compile time.
+    Literal(Dur),
+    /// Evaluated once per call (`timeout = self.config.timeout`).
+    Expr(Expr),
+}
+
 /// The validated configuration handed to code generation.
 pub struct Config {
     pub policy: PolicySource,
     /// Path to the runtime crate.
     pub krate: syn::Path,
-    /// `timeout = "…"` and the span of its key (for trait-bound errors).
-    pub timeout: Option<(Dur, Span)>,
+    /// `timeout = …` and the span of its key (for trait-bound errors).
+    pub timeout: Option<(TimeoutValue, Span)>,
     /// `on = …`: retry only errors matching it.
     pub on: Option<Filter>,
     /// `unless = …`: never retry errors matching it.
@@ -145,17 +153,25 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
         }
     }
 
-    let timeout = args
-        .timeout
-        .as_ref()
-        .and_then(|d| check_duration(d, "timeout", errors));
-    if let (Some(timeout), Some(arg)) = (timeout, &args.timeout) {
-        if timeout.as_nanos() == 0 {
-            errors.push(
-                arg.span,
-                "`timeout = \"0ms\"` would cut off every attempt at once; give each attempt some time, such as `timeout = \"2s\"`",
-            );
+    let timeout = args.timeout.as_ref().and_then(|arg| match &arg.value {
+        Timeout::Literal(lit) => {
+            let spanned = Spanned {
+                value: lit.clone(),
+                key: arg.key,
+                span: arg.span,
+            };
+            let d = check_duration(&spanned, "timeout", errors)?;
+            if d.as_nanos() == 0 {
+                errors.push(
+                    arg.span,
+                    "`timeout = \"0ms\"` would cut off every attempt at once; give each attempt some time, such as `timeout = \"2s\"`",
+                );
+            }
+            Some(TimeoutValue::Literal(d))
         }
+        Timeout::Expr(expr) => Some(TimeoutValue::Expr(expr.clone())),
+    });
+    if let Some(arg) = &args.timeout {
         if !is_async && shape.is_some() {
             let message = if shape.is_some_and(|s| s.made_sync_by_runtime_macro) {
                 "`timeout` needs an `async fn`, and `#[tokio::main]` or `#[tokio::test]` above `#[retry]` has already made this function synchronous; put `#[retry]` above it, so that it sees the `async fn`"
