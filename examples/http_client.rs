@@ -9,7 +9,7 @@
 //! not retried.
 //!
 //! ```text
-//! cargo run --example http_client
+//! cargo run --example http_client --features http
 //! ```
 
 use std::collections::HashMap;

@@ -1,4 +1,5 @@
-//! Shared helpers for the integration tests, examples and benchmarks of `retry-runtime`.
+//! Shared helpers for the integration tests and examples of `retry-runtime`, and for the
+//! benchmarks in `benchmarks/` (package `retry-benchmarks`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -9,7 +9,9 @@ use crate::jitter::with_thread_rng;
 
 /// The attempt context, bound by `#[retry(context = name)]` inside the body as `&Attempt`.
 ///
-/// ```
+// The attribute is there only with the `macros` feature (on by default).
+#[cfg_attr(feature = "macros", doc = "```")]
+#[cfg_attr(not(feature = "macros"), doc = "```ignore")]
 /// use retry_runtime::{retry, Attempt};
 ///
 /// #[retry(attempts = 3, base = "1ms", context = ctx)]

@@ -38,9 +38,27 @@ impl Decision {
 
 /// Errors that know whether they are transient. `#[retry(classify)]` asks this trait.
 ///
-/// Implemented for [`std::io::Error`] (by [`ErrorKind`](std::io::ErrorKind)), for references
-/// and boxes of implementors, and, behind features, for `http::StatusCode` and
-/// `reqwest::Error`.
+/// # Implementations
+///
+/// | feature | type | decision |
+/// |---|---|---|
+/// | | [`std::io::Error`] | by [`ErrorKind`](std::io::ErrorKind): connection refused, reset or aborted, not connected, timed out, interrupted, would block, unexpected end of file and broken pipe retry; every other kind stops |
+/// | | [`TimedOut`] | retry |
+/// | | `&T`, [`Box<T>`] | as `T` |
+/// | `http` | [`http::StatusCode`] | 408, 429, 500, 502, 503 and 504 retry; every other status stops |
+/// | `http` | [`http::Response<B>`] | by status, as a `StatusCode`; a retry waits at least as long as `Retry-After` asks (seconds or an HTTP date) |
+/// | `reqwest` | [`reqwest::Error`] | connection failures, timeouts, request and body errors retry; a status error by its status; builder, redirect and decode errors stop |
+/// | `reqwest` | [`reqwest::Response`] | as an `http::Response` |
+///
+/// `reqwest` implies `http`.
+#[cfg_attr(
+    feature = "http",
+    doc = "The HTTP rules are in the [`http`](crate::http) module: \
+           [`is_retryable_status`](crate::http::is_retryable_status), \
+           [`retry_after`](crate::http::retry_after) and [`decision`](crate::http::decision)."
+)]
+///
+/// Any other error type implements the trait itself:
 ///
 /// ```
 /// use retry_runtime::{Classify, Decision};
@@ -57,6 +75,13 @@ impl Decision {
 /// }
 /// assert_eq!(ApiError::Busy.classify(), Decision::Retry);
 /// ```
+///
+// Links to other crates' types are docs.rs addresses, not paths: `cargo doc --no-deps` (and a
+// build without the feature) cannot link to a crate whose documentation it did not generate.
+/// [`http::StatusCode`]: https://docs.rs/http/1/http/status/struct.StatusCode.html
+/// [`http::Response<B>`]: https://docs.rs/http/1/http/response/struct.Response.html
+/// [`reqwest::Error`]: https://docs.rs/reqwest/0.13/reqwest/struct.Error.html
+/// [`reqwest::Response`]: https://docs.rs/reqwest/0.13/reqwest/struct.Response.html
 #[diagnostic::on_unimplemented(
     message = "`#[retry(classify)]` needs `{Self}` to implement `retry_runtime::Classify`",
     label = "`{Self}` cannot say which of its errors are transient",

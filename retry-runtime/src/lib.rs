@@ -5,7 +5,9 @@
 //! is parsed and checked when the crate compiles: `attempts = 0`, `base = "2 parsecs"` or a
 //! `max` below `base` are compile errors that point at the offending token.
 //!
-//! ```
+// The attribute is there only with the `macros` feature (on by default).
+#![cfg_attr(feature = "macros", doc = "```")]
+#![cfg_attr(not(feature = "macros"), doc = "```ignore")]
 //! use retry_runtime::retry;
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //!
@@ -33,7 +35,14 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `macros` | yes | the [`retry`] attribute |
+#![cfg_attr(
+    feature = "macros",
+    doc = "| `macros` | yes | the [`retry`] attribute |"
+)]
+#![cfg_attr(
+    not(feature = "macros"),
+    doc = "| `macros` | yes | the `retry` attribute |"
+)]
 //! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
 //! | `tracing` | no | a WARN event for every retry (function, attempt, delay, error) and one when a call gives up |

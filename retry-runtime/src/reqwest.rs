@@ -9,6 +9,9 @@ use crate::{Classify, Decision};
 ///
 /// `error_for_status` drops the headers, so a `Retry-After` hint is only seen when classifying
 /// the [`reqwest::Response`] itself.
+///
+// A docs.rs address rather than a path: `cargo doc --no-deps` cannot link to reqwest's pages.
+/// [`reqwest::Response`]: https://docs.rs/reqwest/0.13/reqwest/struct.Response.html
 impl Classify for reqwest::Error {
     fn classify(&self) -> Decision {
         if let Some(status) = self.status() {

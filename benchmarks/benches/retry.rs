@@ -2,8 +2,8 @@
 //! would otherwise use, in one process, with the ratios printed at the end.
 //!
 //! ```text
-//! cargo bench --bench retry                 # everything, about two minutes
-//! cargo bench --bench retry -- success      # one group (criterion's name filter)
+//! cargo bench -p retry-benchmarks --bench retry              # everything, about two minutes
+//! cargo bench -p retry-benchmarks --bench retry -- success   # one group (criterion's name filter)
 //! ```
 //!
 //! Groups:

@@ -2,8 +2,8 @@
 //! Blog, 2015), with every delay computed by retry-runtime's own [`Policy`].
 //!
 //! ```text
-//! cargo run --release --example herd                 # table, and the plot in target/herd.svg
-//! cargo run --release --example herd -- docs/herd.svg
+//! cargo run --release -p retry-benchmarks --example herd                  # table, plot in target/herd.svg
+//! cargo run --release -p retry-benchmarks --example herd -- docs/herd.svg
 //! ```
 //!
 //! One server holds one row with a version number; `write(v)` succeeds, and bumps the version,

@@ -3,14 +3,14 @@
 # 200 functions without the attribute, builds both, and prints the ratio of their build times.
 # Also reports the clean build time of the macro crate (retry-macros and its dependencies).
 #
-#   scripts/compile-time.sh            # debug builds, best of 3
-#   PROFILE=release RUNS=5 scripts/compile-time.sh
+#   benchmarks/scripts/compile-time.sh            # debug builds, best of 3
+#   PROFILE=release RUNS=5 benchmarks/scripts/compile-time.sh
 #
 # Everything is built in a scratch directory (removed afterwards; KEEP=1 keeps it). Only the
 # generated crate itself is timed: its dependencies are built once beforehand.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PROFILE="${PROFILE:-dev}"
 RUNS="${RUNS:-3}"
 FUNCTIONS="${FUNCTIONS:-200}"

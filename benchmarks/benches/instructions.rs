@@ -3,7 +3,7 @@
 //! attribute"), immune to a busy machine.
 //!
 //! ```text
-//! scripts/instructions.sh            # needs valgrind; prints the table
+//! benchmarks/scripts/instructions.sh     # needs valgrind; prints the table
 //! ```
 //!
 //! The script runs this binary as `instructions SCENARIO CALLS` under
@@ -183,7 +183,7 @@ fn main() -> ExitCode {
                 }
             }
             println!(
-                "instructions: {} scenarios run; count instructions with scripts/instructions.sh",
+                "instructions: {} scenarios run; count instructions with benchmarks/scripts/instructions.sh",
                 SCENARIOS.len()
             );
             ExitCode::SUCCESS

@@ -4,7 +4,7 @@
 //! flight.
 //!
 //! ```text
-//! cargo run --release --example sizes
+//! cargo run --release -p retry-benchmarks --example sizes
 //! ```
 //!
 //! Exits with an error if `#[retry]` is not the smallest.

@@ -1,0 +1,19 @@
+//! Benchmarks and peer comparisons for `retry-runtime` (unpublished).
+//!
+//! This member holds everything that measures `#[retry]` against hand-written loops and the
+//! retry crates people would otherwise use, so that the root package (the README's
+//! `cargo run --example quickstart`) does not build the peers:
+//!
+//! - `benches/retry.rs`: criterion, side by side, with ratios
+//!   (`cargo bench -p retry-benchmarks --bench retry`);
+//! - `benches/instructions.rs`: instructions per call under callgrind
+//!   (`benchmarks/scripts/instructions.sh`);
+//! - `examples/sizes.rs`: the future-size table
+//!   (`cargo run --release -p retry-benchmarks --example sizes`);
+//! - `examples/herd.rs`: the herd simulation
+//!   (`cargo run --release -p retry-benchmarks --example herd -- docs/herd.svg`);
+//! - `tests/peer_sizes.rs`: the retried future is smaller than every peer's;
+//! - `scripts/compile-time.sh`: the attribute's compile-time cost.
+//!
+//! The library itself is empty.
+#![forbid(unsafe_code)]
