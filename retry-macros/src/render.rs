@@ -247,6 +247,7 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             #private::run_blocking(#begin, |#step| { #turn })
         },
         Flavor::Async | Flavor::Boxed(_) => quote! {
+            #private::async_needs_tokio!();
             #setup
             let mut #step = #begin;
             loop {

@@ -3,13 +3,61 @@
 
 pub use core::time::Duration;
 use std::time::Instant as StdInstant;
-pub use tokio::time::timeout;
-use tokio::time::Instant as TokioInstant;
 
+#[cfg(feature = "tokio")]
+pub use crate::engine::sleep;
 pub use crate::engine::{
-    next_delay, run_blocking, sleep, Everything, Flow, GiveUp, Memory, Nothing, Previous, Started,
-    Step, Verdict,
+    next_delay, run_blocking, Everything, Flow, GiveUp, Memory, Nothing, Previous, Started, Step,
+    Verdict,
 };
+#[cfg(feature = "tokio")]
+pub use tokio::time::timeout;
+
+#[cfg(not(feature = "tokio"))]
+pub use self::without_tokio::{sleep, timeout, TokioClock};
+
+/// `async fn` support needs tokio. Without the feature, `#[retry]` on an `async fn` expands to a
+/// call of [`async_needs_tokio!`](crate::__retry_async_needs_tokio), which is then the one
+/// error, and these stand-ins keep the rest of the expansion free of secondary errors.
+#[cfg(not(feature = "tokio"))]
+mod without_tokio {
+    use core::future::Future;
+    use core::time::Duration;
+
+    /// Never used at run time: the expansion does not compile without `tokio`.
+    pub fn sleep(_: Duration) -> core::future::Pending<()> {
+        core::future::pending()
+    }
+
+    /// Never used at run time: the expansion does not compile without `tokio`.
+    pub async fn timeout<F: Future>(_: Duration, future: F) -> Result<F::Output, ()> {
+        Ok(future.await)
+    }
+
+    /// Stands in for tokio's clock.
+    pub type TokioClock = super::StdClock;
+}
+
+/// `#[retry]` on an `async fn`: nothing with the `tokio` feature, one clear error without it.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "tokio")]
+macro_rules! __retry_async_needs_tokio {
+    () => {};
+}
+
+/// `#[retry]` on an `async fn`: nothing with the `tokio` feature, one clear error without it.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "tokio"))]
+macro_rules! __retry_async_needs_tokio {
+    () => {
+        ::core::compile_error!(
+            "`#[retry]` on an `async fn` needs retry-runtime's `tokio` feature (on by default): enable it, e.g. `retry-runtime = { version = \"0.1\", features = [\"tokio\"] }`"
+        );
+    };
+}
+pub use crate::__retry_async_needs_tokio as async_needs_tokio;
 pub use crate::{
     Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
     TimedOut,
@@ -266,12 +314,14 @@ pub trait Clock {
 }
 
 /// tokio's clock (paused in tests), for `async fn`.
+#[cfg(feature = "tokio")]
 pub struct TokioClock;
 
+#[cfg(feature = "tokio")]
 impl Clock for TokioClock {
     #[inline]
     fn now() -> StdInstant {
-        TokioInstant::now().into_std()
+        tokio::time::Instant::now().into_std()
     }
 }
 
@@ -314,6 +364,7 @@ mod tests {
         assert!(StdClock::since(StdClock::stamp()).is_some());
     }
 
+    #[cfg(feature = "tokio")]
     #[tokio::test(start_paused = true)]
     async fn tokio_stamps_follow_the_paused_clock() {
         let start = TokioClock::stamp();

@@ -9,9 +9,10 @@ use crate::jitter::with_thread_rng;
 
 /// The attempt context, bound by `#[retry(context = name)]` inside the body as `&Attempt`.
 ///
-// The attribute is there only with the `macros` feature (on by default).
-#[cfg_attr(feature = "macros", doc = "```")]
-#[cfg_attr(not(feature = "macros"), doc = "```ignore")]
+// The attribute is there only with the `macros` feature, async retries only with `tokio` (both
+// on by default).
+#[cfg_attr(all(feature = "macros", feature = "tokio"), doc = "```")]
+#[cfg_attr(not(all(feature = "macros", feature = "tokio")), doc = "```ignore")]
 /// use retry_runtime::{retry, Attempt};
 ///
 /// #[retry(attempts = 3, base = "1ms", context = ctx)]

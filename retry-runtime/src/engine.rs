@@ -344,6 +344,7 @@ fn blocking_sleep(delay: Duration) {
 
 /// The sleep between attempts of async code, out of line: keeping tokio's timer set-up off the
 /// function that runs the first attempt keeps that function's success path short.
+#[cfg(feature = "tokio")]
 #[cold]
 #[inline(never)]
 #[track_caller]

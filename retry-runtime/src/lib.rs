@@ -6,8 +6,8 @@
 //! `max` below `base` are compile errors that point at the offending token.
 //!
 // The attribute is there only with the `macros` feature (on by default).
-#![cfg_attr(feature = "macros", doc = "```")]
-#![cfg_attr(not(feature = "macros"), doc = "```ignore")]
+#![cfg_attr(all(feature = "macros", feature = "tokio"), doc = "```")]
+#![cfg_attr(not(all(feature = "macros", feature = "tokio")), doc = "```ignore")]
 //! use retry_runtime::retry;
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //!
@@ -45,6 +45,7 @@
 )]
 //! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
+//! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
 //! | `tracing` | no | a WARN event for every retry (function, attempt, delay, error) and one when a call gives up |
 //!
 //! Async functions sleep with `tokio::time`, so they must run inside a tokio runtime with the
@@ -77,5 +78,9 @@ pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
 
 #[cfg(feature = "macros")]
-#[doc = include_str!("retry.md")]
+#[cfg_attr(feature = "tokio", doc = include_str!("retry.md"))]
+#[cfg_attr(
+    not(feature = "tokio"),
+    doc = "Retries a function that returns a `Result` (its full documentation, whose examples are async, is built with the `tokio` feature)."
+)]
 pub use retry_macros::retry;
