@@ -186,7 +186,7 @@ pub struct Args {
 /// `timeout = "2s"` (checked now) or `timeout = EXPR` (a `Duration` at each call).
 pub enum Timeout {
     Literal(LitStr),
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 /// `on = PATTERN` or `unless = PATTERN`, with an optional `if` guard.
@@ -304,7 +304,7 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             } else {
                 let expr: Expr = input.parse()?;
                 let span = expr.span();
-                set_spanned(&mut out.timeout, &key, Timeout::Expr(expr), span)
+                set_spanned(&mut out.timeout, &key, Timeout::Expr(Box::new(expr)), span)
             }
         }
         Key::Base | Key::Max | Key::Deadline | Key::MaxHint => {

@@ -40,7 +40,7 @@ pub enum TimeoutValue {
     /// Known at compile time.
     Literal(Dur),
     /// Evaluated once per call (`timeout = self.config.timeout`).
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 /// The validated configuration handed to code generation.
