@@ -1,6 +1,7 @@
 // What `#[retry(attempts = 3, base = "200ms", jitter)]` makes of README's `fetch_user`,
 // exactly (checked by `the_documented_expansion_is_the_real_one` in retry-macros).
 async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
+    ::retry_runtime::__private::async_needs_tokio!();
     const __RETRY_POLICY: ::retry_runtime::__private::Policy =
         ::retry_runtime::__private::Policy::new()
             .with_attempts(3u32)

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Instructions per call on the success path, as a user builds: a separate crate that depends on
+# retry-runtime by path, built with the default release profile (`cargo build --release`, no
+# tuning), counted by callgrind as the difference of two runs with different call counts (so
+# start-up cancels out). Each call builds the future where it is polled (as `.await` does) and
+# polls it to completion with a no-op waker.
+#
+#   benchmarks/scripts/success-path.sh     # needs valgrind
+#
+# The scratch crate is removed afterwards (KEEP=1 keeps it).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+LOW="${LOW:-1000}"
+HIGH="${HIGH:-11000}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/retry-success-path.XXXXXX")"
+if [[ "${KEEP:-0}" != 1 ]]; then
+    trap 'rm -rf "$WORK"' EXIT
+fi
+export CARGO_TARGET_DIR="$WORK/target"
+
+mkdir -p "$WORK/src"
+cat > "$WORK/Cargo.toml" <<TOML
+[package]
+name = "success-path"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+retry-runtime = { path = "$ROOT/retry-runtime" }
+tokio = { version = "1.40", features = ["time", "rt"] }
+
+[workspace]
+TOML
+cat > "$WORK/src/main.rs" <<'RUST'
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
+
+use retry_runtime::{retry, Policy};
+
+macro_rules! succeed {
+    ($x:expr) => {{
+        let x: u64 = black_box($x);
+        if x == u64::MAX {
+            return Err(0u32);
+        }
+        Ok(x.wrapping_mul(3))
+    }};
+}
+
+async fn plain(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+#[retry(attempts = 3, base = "200ms")]
+async fn ours(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+#[retry(attempts = 3, base = "200ms", jitter = decorrelated, deadline = "5s")]
+async fn ours_all_state(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+async fn hand_written(x: u64) -> Result<u64, u32> {
+    const POLICY: Policy = Policy::new().with_attempts(3);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result: Result<u64, u32> = async { succeed!(x) }.await;
+        if result.is_ok() || attempt >= POLICY.attempts() {
+            return result;
+        }
+        tokio::time::sleep(POLICY.delay(attempt)).await;
+    }
+}
+
+fn plain_sync(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+#[retry(attempts = 3, base = "200ms")]
+fn ours_sync(x: u64) -> Result<u64, u32> {
+    succeed!(x)
+}
+
+/// Polls to completion where the future was built.
+#[inline(always)]
+fn run<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
+}
+
+#[inline(never)]
+fn call_plain(i: u64) -> Result<u64, u32> {
+    run(pin!(plain(i)))
+}
+
+#[inline(never)]
+fn call_ours(i: u64) -> Result<u64, u32> {
+    run(pin!(ours(i)))
+}
+
+#[inline(never)]
+fn call_hand_written(i: u64) -> Result<u64, u32> {
+    run(pin!(hand_written(i)))
+}
+
+#[inline(never)]
+fn call_plain_sync(i: u64) -> Result<u64, u32> {
+    plain_sync(i)
+}
+
+#[inline(never)]
+fn call_ours_sync(i: u64) -> Result<u64, u32> {
+    ours_sync(i)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().unwrap_or_default();
+    let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    if scenario == "async: #[retry] decorrelated + deadline" {
+        // The deadline reads tokio's clock, which needs a runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let acc = runtime.block_on(async {
+            let mut acc = 0u64;
+            for i in 0..calls {
+                acc = acc.wrapping_add(ours_all_state(i).await.unwrap_or(1));
+            }
+            acc
+        });
+        println!("{acc}");
+        return;
+    }
+    // Chosen once: every scenario pays the same indirect call per iteration.
+    let call: fn(u64) -> Result<u64, u32> = match scenario.as_str() {
+        "async: no retry" => call_plain,
+        "async: #[retry]" => call_ours,
+        "async: hand-written loop" => call_hand_written,
+        "sync: no retry" => call_plain_sync,
+        "sync: #[retry]" => call_ours_sync,
+        _ => return,
+    };
+    let call = black_box(call);
+    let mut acc = 0u64;
+    for i in 0..calls {
+        acc = acc.wrapping_add(call(i).unwrap_or(1));
+    }
+    println!("{acc}");
+}
+RUST
+
+(cd "$WORK" && cargo build --release --quiet)
+exe="$CARGO_TARGET_DIR/release/success-path"
+
+count() { # $1 = scenario, $2 = calls
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$exe" "$1" "$2" 2>&1 |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+echo "Instructions per call, default release profile, a separate crate (rustc $(rustc --version | cut -d' ' -f2))"
+echo
+echo "| scenario | instructions per call |"
+echo "|---|---:|"
+for scenario in "async: no retry" "async: #[retry]" "async: hand-written loop" \
+    "async: #[retry] decorrelated + deadline" "sync: no retry" "sync: #[retry]"; do
+    low=$(count "$scenario" "$LOW")
+    high=$(count "$scenario" "$HIGH")
+    awk -v s="$scenario" -v l="$low" -v h="$high" -v a="$LOW" -v b="$HIGH" \
+        'BEGIN { printf "| %s | %.1f |\n", s, (h - l) / (b - a) }'
+done
