@@ -204,6 +204,7 @@ impl<C: Clock> Memory for Everything<C> {
 
 /// The state of one retried call: the attempt about to run (1-based) and what the policy needs
 /// remembered between attempts.
+#[derive(Clone, Debug)]
 pub struct Step<M> {
     attempt: u32,
     memory: M,
@@ -268,7 +269,13 @@ impl<M: Memory> Step<M> {
         decision
     }
 
-    fn decide(
+    /// What the caller-driven [`Schedule`](crate::Schedule) remembers.
+    pub(crate) fn memory_mut(&mut self) -> &mut M {
+        &mut self.memory
+    }
+
+    /// [`failed`](Step::failed) without the events.
+    pub(crate) fn decide(
         &mut self,
         policy: &Policy,
         verdict: Verdict,

@@ -46,6 +46,7 @@
 //! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
 //! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
+//! | `serde` | no | `Policy` implements `Serialize` and `Deserialize` in the shape of a configuration file (`attempts = 5`, `base = "100ms"`, …), validated on load |
 //! | `tracing` | no | a WARN event for every retry (function, attempt, delay, error) and one when a call gives up |
 //!
 //! Async functions sleep with `tokio::time`, so they must run inside a tokio runtime with the
@@ -57,9 +58,12 @@ mod attempt;
 mod backoff;
 mod budget;
 mod classify;
+#[cfg(feature = "serde")]
+mod config;
 mod engine;
 mod jitter;
 mod policy;
+mod schedule;
 
 #[cfg(feature = "http")]
 pub mod http;
@@ -76,6 +80,7 @@ pub use classify::{Classify, Decision, TimedOut};
 pub use engine::GiveUp;
 pub use jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
+pub use schedule::Schedule;
 
 #[cfg(feature = "macros")]
 #[cfg_attr(feature = "tokio", doc = include_str!("retry.md"))]

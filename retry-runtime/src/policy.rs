@@ -262,6 +262,12 @@ impl Policy {
         }
     }
 
+    /// The `max` that was set, if one was.
+    #[cfg(feature = "serde")]
+    pub(crate) const fn explicit_max(&self) -> Option<Duration> {
+        self.max
+    }
+
     /// The exponential multiplier as set.
     ///
     /// ```
