@@ -243,3 +243,65 @@ fn no_allocation_computing_delays() {
     assert!(total > std::time::Duration::ZERO);
     assert_eq!(allocations, 0);
 }
+
+/// The second front door: `Policy::retry(..).await` and `Policy::retry_blocking(..).call()`,
+/// on success and through two retries.
+#[test]
+fn no_allocation_in_the_builders() {
+    const POLICY: Policy = Policy::new()
+        .with_attempts(3)
+        .with_base(std::time::Duration::ZERO);
+    let runtime = current_thread_runtime();
+    // Counting starts inside `block_on`, after a warm-up call, as above.
+    let (ok, allocations) = runtime.block_on(async {
+        let mut ok = 0;
+        for round in 0..2 {
+            // The first round warms the runtime up; the second is counted.
+            if round == 1 {
+                ok = 0;
+                start_counting();
+            }
+            for i in 0..CALLS {
+                let calls = Cell::new(0u64);
+                let out = POLICY
+                    .retry(async |_| {
+                        calls.set(calls.get() + 1);
+                        if calls.get() < 3 {
+                            Err(0u32)
+                        } else {
+                            Ok(i)
+                        }
+                    })
+                    .when(|_: &u32| true)
+                    .await;
+                ok += u64::from(out == Ok(i));
+                let first = POLICY.retry(async |_| Ok::<u64, u32>(i)).await;
+                ok += u64::from(first == Ok(i));
+            }
+        }
+        (ok, stop_counting())
+    });
+    assert_eq!(ok, 2 * CALLS);
+    assert_eq!(allocations, 0);
+
+    let (ok, allocations) = allocations_during(|| {
+        (0..CALLS)
+            .filter(|&i| {
+                let mut calls = 0;
+                let out = POLICY
+                    .retry_blocking(|_| {
+                        calls += 1;
+                        if calls < 3 {
+                            Err(0u32)
+                        } else {
+                            Ok(i)
+                        }
+                    })
+                    .call();
+                out == Ok(i)
+            })
+            .count()
+    });
+    assert_eq!(ok as u64, CALLS);
+    assert_eq!(allocations, 0);
+}

@@ -906,3 +906,83 @@ async fn paused_clock_fires_attempt_timeouts_before_the_server_answers() {
     assert_eq!(label(&result), "timed out");
     assert_eq!(start.elapsed(), Duration::from_secs(30));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Responses that arrive as `Ok`: `classify_ok` on the attribute and on the builder.
+// ---------------------------------------------------------------------------------------------
+
+/// The response is returned as `Ok` whatever its status; `classify_ok` asks the response.
+#[retry(attempts = 4, base = "10ms", classify_ok)]
+async fn get_response(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<reqwest::Response, reqwest::Error> {
+    client.get(url).send().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_503_response_with_retry_after_is_retried_after_the_hint_and_a_404_returned_at_once() {
+    let server = Server::scripted(vec![
+        Reply::status(503).header(RETRY_AFTER, "2"),
+        Reply::ok("done"),
+    ]);
+    let start = Instant::now();
+    let response = get_response(&client(), &server.url("/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.requests(), 2);
+    assert_eq!(start.elapsed(), ms(2_000));
+
+    let server = Server::scripted(vec![Reply::status(404), Reply::ok("never")]);
+    let response = get_response(&client(), &server.url("/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.requests(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_builder_retries_a_503_response_and_returns_a_404_at_once() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(4)
+        .with_base(ms(10));
+    let client = client();
+    let server = Server::scripted(vec![
+        Reply::status(503).header(RETRY_AFTER, "1"),
+        Reply::status(503),
+        Reply::ok("done"),
+    ]);
+    let url = server.url("/");
+    let start = Instant::now();
+    let response = policy
+        .retry(async |_| client.get(&url).send().await)
+        .classify_ok()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    assert_eq!(server.requests(), 3);
+    // max(10ms, 1s), then the 20ms backoff.
+    assert_eq!(start.elapsed(), ms(1_020));
+
+    let server = Server::scripted(vec![Reply::status(404)]);
+    let url = server.url("/");
+    let response = policy
+        .retry(async |_| client.get(&url).send().await)
+        .classify_ok()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.requests(), 1);
+}
+
+/// A `Retry-After: 3600` ends the call at once, with that response (it used to stall the call
+/// for an hour).
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_max_hint_ends_the_call_at_once() {
+    let server = Server::scripted(vec![
+        Reply::status(429).header(RETRY_AFTER, "3600"),
+        Reply::ok("never"),
+    ]);
+    let start = Instant::now();
+    let response = get_response(&client(), &server.url("/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(server.requests(), 1);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}

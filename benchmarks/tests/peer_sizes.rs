@@ -64,3 +64,28 @@ fn smaller_than_every_peer_for_a_one_byte_body() {
         );
     }
 }
+
+/// `Policy::retry`, awaited, for the same 1-byte body: smaller than backon's `Retryable`
+/// doing the same work (DESIGN.md, "Performance contract").
+#[test]
+fn the_builder_future_is_smaller_than_backons() {
+    use backon::Retryable;
+    use std::future::IntoFuture;
+    let policy = retry_runtime::Policy::new();
+    let ours = size_of_val(&policy.retry(async |_| one_byte().await).into_future());
+    let with_everything = size_of_val(
+        &policy
+            .retry(async |_| one_byte().await)
+            .when(|_: &std::io::Error| true)
+            .until(|_: &u8| true)
+            .timeout(std::time::Duration::from_secs(1))
+            .into_future(),
+    );
+    let backon =
+        size_of_val(&one_byte.retry(backon::ExponentialBuilder::default().with_max_times(2)));
+    println!("Policy::retry: {ours} B ({with_everything} B with a timeout and filters); backon: {backon} B");
+    assert!(
+        ours < backon,
+        "Policy::retry ({ours} B) is not smaller than backon ({backon} B)"
+    );
+}

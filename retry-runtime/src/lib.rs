@@ -57,6 +57,7 @@
 mod attempt;
 mod backoff;
 mod budget;
+pub mod builder;
 mod classify;
 #[cfg(feature = "serde")]
 mod config;
