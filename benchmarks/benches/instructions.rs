@@ -36,6 +36,7 @@ const SCENARIOS: &[&str] = &[
     "async: no retry",
     "async: hand-written loop",
     "async: #[retry]",
+    "async: Policy::retry",
     "async: #[retry] decorrelated + deadline",
     "async: backon",
     "async: tokio-retry2",
@@ -70,6 +71,16 @@ fn run(scenario: &str, calls: u64) -> Option<u64> {
         "async: no retry" => (0..calls).for_each(|i| add(run_ready(plain(i)))),
         "async: hand-written loop" => (0..calls).for_each(|i| add(run_ready(hand_written(i)))),
         "async: #[retry]" => (0..calls).for_each(|i| add(run_ready(ours(i)))),
+        "async: Policy::retry" => {
+            const POLICY: Policy = Policy::new()
+                .with_attempts(3)
+                .with_base(Duration::from_millis(200));
+            (0..calls).for_each(|i| {
+                add(run_ready(
+                    std::future::IntoFuture::into_future(POLICY.retry(async |_| plain(i).await)),
+                ))
+            })
+        }
         "async: #[retry] decorrelated + deadline" => {
             // The deadline reads tokio's clock, which needs a runtime.
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -17,7 +17,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -142,6 +142,11 @@ async fn backon_macro(x: u64) -> Result<u64, u32> {
     succeed!(x)
 }
 
+/// The policy `Policy::retry` runs in the success group: the attribute's, as a value.
+const OURS_POLICY: Policy = Policy::new()
+    .with_attempts(3)
+    .with_base(Duration::from_millis(200));
+
 fn success(c: &mut Criterion) {
     const G: &str = "success";
     let mut g = c.benchmark_group(G);
@@ -150,6 +155,9 @@ fn success(c: &mut Criterion) {
         run_ready(hand_written(x))
     });
     bench_call(&mut g, G, "#[retry]", |x| run_ready(ours(x)));
+    bench_call(&mut g, G, "Policy::retry", |x| {
+        run_ready(OURS_POLICY.retry(async |_| plain(x).await).into_future())
+    });
     bench_call(&mut g, G, "backon", |x| {
         run_ready((move || plain(x)).retry(backon_default()))
     });
@@ -202,6 +210,9 @@ async fn hand_written_flaky(tries: &Cell<u32>) -> Result<u64, u32> {
     }
 }
 
+/// The policy `Policy::retry` runs in the three-attempt group: the attribute's, as a value.
+const ZERO_DELAY: Policy = Policy::new().with_attempts(3).with_base(Duration::ZERO);
+
 fn backon_zero() -> backon::ConstantBuilder {
     backon::ConstantBuilder::new()
         .with_delay(Duration::ZERO)
@@ -223,6 +234,10 @@ fn three_attempts(c: &mut Criterion) {
     });
     bench_tokio(&mut g, rt, G, "#[retry]", || async {
         ours_flaky(&Cell::new(0)).await
+    });
+    bench_tokio(&mut g, rt, G, "Policy::retry", || async {
+        let tries = Cell::new(0);
+        ZERO_DELAY.retry(async |_| flaky(&tries).await).await
     });
     bench_tokio(&mut g, rt, G, "backon", || async {
         let tries = Cell::new(0);
@@ -375,6 +390,7 @@ fn summary() {
             "no retry",
             "hand-written loop",
             "#[retry]",
+            "Policy::retry",
             "backon",
             "backon-macros",
             "tokio-retry2",
@@ -388,6 +404,7 @@ fn summary() {
         &[
             "hand-written loop",
             "#[retry]",
+            "Policy::retry",
             "backon",
             "backon-macros",
             "tokio-retry2",
