@@ -75,7 +75,11 @@ async fn main() {
     };
     let start = Instant::now();
     println!("chat(\"hi\"):");
-    println!("  -> {:?} after {:?}", client.chat("hi").await, start.elapsed());
+    println!(
+        "  -> {:?} after {:?}",
+        client.chat("hi").await,
+        start.elapsed()
+    );
     println!("chat(\"bad\"):");
     println!("  -> {:?} (a 400 is not retried)", client.chat("bad").await);
 }

@@ -76,9 +76,9 @@ fn run(scenario: &str, calls: u64) -> Option<u64> {
                 .with_attempts(3)
                 .with_base(Duration::from_millis(200));
             (0..calls).for_each(|i| {
-                add(run_ready(
-                    std::future::IntoFuture::into_future(POLICY.retry(async |_| plain(i).await)),
-                ))
+                add(run_ready(std::future::IntoFuture::into_future(
+                    POLICY.retry(async |_| plain(i).await),
+                )))
             })
         }
         "async: #[retry] decorrelated + deadline" => {

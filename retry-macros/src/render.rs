@@ -100,7 +100,7 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             let budget = &names.budget_local;
             quote!(::core::option::Option::Some(#budget))
         }
-        None => quote!(::core::option::Option::None),
+        None => quote!(#private::NO_BUDGET),
     };
     let (err, info) = (&names.err, &names.info);
     // The hook sees the error, or the whole outcome when `Ok` values may be retried too.
@@ -172,24 +172,47 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     } else {
         quote!(#err)
     };
+    // The engine's decision: with a hook, the whole `RetryInfo`; without, just the delay.
+    let decision = match &hook {
+        Some(hook) => quote! {
+            match #private::Step::failed(
+                #step_mut,
+                #policy,
+                #verdict,
+                #budget_arg,
+                #name,
+                #private::shown!(#shown),
+            ) {
+                ::core::result::Result::Ok(#info) => {
+                    #hook
+                    #retry_after
+                }
+                ::core::result::Result::Err(_) => #give_up,
+            }
+        },
+        None => {
+            let delay = &names.delay;
+            let retry_after = go_on(quote!(#delay));
+            quote! {
+                let ::core::option::Option::Some(#delay) = #private::Step::delay_after(
+                    #step_mut,
+                    #policy,
+                    #verdict,
+                    #budget_arg,
+                    #name,
+                    #private::shown!(#shown),
+                ) else {
+                    #give_up;
+                };
+                #retry_after
+            }
+        }
+    };
     let turn = quote! {
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
         let #result #annotation = #attempt;
         #judge
-        match #private::Step::failed(
-            #step_mut,
-            #policy,
-            #verdict,
-            #budget_arg,
-            #name,
-            #private::shown!(#shown),
-        ) {
-            ::core::result::Result::Ok(#info) => {
-                #hook
-                #retry_after
-            }
-            ::core::result::Result::Err(_) => #give_up,
-        }
+        #decision
     };
 
     // Input:
@@ -215,11 +238,12 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     //                 };
     //                 // The filters (`unless`, `on`, `when`, `classify`) give the verdict; the
     //                 // engine applies attempts, deadline, jitter, hints and budget, and traces.
-    //                 match Step::failed(&mut __retry_step, &__RETRY_POLICY, Ok(None), None,
-    //                                    "fetch", shown!(__retry_err)) {
-    //                     Ok(__retry_info) => { /* on_retry */ __retry_info.delay() }
-    //                     Err(_) => return __retry_result,
-    //                 }
+    //                 let Some(__retry_delay) = Step::delay_after(&mut __retry_step,
+    //                     &__RETRY_POLICY, RETRY, NO_BUDGET, "fetch", shown!(__retry_err))
+    //                 else {
+    //                     return __retry_result;                   // giving up
+    //                 };
+    //                 __retry_delay
     //             };
     //             sleep(__retry_delay).await;
     //         }
@@ -537,7 +561,7 @@ fn decide_chain(config: &Config, names: &Names) -> TokenStream {
                 }
             }
         }
-        None => quote!(::core::result::Result::Ok(::core::option::Option::None)),
+        None => quote!(#private::RETRY),
     };
     if chain.is_empty() && config.classify.is_none() {
         return last;

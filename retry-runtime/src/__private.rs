@@ -152,6 +152,12 @@ where
     R::__retry_from_error(<R::Error as FromTimedOut>::__retry_timed_out())
 }
 
+/// The verdict when no filter says otherwise: retry, with no hint.
+pub const RETRY: Verdict = Ok(None);
+
+/// No retry budget.
+pub const NO_BUDGET: Option<&RetryBudget> = None;
+
 /// `when = …`: the predicate, with its signature checked at the user's expression.
 #[inline]
 pub fn check_when<E: ?Sized, F: Fn(&E) -> bool>(predicate: F, error: &E) -> bool {
@@ -232,15 +238,28 @@ pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(hook: F, error: &E, info:
     hook(error, info)
 }
 
-/// `shown!(error)`: the error as `&dyn Debug` when it is `Debug`, a placeholder otherwise.
+/// `shown!(error)`: the error as `&dyn Debug` for the `tracing` events when it is `Debug`, a
+/// placeholder otherwise.
 #[doc(hidden)]
 #[macro_export]
+#[cfg(feature = "tracing")]
 macro_rules! __retry_shown {
     ($error:expr) => {{
         #[allow(unused_imports)]
         use $crate::__private::{ViaDebug as _, ViaNothing as _};
         (&$crate::__private::DebugOr($error)).__retry_debug()
     }};
+}
+
+/// `shown!(error)`: without the `tracing` feature nothing shows the error, so nothing is
+/// expanded for it (every retried function compiles a little faster).
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "tracing"))]
+macro_rules! __retry_shown {
+    ($error:expr) => {
+        &()
+    };
 }
 pub use crate::__retry_shown as shown;
 

@@ -274,6 +274,22 @@ impl<M: Memory> Step<M> {
         &mut self.memory
     }
 
+    /// [`failed`](Step::failed) for expansions without an `on_retry` hook: just the delay.
+    #[cold]
+    #[inline(never)]
+    pub fn delay_after(
+        &mut self,
+        policy: &Policy,
+        verdict: Verdict,
+        budget: Option<&RetryBudget>,
+        function: &'static str,
+        error: &dyn Debug,
+    ) -> Option<Duration> {
+        self.failed(policy, verdict, budget, function, error)
+            .ok()
+            .map(|info| info.delay())
+    }
+
     /// [`failed`](Step::failed) without the events.
     pub(crate) fn decide(
         &mut self,
