@@ -105,6 +105,17 @@ impl IdempotencyKey {
         Self(bits)
     }
 
+    /// A key the caller already has (a job system's request id), as 128 bits.
+    ///
+    /// ```
+    /// use retry_runtime::IdempotencyKey;
+    /// let key = IdempotencyKey::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef);
+    /// assert_eq!(key.to_string(), "01234567-89ab-4def-8123-456789abcdef");
+    /// ```
+    pub const fn from_u128(bits: u128) -> Self {
+        Self(bits)
+    }
+
     /// The key's 128 bits.
     ///
     /// ```

@@ -345,15 +345,33 @@ pub enum Flow<R> {
 
 /// The retry loop for blocking code: `turn` runs one attempt and decides (through
 /// [`Step::failed`]); the loop sleeps between turns with `std::thread::sleep`.
+///
+/// The first turn is written out here and the rest of the loop is out of line, so the function
+/// that a success returns from has no loop in it.
 #[inline]
-pub fn run_blocking<M: Memory, R>(
+pub fn run_blocking<M: Memory, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
     mut step: Step<M>,
-    mut turn: impl FnMut(&mut Step<M>) -> Flow<R>,
+    mut turn: F,
+) -> R {
+    match turn(&mut step) {
+        Flow::Done(outcome) => outcome,
+        Flow::Retry(delay) => keep_going(step, turn, delay),
+    }
+}
+
+/// The turns after the first failure.
+#[cold]
+#[inline(never)]
+fn keep_going<M: Memory, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
+    mut step: Step<M>,
+    mut turn: F,
+    mut delay: Duration,
 ) -> R {
     loop {
+        blocking_sleep(delay);
         match turn(&mut step) {
             Flow::Done(outcome) => return outcome,
-            Flow::Retry(delay) => blocking_sleep(delay),
+            Flow::Retry(next) => delay = next,
         }
     }
 }
