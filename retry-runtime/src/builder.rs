@@ -1,4 +1,5 @@
-//! The second front door: [`Policy::retry`] and [`Policy::retry_blocking`] retry a closure on the
+//! The second front door: `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry
+//! a closure on the
 //! same engine as `#[retry]`, for code that cannot carry an attribute (a block inside a larger
 //! function, a policy a library's users configure at run time).
 //!
@@ -17,8 +18,8 @@ use crate::{Attempt, Classify, Decision, IdempotencyKey, Policy, RetryBudget, Re
 
 /// How a builder judges an attempt's outcome: `None` when it is final, else the verdict (retry,
 /// with a server's hint if one was given, or give up for a reason). Built up by
-/// [`when`](Retry::when), [`classify`](Retry::classify), [`until`](Retry::until) and
-/// [`classify_ok`](Retry::classify_ok); the order is the attribute's: for an error `when` then
+/// [`when`](RetryBlocking::when), [`classify`](RetryBlocking::classify), [`until`](RetryBlocking::until) and
+/// [`classify_ok`](RetryBlocking::classify_ok); the order is the attribute's: for an error `when` then
 /// `classify` (all must agree to retry), for a value `until` then `classify_ok`.
 pub trait Judge<T, E> {
     /// The verdict on one outcome.
@@ -36,7 +37,7 @@ impl<T, E> Judge<T, E> for Errors {
     }
 }
 
-/// [`Retry::when`]: errors the predicate rejects are not retried.
+/// [`RetryBlocking::when`]: errors the predicate rejects are not retried.
 #[derive(Clone, Copy, Debug)]
 pub struct When<F, J>(F, J);
 
@@ -50,7 +51,7 @@ impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
     }
 }
 
-/// [`Retry::classify`]: the error's own [`Classify`] decides, hints included.
+/// [`RetryBlocking::classify`]: the error's own [`Classify`] decides, hints included.
 #[derive(Clone, Copy, Debug)]
 pub struct Classified<J>(J);
 
@@ -64,7 +65,7 @@ impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
     }
 }
 
-/// [`Retry::until`]: a value the predicate rejects is retried.
+/// [`RetryBlocking::until`]: a value the predicate rejects is retried.
 #[derive(Clone, Copy, Debug)]
 pub struct Until<F, J>(F, J);
 
@@ -78,7 +79,7 @@ impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
     }
 }
 
-/// [`Retry::classify_ok`]: the value's own [`Classify`] may retry it (a 503 response).
+/// [`RetryBlocking::classify_ok`]: the value's own [`Classify`] may retry it (a 503 response).
 #[derive(Clone, Copy, Debug)]
 pub struct ClassifiedOk<J>(J);
 
@@ -107,7 +108,7 @@ fn with_decision(hint: Option<Duration>, decision: Decision) -> Verdict {
 
 // ---- hooks and timeouts ------------------------------------------------------------------------
 
-/// [`Retry::on_retry`]: called with the failed outcome before each sleep.
+/// [`RetryBlocking::on_retry`]: called with the failed outcome before each sleep.
 pub trait Hook<T, E> {
     /// Whether the hook reads [`RetryInfo::elapsed`] (then the clock is started).
     const ELAPSED: bool;
@@ -218,7 +219,7 @@ impl Policy {
         }
     }
 
-    /// [`retry`](Policy::retry) for blocking code: `op` returns the attempt's `Result`; the
+    /// `Policy::retry` for blocking code: `op` returns the attempt's `Result`; the
     /// configured builder runs with `.call()`, sleeping the thread between attempts.
     ///
     /// ```

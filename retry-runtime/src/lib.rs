@@ -25,8 +25,19 @@
 //! # }
 //! ```
 //!
-//! The attribute writes the retry loop into the function, around the runtime's retry engine;
-//! [`retry`]'s documentation shows exactly what it emits ("What it expands to").
+//! # One engine, three doors
+//!
+//! The retry engine lives here, once: after a failed attempt it applies the filters' verdict,
+//! the attempt limit, the backoff with jitter, server hints (bounded by
+//! [`Policy::max_hint`]), the deadline and the [`RetryBudget`], and decides the delay or why to
+//! give up ([`GiveUp`]). Three ways in, all on that engine:
+//!
+//! - the `#[retry]` attribute writes the per-attempt preparation of the arguments and a call
+//!   into the engine into the function itself (`retry`'s documentation shows exactly what it
+//!   emits, under "What it expands to");
+//! - `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry a closure, with a policy known only
+//!   at run time ([`builder`] has the pieces);
+//! - [`Policy::schedule`] is the engine's decision step as a value, for loops you drive yourself.
 //!
 //! The schedule itself is a [`Policy`]: a `const`-constructible value with a [`Backoff`]
 //! strategy and a [`Jitter`] kind, usable on its own through [`Policy::delays`].
