@@ -578,3 +578,81 @@ async fn a_timeout_read_from_the_receiver_at_each_call() {
     slow.timeout = Duration::from_millis(150);
     assert_eq!(slow.call().await, Ok(4));
 }
+
+// ---- idempotency keys --------------------------------------------------------------------------
+
+static KEYS: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+
+#[retry(attempts = 3, base = "1ms", context = attempt)]
+async fn send_with_key() -> Result<(), String> {
+    KEYS.lock()
+        .unwrap()
+        .push((attempt.attempt(), attempt.idempotency_key().to_string()));
+    Err("busy".into())
+}
+
+#[retry(attempts = 2, base = "1ms", context = attempt, idempotency_key = job.key)]
+async fn send_job(job: &Job2) -> Result<(), String> {
+    KEYS.lock()
+        .unwrap()
+        .push((attempt.attempt(), attempt.idempotency_key().to_string()));
+    Err("busy".into())
+}
+
+struct Job2 {
+    key: retry_runtime::IdempotencyKey,
+}
+
+/// Keys came from the seedable jitter generator: after `seed_jitter(7)` twice, two "random"
+/// keys were identical.
+#[tokio::test(start_paused = true)]
+async fn keys_do_not_repeat_when_jitter_is_seeded_and_stay_the_same_across_attempts() {
+    KEYS.lock().unwrap().clear();
+    retry_runtime::seed_jitter(7);
+    let _ = send_with_key().await;
+    retry_runtime::seed_jitter(7);
+    let _ = send_with_key().await;
+    let keys = std::mem::take(&mut *KEYS.lock().unwrap());
+    assert_eq!(
+        keys.iter().map(|k| k.0).collect::<Vec<_>>(),
+        [1, 2, 3, 1, 2, 3]
+    );
+    // One key per call, the same for its three attempts; the two calls differ.
+    assert!(keys[..3].iter().all(|k| k.1 == keys[0].1));
+    assert!(keys[3..].iter().all(|k| k.1 == keys[3].1));
+    assert_ne!(keys[0].1, keys[3].1);
+    // A version-4 UUID: 8-4-4-4-12 lowercase hex, version nibble 4, variant 8..b.
+    for (_, key) in &keys {
+        let parts: Vec<&str> = key.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(key
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert!(parts[2].starts_with('4'));
+        assert!("89ab".contains(&parts[3][..1]));
+    }
+    // Many keys, no repeat.
+    let many: std::collections::HashSet<_> = (0..10_000)
+        .map(|_| retry_runtime::IdempotencyKey::random())
+        .collect();
+    assert_eq!(many.len(), 10_000);
+
+    // The caller's own key, on the attribute and on the builder.
+    let key = retry_runtime::IdempotencyKey::from_u128(0xfeed_0000_0000_4000_8000_0000_0000_0001);
+    let _ = send_job(&Job2 { key }).await;
+    let keys = std::mem::take(&mut *KEYS.lock().unwrap());
+    assert_eq!(keys, [(1, key.to_string()), (2, key.to_string())]);
+    let policy = Policy::new().with_attempts(2).with_base(Duration::ZERO);
+    let seen = Mutex::new(Vec::new());
+    let _ = policy
+        .retry(async |attempt| {
+            seen.lock().unwrap().push(attempt.idempotency_key());
+            Err::<(), ()>(())
+        })
+        .idempotency_key(key)
+        .await;
+    assert_eq!(*seen.lock().unwrap(), [key, key]);
+}

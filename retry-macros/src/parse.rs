@@ -165,6 +165,7 @@ pub struct Args {
     pub until: Option<Spanned<Expr>>,
     pub classify_ok: Option<Spanned<()>>,
     pub context: Option<Spanned<Ident>>,
+    pub idempotency_key: Option<Spanned<Expr>>,
     pub on_retry: Option<Spanned<Expr>>,
     pub budget: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
@@ -323,13 +324,14 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             };
             set_spanned(slot, &key, Filter { pat, guard }, span)
         }
-        Key::When | Key::Until | Key::OnRetry | Key::Budget | Key::Policy => {
+        Key::When | Key::Until | Key::OnRetry | Key::Budget | Key::Policy | Key::Idempotency => {
             needs_value()?;
             let expr: Expr = input.parse()?;
             let span = expr.span();
             let slot = match known {
                 Key::When => &mut out.when,
                 Key::Until => &mut out.until,
+                Key::Idempotency => &mut out.idempotency_key,
                 Key::OnRetry => &mut out.on_retry,
                 Key::Budget => &mut out.budget,
                 _ => &mut out.policy,

@@ -63,9 +63,22 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     let memory = memory_type(config, &names, is_blocking);
     let wants_clock = config.on_retry.is_some();
     let budget_setup = budget_setup(config, &names);
+    // The call's key: the caller's (`idempotency_key = EXPR`, typed at the expression), or a
+    // nonce from which a random key is derived only if the body asks for it.
     let key_setup = config.context.as_ref().map(|_| {
         let key = &names.key;
-        quote!(let #key = #private::IdempotencyKey::random();)
+        let given = match &config.idempotency_key {
+            Some(expr) => {
+                let span = expr.span();
+                let ty = {
+                    let private = respan(private, span);
+                    quote_spanned!(span=> #private::IdempotencyKey)
+                };
+                quote_spanned!(span=> ::core::option::Option::Some::<#ty>(#expr))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(let #key = #private::CallKey::new(#given);)
     });
     let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
     let attempt = attempt_runner(config, plan, &names);
@@ -412,7 +425,7 @@ fn attempt_runner(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
         let (step, key) = (&names.step, &names.key);
         let value = Ident::new("__retry_context", Span::mixed_site());
         (
-            quote!(let #value = #private::Attempt::new(#private::Step::attempt(&#step), #key);),
+            quote!(let #value = #private::CallKey::attempt(#key, #private::Step::attempt(&#step));),
             quote!(let #ctx = &#value;),
         )
     });

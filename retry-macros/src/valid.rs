@@ -64,6 +64,8 @@ pub struct Config {
     pub classify_ok: Option<Span>,
     /// `context = name`.
     pub context: Option<syn::Ident>,
+    /// `idempotency_key = EXPR`: the caller's key, evaluated once per call.
+    pub idempotency_key: Option<Expr>,
     /// `on_retry = …`: a hook over `(&E, &RetryInfo)`.
     pub on_retry: Option<Expr>,
     /// `budget = …`: a shared `RetryBudget`.
@@ -181,6 +183,12 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
             errors.push(arg.key, message);
         }
     }
+    if let (Some(key), None) = (&args.idempotency_key, &args.context) {
+        errors.push(
+            key.key,
+            "`idempotency_key` is read through the attempt context: add `context = attempt` and send `attempt.idempotency_key()` with the request",
+        );
+    }
     for (name, filter) in [("on", &args.on), ("unless", &args.unless)] {
         if let Some(filter) = filter {
             check_filter(name, filter, errors);
@@ -223,6 +231,7 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
         until: args.until.map(|u| u.value),
         classify_ok: args.classify_ok.map(|c| c.key),
         context: args.context.map(|c| c.value),
+        idempotency_key: args.idempotency_key.map(|k| k.value),
         on_retry: args.on_retry.map(|h| h.value),
         budget: args.budget.map(|b| b.value),
     })

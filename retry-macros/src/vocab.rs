@@ -21,6 +21,7 @@ pub enum Key {
     Until,
     ClassifyOk,
     Context,
+    Idempotency,
     OnRetry,
     Budget,
     Policy,
@@ -29,7 +30,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 20] = [
+    pub const ALL: [Key; 21] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -46,6 +47,7 @@ impl Key {
         Key::Until,
         Key::ClassifyOk,
         Key::Context,
+        Key::Idempotency,
         Key::OnRetry,
         Key::Budget,
         Key::Policy,
@@ -71,6 +73,7 @@ impl Key {
             Key::Until => "until",
             Key::ClassifyOk => "classify_ok",
             Key::Context => "context",
+            Key::Idempotency => "idempotency_key",
             Key::OnRetry => "on_retry",
             Key::Budget => "budget",
             Key::Policy => "policy",
@@ -93,6 +96,7 @@ impl Key {
             Key::Classify | Key::ClassifyOk => "",
             Key::Until => "|job| job.is_done()",
             Key::Context => "attempt",
+            Key::Idempotency => "job.request_id",
             Key::OnRetry => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
             Key::Budget => "MY_BUDGET",
             Key::Policy => "MY_POLICY",
@@ -106,7 +110,7 @@ impl Key {
     }
 
     /// Every key's name, for suggestions.
-    pub fn names() -> [&'static str; 20] {
+    pub fn names() -> [&'static str; 21] {
         Key::ALL.map(Key::name)
     }
 }

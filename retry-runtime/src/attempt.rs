@@ -3,10 +3,6 @@
 use core::fmt;
 use core::time::Duration;
 
-use rand::Rng;
-
-use crate::jitter::with_thread_rng;
-
 /// The attempt context, bound by `#[retry(context = name)]` inside the body as `&Attempt`.
 ///
 // The attribute is there only with the `macros` feature, async retries only with `tokio` (both
@@ -35,7 +31,15 @@ use crate::jitter::with_thread_rng;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempt {
     attempt: u32,
-    key: IdempotencyKey,
+    key: KeySource,
+}
+
+/// The call's key: given by the caller, or a nonce from which it is derived when asked for
+/// (most calls never ask, and then pay for no cryptography).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeySource {
+    Given([u64; 2]),
+    Derived([u64; 2]),
 }
 
 impl Attempt {
@@ -47,7 +51,19 @@ impl Attempt {
     /// assert_eq!(Attempt::new(2, key).attempt(), 2);
     /// ```
     pub const fn new(attempt: u32, key: IdempotencyKey) -> Self {
-        Self { attempt, key }
+        Self {
+            attempt,
+            key: KeySource::Given(split(key.0)),
+        }
+    }
+
+    /// A context whose key is derived, when first asked for, from `nonce` (unique to the call).
+    #[doc(hidden)]
+    pub const fn with_nonce(attempt: u32, nonce: Nonce) -> Self {
+        Self {
+            attempt,
+            key: KeySource::Derived(split(nonce.0)),
+        }
     }
 
     /// The attempt number: 1 for the first call, 2 for the first retry, …
@@ -70,20 +86,139 @@ impl Attempt {
         self.attempt > 1
     }
 
-    /// A random key for this call, identical for every attempt of it: send it as an
-    /// `Idempotency-Key` header so the server can drop duplicate side effects.
+    /// The key of this call, identical for every attempt of it: send it as an
+    /// `Idempotency-Key` header so the server can drop duplicate side effects. Unless the
+    /// caller gave one, it is random (see [`IdempotencyKey`]).
     ///
     /// ```
     /// # use retry_runtime::{Attempt, IdempotencyKey};
     /// let key = IdempotencyKey::random();
     /// assert_eq!(Attempt::new(3, key).idempotency_key(), key);
     /// ```
-    pub const fn idempotency_key(&self) -> IdempotencyKey {
-        self.key
+    pub fn idempotency_key(&self) -> IdempotencyKey {
+        match self.key {
+            KeySource::Given(bits) => IdempotencyKey(join(bits)),
+            KeySource::Derived(nonce) => IdempotencyKey::derived(Nonce(join(nonce))),
+        }
     }
 }
 
-/// A random 128-bit key, shown as a version-4 UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
+/// The key of a call: the caller's, or one derived when asked for.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKey {
+    Given(IdempotencyKey),
+    Fresh(Nonce),
+}
+
+impl CallKey {
+    /// The caller's key, or a fresh nonce.
+    #[inline]
+    pub fn new(given: Option<IdempotencyKey>) -> Self {
+        match given {
+            Some(key) => CallKey::Given(key),
+            None => CallKey::Fresh(Nonce::fresh()),
+        }
+    }
+
+    /// The context of attempt `attempt` of this call.
+    #[inline]
+    pub const fn attempt(self, attempt: u32) -> Attempt {
+        match self {
+            CallKey::Given(key) => Attempt::new(attempt, key),
+            CallKey::Fresh(nonce) => Attempt::with_nonce(attempt, nonce),
+        }
+    }
+}
+
+const fn split(bits: u128) -> [u64; 2] {
+    [(bits >> 64) as u64, bits as u64]
+}
+
+const fn join(halves: [u64; 2]) -> u128 {
+    ((halves[0] as u128) << 64) | halves[1] as u128
+}
+
+/// A value unique to one call in this process: a thread's number and that thread's count of
+/// calls. Cheap to take (no cryptography); an [`IdempotencyKey`] is derived from it on demand.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nonce(u128);
+
+impl Nonce {
+    /// A nonce no other call of this process has.
+    #[inline]
+    pub fn fresh() -> Self {
+        use core::cell::Cell;
+        use core::sync::atomic::{AtomicU64, Ordering};
+
+        /// Threads numbered in the order they first take a nonce; `u64::MAX` is kept for
+        /// nonces taken while a thread is being torn down.
+        static THREADS: AtomicU64 = AtomicU64::new(0);
+        static TEARDOWN: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static NEXT: Cell<(u64, u64)> = const { Cell::new((u64::MAX, 0)) };
+        }
+        let taken = NEXT.try_with(|next| {
+            let (mut thread, count) = next.get();
+            if thread == u64::MAX {
+                thread = THREADS.fetch_add(1, Ordering::Relaxed);
+            }
+            next.set((thread, count.wrapping_add(1)));
+            (thread, count)
+        });
+        let (thread, count) =
+            taken.unwrap_or_else(|_| (u64::MAX, TEARDOWN.fetch_add(1, Ordering::Relaxed)));
+        Nonce(((thread as u128) << 64) | count as u128)
+    }
+}
+
+/// Where keys come from: ChaCha12, keyed once per process with 256 bits from the operating
+/// system, evaluated at the call's nonce (its stream and position): a keyed pseudorandom
+/// function, so keys are unpredictable without the secret, and distinct nonces give distinct
+/// streams. Independent of the jitter generator: seeding jitter does not touch keys.
+fn derive_key(nonce: Nonce) -> u128 {
+    use rand::TryRngCore;
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use std::sync::OnceLock;
+
+    static SECRET: OnceLock<[u8; 32]> = OnceLock::new();
+    let secret = SECRET.get_or_init(|| {
+        let mut secret = [0u8; 32];
+        if rand::rngs::OsRng.try_fill_bytes(&mut secret).is_err() {
+            // No randomness from the system: keys stay unique (the nonce), but a process
+            // started at the same nanosecond at the same address could predict them.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let place = &secret as *const _ as usize as u128;
+            secret[..16].copy_from_slice(&now.to_le_bytes());
+            secret[16..].copy_from_slice(&(place ^ u128::from(std::process::id())).to_le_bytes());
+        }
+        secret
+    });
+    let mut chacha = rand_chacha::ChaCha12Rng::from_seed(*secret);
+    chacha.set_stream((nonce.0 >> 64) as u64);
+    chacha.set_word_pos(u128::from(nonce.0 as u64) * 4);
+    let hi = chacha.next_u64();
+    let lo = chacha.next_u64();
+    ((hi as u128) << 64) | lo as u128
+}
+
+/// A call's idempotency key: 128 bits, shown as a version-4 UUID
+/// (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, lowercase).
+///
+/// Random keys come from a cryptographically secure generator (ChaCha12 keyed once per
+/// process from the operating system), never from the jitter generator: seeding jitter for a
+/// test does not make keys repeat, two processes never share a stream, and seeing some keys
+/// does not tell the next ones. A caller that already has an identifier for the request (a job
+/// id) can give it instead: [`from_u128`](IdempotencyKey::from_u128), and the attribute's
+/// `idempotency_key = …` or the builders' `.idempotency_key(…)`.
+///
+/// What it guarantees: one key per call, the same for every attempt of that call, distinct
+/// between calls. What the server must do: remember the keys it has seen (for longer than a
+/// call can take, retries included) and answer a request whose key it has already acted on
+/// with the first result instead of acting again.
 ///
 /// ```
 /// use retry_runtime::IdempotencyKey;
@@ -97,12 +232,16 @@ impl Attempt {
 pub struct IdempotencyKey(u128);
 
 impl IdempotencyKey {
-    /// A fresh key from this thread's generator (see [`seed_jitter`](crate::seed_jitter)).
+    /// A fresh random key.
     pub fn random() -> Self {
-        let bits: u128 = with_thread_rng(|rng| rng.random());
+        Self::derived(Nonce::fresh())
+    }
+
+    /// The key of the call that took `nonce`.
+    fn derived(nonce: Nonce) -> Self {
+        let bits = derive_key(nonce);
         // Version 4, variant 1 (RFC 9562).
-        let bits = (bits & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-        Self(bits)
+        Self((bits & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62))
     }
 
     /// A key the caller already has (a job system's request id), as 128 bits.

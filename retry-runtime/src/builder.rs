@@ -11,6 +11,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::__private::StdClock;
+use crate::attempt::CallKey;
 use crate::engine::{Everything, Flow, GiveUp, Step, Verdict};
 use crate::{Attempt, Classify, Decision, IdempotencyKey, Policy, RetryBudget, RetryInfo};
 
@@ -216,6 +217,7 @@ impl Policy {
             hook: NoHook,
             limit: NoTimeout,
             budget: None,
+            key: None,
         }
     }
 
@@ -247,6 +249,7 @@ impl Policy {
             judge: Errors,
             hook: NoHook,
             budget: None,
+            key: None,
         }
     }
 }
@@ -261,6 +264,7 @@ pub struct Retry<'a, Op, J = Errors, H = NoHook, L = NoTimeout> {
     hook: H,
     limit: L,
     budget: Option<&'a RetryBudget>,
+    key: Option<IdempotencyKey>,
 }
 
 /// A blocking retry being configured; `.call()` runs it. See [`Policy::retry_blocking`].
@@ -271,6 +275,7 @@ pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook> {
     judge: J,
     hook: H,
     budget: Option<&'a RetryBudget>,
+    key: Option<IdempotencyKey>,
 }
 
 /// The configuration methods both builders share. `$field` lists the fields a builder has
@@ -286,6 +291,7 @@ macro_rules! configure {
                     judge: When(predicate, self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    key: self.key,
                     $($field: self.$field),*
                 }
             }
@@ -299,6 +305,7 @@ macro_rules! configure {
                     judge: Classified(self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    key: self.key,
                     $($field: self.$field),*
                 }
             }
@@ -312,6 +319,7 @@ macro_rules! configure {
                     judge: Until(predicate, self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    key: self.key,
                     $($field: self.$field),*
                 }
             }
@@ -325,6 +333,7 @@ macro_rules! configure {
                     judge: ClassifiedOk(self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    key: self.key,
                     $($field: self.$field),*
                 }
             }
@@ -338,8 +347,16 @@ macro_rules! configure {
                     judge: self.judge,
                     hook: OnRetry(hook),
                     budget: self.budget,
+                    key: self.key,
                     $($field: self.$field),*
                 }
+            }
+
+            /// Uses `key` as the call's idempotency key ([`Attempt::idempotency_key`]) instead
+            /// of a random one: a job system's own request id.
+            pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+                self.key = Some(key);
+                self
             }
 
             /// Draws a token from `budget` for each retry and refills it on success (the
@@ -368,6 +385,7 @@ impl<'a, Op, J, H, L> Retry<'a, Op, J, H, L> {
             judge: self.judge,
             hook: self.hook,
             budget: self.budget,
+            key: self.key,
             limit: Timeout(limit),
         }
     }
@@ -388,11 +406,12 @@ where
             judge,
             hook,
             budget,
+            key,
         } = self;
-        let key = IdempotencyKey::random();
+        let key = CallKey::new(key);
         let step = Step::<Everything<StdClock>>::begin(policy, H::ELAPSED);
         crate::engine::run_blocking(step, |step| {
-            let outcome = op(Attempt::new(step.attempt(), key));
+            let outcome = op(key.attempt(step.attempt()));
             let Some(verdict) = judge.judge(&outcome) else {
                 if let Some(budget) = budget {
                     budget.deposit();
@@ -474,7 +493,7 @@ mod running {
             hook: H,
             limit: L,
             budget: Option<&'a RetryBudget>,
-            key: IdempotencyKey,
+            key: CallKey,
             step: Step<Everything<crate::__private::TokioClock>>,
             #[pin]
             state: State<L::Attempt>,
@@ -504,7 +523,7 @@ mod running {
         fn into_future(self) -> Self::IntoFuture {
             RetryFuture {
                 step: Step::begin(self.policy, H::ELAPSED),
-                key: IdempotencyKey::random(),
+                key: CallKey::new(self.key),
                 policy: self.policy,
                 op: self.op,
                 judge: self.judge,
@@ -531,7 +550,7 @@ mod running {
             loop {
                 match this.state.as_mut().project() {
                     StateProj::Start => {
-                        let attempt = (this.op)(Attempt::new(this.step.attempt(), *this.key));
+                        let attempt = (this.op)(this.key.attempt(this.step.attempt()));
                         let (step, policy) = (&*this.step, *this.policy);
                         let attempt = this
                             .limit
@@ -618,12 +637,13 @@ mod running {
                 hook,
                 limit,
                 budget,
+                key,
             } = self;
-            let key = IdempotencyKey::random();
+            let key = CallKey::new(key);
             let mut step =
                 Step::<Everything<crate::__private::TokioClock>>::begin(policy, H::ELAPSED);
             loop {
-                let attempt = op(Attempt::new(step.attempt(), key));
+                let attempt = op(key.attempt(step.attempt()));
                 let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
                     None => attempt.await,
                     Some((allowed, timed_out)) => tokio::time::timeout(allowed, attempt)
