@@ -393,6 +393,16 @@ impl Hooks {
             .push((info.attempt(), info.delay(), err.label()));
     }
 
+    fn record_http(&self, err: &HttpError, info: &RetryInfo) {
+        let label = err
+            .status()
+            .map_or_else(|| "transport".to_owned(), |s| s.as_u16().to_string());
+        self.0
+            .lock()
+            .unwrap()
+            .push((info.attempt(), info.delay(), label));
+    }
+
     fn take(&self) -> Vec<(u32, Duration, String)> {
         std::mem::take(&mut self.0.lock().unwrap())
     }
@@ -985,4 +995,205 @@ async fn a_retry_after_beyond_max_hint_ends_the_call_at_once() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(server.requests(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What LLM and cloud APIs send: 529, retry-after-ms, x-should-retry; the ready error type.
+// ---------------------------------------------------------------------------------------------
+
+use retry_runtime::reqwest::{HttpError, ResponseExt};
+
+/// The shortest correct client: `?` on the transport, `ensure_success` on the status.
+#[retry(attempts = 4, base = "50ms", classify, on_retry = |e: &HttpError, info: &RetryInfo| hooks.record_http(e, info))]
+async fn complete(client: &reqwest::Client, url: &str, hooks: &Hooks) -> Result<String, HttpError> {
+    let response = client.post(url).body("{}").send().await?;
+    Ok(response.ensure_success().await?.text().await?)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_529_overloaded_is_retried() {
+    let server = Server::scripted(vec![Reply::status(529), Reply::ok("hello")]);
+    let hooks = Hooks::default();
+    assert_eq!(
+        complete(&client(), &server.url("/"), &hooks).await.unwrap(),
+        "hello"
+    );
+    assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_ms_is_slept_and_wins_over_retry_after() {
+    let server = Server::scripted(vec![
+        Reply::status(429)
+            .header(HeaderName::from_static("retry-after-ms"), "1500")
+            .header(RETRY_AFTER, "20"),
+        Reply::ok("hello"),
+    ]);
+    let hooks = Hooks::default();
+    let start = Instant::now();
+    assert_eq!(
+        complete(&client(), &server.url("/"), &hooks).await.unwrap(),
+        "hello"
+    );
+    assert_eq!(start.elapsed(), ms(1_500));
+    assert_eq!(hooks.take(), [entry(1, ms(1_500), "429")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn x_should_retry_overrides_the_status_both_ways() {
+    let should = HeaderName::from_static("x-should-retry");
+    // A 400 the server says to retry.
+    let server = Server::scripted(vec![
+        Reply::status(400).header(should.clone(), "true"),
+        Reply::ok("hello"),
+    ]);
+    let hooks = Hooks::default();
+    assert_eq!(
+        complete(&client(), &server.url("/"), &hooks).await.unwrap(),
+        "hello"
+    );
+    assert_eq!(server.requests(), 2);
+    // A 503 the server says not to retry: returned at once, body and headers kept.
+    let server = Server::scripted(vec![
+        Reply::status(503)
+            .header(should, "false")
+            .body("{\"error\":\"gone\"}"),
+        Reply::ok("never"),
+    ]);
+    let err = complete(&client(), &server.url("/"), &hooks)
+        .await
+        .unwrap_err();
+    assert_eq!(server.requests(), 1);
+    match &err {
+        HttpError::Status {
+            status,
+            headers,
+            body,
+            ..
+        } => {
+            assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(headers["x-should-retry"], "false");
+            assert_eq!(body, "{\"error\":\"gone\"}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().starts_with(
+            "HTTP status server error (503 Service Unavailable) for url (http://127.0.0.1:"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_400_stops_and_a_reset_is_retried_through_the_ready_error() {
+    let server = Server::scripted(vec![Reply::Reset, Reply::status(400), Reply::ok("never")]);
+    let hooks = Hooks::default();
+    let err = complete(&client(), &server.url("/"), &hooks)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
+    assert_eq!(server.requests(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reqwest-middleware layer.
+// ---------------------------------------------------------------------------------------------
+
+use retry_runtime::middleware::RetryMiddleware;
+
+fn middleware_client(layer: RetryMiddleware) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(client())
+        .with(layer)
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_middleware_retries_by_the_http_rules_with_exact_counts() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(5)
+        .with_base(ms(100));
+    let client = middleware_client(RetryMiddleware::new(policy));
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(429).header(RETRY_AFTER, "2"),
+        Reply::Reset,
+        Reply::status(529),
+        Reply::ok("done"),
+    ]);
+    let start = Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    assert_eq!(server.requests(), 5);
+    // 100ms, max(200ms, 2s), 400ms, 800ms.
+    assert_eq!(start.elapsed(), ms(100 + 2_000 + 400 + 800));
+
+    // A 400 is returned at once; a 3600 s Retry-After ends the call at once.
+    let server = Server::scripted(vec![Reply::status(400), Reply::ok("never")]);
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::BAD_REQUEST, 1)
+    );
+    let server = Server::scripted(vec![
+        Reply::status(429).header(RETRY_AFTER, "3600"),
+        Reply::ok("never"),
+    ]);
+    let start = Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::TOO_MANY_REQUESTS, 1)
+    );
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_middleware_sends_one_idempotency_key_per_post_and_none_for_a_get() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(ms(10));
+    let client = middleware_client(RetryMiddleware::new(policy).with_idempotency_key());
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(502),
+        Reply::ok("made"),
+    ]);
+    let response = client
+        .post(server.url("/orders"))
+        .body("{\"item\":1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "made");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    let key = seen[0].key.clone().expect("an Idempotency-Key header");
+    assert!(seen
+        .iter()
+        .all(|s| s.key.as_deref() == Some(key.as_str()) && s.body == "{\"item\":1}"));
+
+    let server = Server::scripted(vec![Reply::ok("read")]);
+    let _ = client.get(server.url("/orders")).send().await.unwrap();
+    assert_eq!(server.seen()[0].key, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_middleware_spends_a_budget() {
+    static BUDGET: retry_runtime::RetryBudget = retry_runtime::RetryBudget::new(1, 0.0);
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(5)
+        .with_base(ms(10));
+    let client = middleware_client(RetryMiddleware::new(policy).with_budget(&BUDGET));
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(503),
+        Reply::status(503),
+    ]);
+    let response = client.get(server.url("/")).send().await.unwrap();
+    // One token: one retry, two requests.
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::SERVICE_UNAVAILABLE, 2)
+    );
 }

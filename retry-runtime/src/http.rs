@@ -8,17 +8,102 @@ use http::{HeaderMap, Response, StatusCode};
 
 use crate::{Classify, Decision};
 
-/// Whether a status code is worth retrying: 408, 429, 500, 502, 503 and 504.
+/// Whether a status code is worth retrying, by this table (the rules every front door uses,
+/// for `StatusCode`, `http::Response`, `reqwest::Response`, `reqwest::Error` and
+/// [`HttpError`](crate::reqwest::HttpError)):
+///
+/// | status | retried | why |
+/// |---|---|---|
+/// | 408 Request Timeout | yes | the server gave up waiting for the request; a new one may get through |
+/// | 409 Conflict | yes | LLM and cloud APIs send it for a lock or concurrent-update timeout, and their own SDKs retry it; a true conflict answers 409 again and the attempts run out |
+/// | 425 Too Early | yes | the server refused early data and asks for the request again (RFC 8470) |
+/// | 429 Too Many Requests | yes | rate limited: retried after `Retry-After` when sent |
+/// | 500 Internal Server Error | yes | often a transient fault of one instance |
+/// | 502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout | yes | a proxy or the service is briefly unavailable |
+/// | 520–524 (proxy: unknown error, web server down, connection timed out, origin unreachable, timeout) | yes | the path to the origin failed, not the request |
+/// | 529 Overloaded | yes | the service is overloaded (`overloaded_error`, sent by LLM APIs) |
+/// | 501, 505, 506–511, 525, 526, 530 and other 5xx | no | the server cannot serve this request (not implemented, version, TLS or configuration errors): asking again gives the same answer |
+/// | 1xx, 2xx, 3xx | no | not failures |
+/// | other 4xx (400, 401, 403, 404, 405, 410, 413, 422, …) | no | the request itself is wrong |
+///
+/// A response may override the table: see [`decision`] (`x-should-retry`).
 ///
 /// ```
 /// use http::StatusCode;
 /// use retry_runtime::http::is_retryable_status;
 ///
 /// assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
+/// assert!(is_retryable_status(StatusCode::from_u16(529).unwrap()));
 /// assert!(!is_retryable_status(StatusCode::BAD_REQUEST));
+/// assert!(!is_retryable_status(StatusCode::NOT_IMPLEMENTED));
 /// ```
 pub fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+    matches!(
+        status.as_u16(),
+        408 | 409 | 425 | 429 | 500 | 502 | 503 | 504 | 520..=524 | 529
+    )
+}
+
+/// The wait a response asks for, in milliseconds or seconds: `retry-after-ms` (a number of
+/// milliseconds, sent by OpenAI's API; it takes precedence), else `Retry-After` (delta-seconds or
+/// an HTTP date, see [`retry_after`]). `None` when neither is present and well-formed.
+///
+/// ```
+/// use http::HeaderMap;
+/// use retry_runtime::http::hint;
+/// use std::time::Duration;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", "2".parse().unwrap());
+/// assert_eq!(hint(&headers), Some(Duration::from_secs(2)));
+/// headers.insert("retry-after-ms", "1500".parse().unwrap());
+/// assert_eq!(hint(&headers), Some(Duration::from_millis(1500)));
+/// ```
+pub fn hint(headers: &HeaderMap) -> Option<Duration> {
+    retry_after_ms(headers).or_else(|| retry_after(headers))
+}
+
+/// `retry-after-ms`: a non-negative number of milliseconds (a fraction allowed, as OpenAI's SDKs
+/// read it). `None` when absent or malformed.
+///
+/// ```
+/// use http::HeaderMap;
+/// use retry_runtime::http::retry_after_ms;
+/// use std::time::Duration;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after-ms", "250.5".parse().unwrap());
+/// assert_eq!(retry_after_ms(&headers), Some(Duration::from_micros(250_500)));
+/// headers.insert("retry-after-ms", "-3".parse().unwrap());
+/// assert_eq!(retry_after_ms(&headers), None);
+/// ```
+pub fn retry_after_ms(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("retry-after-ms")?.to_str().ok()?.trim();
+    let ms: f64 = value.parse().ok()?;
+    if !ms.is_finite() || ms < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(ms / 1000.0).ok()
+}
+
+/// `x-should-retry: true|false`: the server's own verdict, which overrides the status table
+/// (LLM APIs send it; their SDKs honour it). `None` when absent or neither word.
+///
+/// ```
+/// use http::HeaderMap;
+/// use retry_runtime::http::should_retry;
+///
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(should_retry(&headers), None);
+/// headers.insert("x-should-retry", "false".parse().unwrap());
+/// assert_eq!(should_retry(&headers), Some(false));
+/// ```
+pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
+    match headers.get("x-should-retry")?.to_str().ok()?.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// The pause a `Retry-After` header asks for, in either of its forms: delta-seconds (`120`)
@@ -71,27 +156,37 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The decision for a response: retryable statuses retry, after `Retry-After` when the server
-/// sent one; every other status stops.
+/// The decision for a response: `x-should-retry` when the server sent it, else the status
+/// table ([`is_retryable_status`]); a retry waits for the server's [`hint`] when it gave one
+/// (`retry-after-ms`, else `Retry-After`). The policy bounds every hint by its `max_hint`: a
+/// longer one ends the call at once.
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};
 /// use retry_runtime::{http::decision, Decision};
+/// use std::time::Duration;
 ///
-/// assert_eq!(decision(StatusCode::BAD_GATEWAY, &HeaderMap::new()), Decision::Retry);
-/// assert_eq!(decision(StatusCode::NOT_FOUND, &HeaderMap::new()), Decision::Stop);
+/// let none = HeaderMap::new();
+/// assert_eq!(decision(StatusCode::BAD_GATEWAY, &none), Decision::Retry);
+/// assert_eq!(decision(StatusCode::NOT_FOUND, &none), Decision::Stop);
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-should-retry", "true".parse().unwrap());
+/// headers.insert("retry-after-ms", "800".parse().unwrap());
+/// assert_eq!(decision(StatusCode::BAD_REQUEST, &headers), Decision::RetryAfter(Duration::from_millis(800)));
 /// ```
 pub fn decision(status: StatusCode, headers: &HeaderMap) -> Decision {
-    if !is_retryable_status(status) {
+    let retry = should_retry(headers).unwrap_or_else(|| is_retryable_status(status));
+    if !retry || status.is_success() {
         return Decision::Stop;
     }
-    match retry_after(headers) {
+    match hint(headers) {
         Some(wait) => Decision::RetryAfter(wait),
         None => Decision::Retry,
     }
 }
 
-/// By [`is_retryable_status`].
+/// By [`is_retryable_status`] (a bare status has no headers to override it).
 ///
 /// ```
 /// use retry_runtime::{Classify, Decision};
@@ -131,12 +226,50 @@ impl<B> Classify for Response<B> {
 mod tests {
     use super::*;
 
+    /// The documented table, written out independently of `is_retryable_status`.
+    fn documented(code: u16) -> bool {
+        [
+            408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529,
+        ]
+        .contains(&code)
+    }
+
     #[test]
     fn every_status_code_classifies_as_documented() {
+        let none = HeaderMap::new();
+        let mut yes = HeaderMap::new();
+        yes.insert("x-should-retry", "true".parse().unwrap());
+        let mut no = HeaderMap::new();
+        no.insert("x-should-retry", "false".parse().unwrap());
+        let mut hinted = HeaderMap::new();
+        hinted.insert("retry-after-ms", "1500".parse().unwrap());
+        hinted.insert(RETRY_AFTER, "7".parse().unwrap());
         for code in 100..=599u16 {
             let status = StatusCode::from_u16(code).unwrap();
-            let expected = [408, 429, 500, 502, 503, 504].contains(&code);
+            let expected = documented(code);
             assert_eq!(status.classify().is_retry(), expected, "{code}");
+            assert_eq!(decision(status, &none).is_retry(), expected, "{code}");
+            // The server's word overrides the table, except that a success is never retried.
+            let success = (200..300).contains(&code);
+            assert_eq!(
+                decision(status, &yes).is_retry(),
+                !success,
+                "{code} with x-should-retry: true"
+            );
+            assert_eq!(
+                decision(status, &no),
+                Decision::Stop,
+                "{code} with x-should-retry: false"
+            );
+            // retry-after-ms takes precedence over Retry-After.
+            let expected_hinted = if expected {
+                Decision::RetryAfter(Duration::from_millis(1500))
+            } else {
+                Decision::Stop
+            };
+            assert_eq!(decision(status, &hinted), expected_hinted, "{code}");
+            let response = Response::builder().status(code).body(()).unwrap();
+            assert_eq!(response.classify().is_retry(), expected, "{code}");
         }
     }
 

@@ -57,6 +57,7 @@
 //! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
 //! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
+//! | `reqwest-middleware` | no | `middleware::RetryMiddleware`, a layer for `reqwest_middleware` clients (implies `reqwest` and `tokio`) |
 //! | `serde` | no | `Policy` implements `Serialize` and `Deserialize` in the shape of a configuration file (`attempts = 5`, `base = "100ms"`, …), validated on load |
 //! | `tracing` | no | a WARN event for every retry (function, attempt, delay, error) and one when a call gives up |
 //!
@@ -79,8 +80,10 @@ mod schedule;
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
 #[cfg(feature = "reqwest")]
-mod reqwest;
+pub mod reqwest;
 
 #[doc(hidden)]
 pub mod __private;

@@ -1,17 +1,19 @@
-//! `Classify` for reqwest (feature `reqwest`).
+//! reqwest (feature `reqwest`): `Classify` for its errors and responses, and [`HttpError`], the
+//! error of an HTTP client that keeps what a retry decision needs.
+
+use core::fmt;
+
+use http::{HeaderMap, StatusCode};
 
 use crate::http::{decision, is_retryable_status};
 use crate::{Classify, Decision};
 
 /// Connection failures, timeouts and failures while sending the request or reading the body
-/// retry; a status error (from `error_for_status`) retries when its status is retryable
-/// (408, 429, 500, 502, 503, 504); builder, redirect and decode errors stop.
+/// retry; a status error (from `error_for_status`) follows the status table
+/// ([`is_retryable_status`]); builder, redirect and decode errors stop.
 ///
-/// `error_for_status` drops the headers, so a `Retry-After` hint is only seen when classifying
-/// the [`reqwest::Response`] itself.
-///
-// A docs.rs address rather than a path: `cargo doc --no-deps` cannot link to reqwest's pages.
-/// [`reqwest::Response`]: https://docs.rs/reqwest/0.13/reqwest/struct.Response.html
+/// `error_for_status` drops the headers, so `Retry-After` and `x-should-retry` are not seen
+/// through it: use [`ResponseExt::ensure_success`] instead, whose [`HttpError`] keeps them.
 impl Classify for reqwest::Error {
     fn classify(&self) -> Decision {
         if let Some(status) = self.status() {
@@ -31,9 +33,160 @@ impl Classify for reqwest::Error {
     }
 }
 
-/// By status and `Retry-After`, as [`crate::http::decision`].
+/// By status and headers, as [`crate::http::decision`]: for `#[retry(classify_ok)]` and
+/// `.classify_ok()`, where a response arrives as `Ok` whatever its status.
 impl Classify for reqwest::Response {
     fn classify(&self) -> Decision {
         decision(self.status(), self.headers())
+    }
+}
+
+/// The most of a failed response's body that [`HttpError`] keeps (64 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The error of an HTTP call made with reqwest: a response that was not a success, with its
+/// status, headers and (up to [`BODY_LIMIT`]) body, or a transport failure. It classifies
+/// itself by the status table, `x-should-retry` and the hints (`retry-after-ms`,
+/// `Retry-After`), so a retried client needs nothing written by hand:
+///
+// The attribute is there only with the `macros` feature, async retries only with `tokio`.
+#[cfg_attr(all(feature = "macros", feature = "tokio"), doc = "```no_run")]
+#[cfg_attr(not(all(feature = "macros", feature = "tokio")), doc = "```ignore")]
+/// use retry_runtime::{retry, reqwest::{HttpError, ResponseExt}};
+///
+/// #[retry(attempts = 4, base = "200ms", jitter, classify)]
+/// async fn complete(client: &reqwest::Client, body: &str) -> Result<String, HttpError> {
+///     let response = client.post("http://127.0.0.1:8080/v1/complete").body(body.to_owned()).send().await?;
+///     Ok(response.ensure_success().await?.text().await?)
+/// }
+/// ```
+// The `Status` variant is kept unboxed so that users can match on its fields; an error is made
+// once per failed attempt, so its size costs nothing on the success path.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum HttpError {
+    /// The server answered with a status that is not a success.
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The response's headers (`Retry-After`, `x-should-retry`, request ids).
+        headers: HeaderMap,
+        /// The body's text, cut at [`BODY_LIMIT`] (an API's error message).
+        body: String,
+        /// The URL that answered.
+        url: reqwest::Url,
+    },
+    /// No response: the connection failed or was reset, the request or the body timed out.
+    Transport(reqwest::Error),
+    /// The attempt was cut off by the retry's per-attempt `timeout`.
+    TimedOut,
+}
+
+impl HttpError {
+    /// The status, if the server answered.
+    ///
+    /// ```
+    /// # use retry_runtime::reqwest::HttpError;
+    /// # fn check(err: &HttpError) { let _ = err.status(); }
+    /// ```
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            HttpError::Transport(err) => err.status(),
+            HttpError::TimedOut => None,
+        }
+    }
+}
+
+impl fmt::Display for HttpError {
+    /// As reqwest's own status errors: `HTTP status server error (503 Service Unavailable) for
+    /// url (http://…)`, and the transport error's own text otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::Status { status, url, .. } => {
+                let kind = if status.is_client_error() {
+                    "client error"
+                } else if status.is_server_error() {
+                    "server error"
+                } else {
+                    "unexpected status"
+                };
+                write!(f, "HTTP status {kind} ({status}) for url ({url})")
+            }
+            HttpError::Transport(err) => fmt::Display::fmt(err, f),
+            HttpError::TimedOut => fmt::Display::fmt(&crate::TimedOut, f),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HttpError::Status { .. } | HttpError::TimedOut => None,
+            HttpError::Transport(err) => Some(err),
+        }
+    }
+}
+
+impl From<reqwest::Error> for HttpError {
+    fn from(err: reqwest::Error) -> Self {
+        HttpError::Transport(err)
+    }
+}
+
+/// A per-attempt timeout (`timeout = …`, `.timeout(d)`) is [`HttpError::TimedOut`], retried.
+impl From<crate::TimedOut> for HttpError {
+    fn from(_: crate::TimedOut) -> Self {
+        HttpError::TimedOut
+    }
+}
+
+/// By the status table, `x-should-retry` and the hints for an answer; as
+/// [`reqwest::Error`'s classification](#impl-Classify-for-Error) for a transport failure.
+impl Classify for HttpError {
+    fn classify(&self) -> Decision {
+        match self {
+            HttpError::Status {
+                status, headers, ..
+            } => decision(*status, headers),
+            HttpError::Transport(err) => err.classify(),
+            HttpError::TimedOut => Decision::Retry,
+        }
+    }
+}
+
+/// [`ensure_success`](ResponseExt::ensure_success) for `reqwest::Response`.
+pub trait ResponseExt: Sized {
+    /// The response when its status is a success; else an [`HttpError`] that keeps the status,
+    /// the headers and the body (up to [`BODY_LIMIT`]), so that `?` works and the retry
+    /// decision still sees `Retry-After` and `x-should-retry`.
+    fn ensure_success(
+        self,
+    ) -> impl core::future::Future<Output = Result<reqwest::Response, HttpError>> + Send;
+}
+
+impl ResponseExt for reqwest::Response {
+    async fn ensure_success(mut self) -> Result<reqwest::Response, HttpError> {
+        let status = self.status();
+        if status.is_success() {
+            return Ok(self);
+        }
+        let headers = self.headers().clone();
+        let url = self.url().clone();
+        let mut body = Vec::new();
+        // A broken body still leaves the status to decide on.
+        while let Ok(Some(chunk)) = self.chunk().await {
+            let room = BODY_LIMIT - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= BODY_LIMIT {
+                break;
+            }
+        }
+        Err(HttpError::Status {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            url,
+        })
     }
 }

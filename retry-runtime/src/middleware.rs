@@ -1,0 +1,203 @@
+//! Feature `reqwest-middleware`: this crate's retries as a layer of a `reqwest_middleware` client.
+
+use core::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::__private::TokioClock;
+use crate::engine::{Everything, Step};
+use crate::{Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
+
+/// Retries the requests of a [`reqwest_middleware`] client by a [`Policy`], on the same engine as
+/// `#[retry]`: the HTTP rules of [`crate::http`] (the status table, `x-should-retry`,
+/// `retry-after-ms` and `Retry-After`, every hint bounded by the policy's `max_hint`), the
+/// attempts, the deadline, jitter, an optional [`RetryBudget`] and per-attempt timeout, and the
+/// same `tracing` events. Only requests whose body can be cloned are retried (a streaming body
+/// is sent once). With [`with_idempotency_key`](RetryMiddleware::with_idempotency_key), a
+/// request whose method is not idempotent (`POST`, `PATCH`) carries an `Idempotency-Key`
+/// header, the same on every attempt.
+///
+/// ```no_run
+/// use retry_runtime::{middleware::RetryMiddleware, Policy};
+/// use std::time::Duration;
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(RetryMiddleware::new(Policy::new().with_attempts(4)).with_idempotency_key())
+///     .build();
+/// ```
+///
+/// # Default
+///
+/// No budget, no per-attempt timeout, no `Idempotency-Key` header.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryMiddleware {
+    policy: Policy,
+    budget: Option<&'static RetryBudget>,
+    timeout: Option<Duration>,
+    idempotency_key: bool,
+}
+
+impl RetryMiddleware {
+    /// Retries by `policy`.
+    ///
+    /// ```
+    /// let layer = retry_runtime::middleware::RetryMiddleware::new(retry_runtime::Policy::new());
+    /// # let _ = layer;
+    /// ```
+    pub const fn new(policy: Policy) -> Self {
+        RetryMiddleware {
+            policy,
+            budget: None,
+            timeout: None,
+            idempotency_key: false,
+        }
+    }
+
+    /// Draws a token from `budget` for each retry and refills it on success.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy, RetryBudget};
+    /// static BUDGET: RetryBudget = RetryBudget::new(10, 0.1);
+    /// let layer = RetryMiddleware::new(Policy::new()).with_budget(&BUDGET);
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Cuts each attempt off after `timeout` (or at the policy's deadline); the cut-off is
+    /// retried.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy};
+    /// let layer = RetryMiddleware::new(Policy::new()).with_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds an `Idempotency-Key` header (a random key per call, the same on every attempt) to
+    /// requests whose method is not idempotent, unless they carry one already.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy};
+    /// let layer = RetryMiddleware::new(Policy::new()).with_idempotency_key();
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_idempotency_key(mut self) -> Self {
+        self.idempotency_key = true;
+        self
+    }
+
+    async fn attempt(
+        &self,
+        request: Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+        step: &Step<Everything<TokioClock>>,
+    ) -> reqwest_middleware::Result<Response> {
+        let sent = next.run(request, extensions);
+        match self.timeout {
+            None => sent.await,
+            Some(timeout) => {
+                let allowed = step.attempt_timeout(&self.policy, timeout);
+                tokio::time::timeout(allowed, sent)
+                    .await
+                    .unwrap_or_else(|_| Err(reqwest_middleware::Error::middleware(TimedOut)))
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for RetryMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let header = HeaderName::from_static("idempotency-key");
+        if self.idempotency_key
+            && !request.method().is_idempotent()
+            && !request.headers().contains_key(&header)
+        {
+            let key = IdempotencyKey::random().to_string();
+            if let Ok(value) = HeaderValue::from_str(&key) {
+                request.headers_mut().insert(header, value);
+            }
+        }
+        let mut step = Step::<Everything<TokioClock>>::begin(&self.policy, false);
+        loop {
+            // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
+            let again = request.try_clone();
+            let outcome = self.attempt(request, extensions, next.clone(), &step).await;
+            let decision = match &outcome {
+                Ok(response) => response.classify(),
+                Err(err) => err.classify(),
+            };
+            let verdict = match decision {
+                Decision::Stop => {
+                    if let (Ok(response), Some(budget)) = (&outcome, self.budget) {
+                        if response.status().is_success() {
+                            budget.deposit();
+                        }
+                    }
+                    return outcome;
+                }
+                Decision::Retry => Ok(None),
+                Decision::RetryAfter(hint) => Ok(Some(hint)),
+            };
+            let Some(again) = again else {
+                return outcome;
+            };
+            let shown = Shown(&outcome);
+            let delay = match step.failed(
+                &self.policy,
+                verdict,
+                self.budget,
+                "reqwest-middleware",
+                &shown,
+            ) {
+                Ok(info) => info.delay(),
+                Err(_) => return outcome,
+            };
+            drop(outcome);
+            crate::engine::sleep(delay).await;
+            request = again;
+        }
+    }
+}
+
+/// What the events show of an outcome: the status, or the error.
+struct Shown<'a>(&'a reqwest_middleware::Result<Response>);
+
+impl core::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Ok(response) => write!(f, "{}", response.status()),
+            Err(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+/// A reqwest error by its own classification; a per-attempt timeout retries; any other
+/// middleware's error stops.
+impl Classify for reqwest_middleware::Error {
+    fn classify(&self) -> Decision {
+        match self {
+            reqwest_middleware::Error::Reqwest(err) => err.classify(),
+            reqwest_middleware::Error::Middleware(err)
+                if err.downcast_ref::<TimedOut>().is_some() =>
+            {
+                Decision::Retry
+            }
+            reqwest_middleware::Error::Middleware(_) => Decision::Stop,
+        }
+    }
+}
