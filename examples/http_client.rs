@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,74 +24,22 @@ use hyper::body::Incoming;
 use hyper::header::RETRY_AFTER;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{HeaderMap, StatusCode};
+use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
-use retry_runtime::{retry, Classify, Decision, RetryInfo, TimedOut};
+use retry_runtime::reqwest::{HttpError, ResponseExt};
+use retry_runtime::{retry, RetryInfo};
 use tokio::net::TcpListener;
 
-/// Why a call to the order service failed.
-#[derive(Debug)]
-enum ApiError {
-    /// The service answered with an error status (headers kept for `Retry-After`).
-    Status {
-        status: StatusCode,
-        headers: HeaderMap,
-    },
-    /// No answer: connection refused or reset.
-    Transport(reqwest::Error),
-    /// The attempt was cut off by `timeout`.
-    TimedOut,
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ApiError::Status { status, headers } => match headers.get(RETRY_AFTER) {
-                Some(wait) => write!(
-                    f,
-                    "{status} (Retry-After: {})",
-                    wait.to_str().unwrap_or("?")
-                ),
-                None => write!(f, "{status}"),
-            },
-            ApiError::Transport(err) => {
-                // The root cause, e.g. "connection reset by peer".
-                let mut cause: &dyn std::error::Error = err;
-                while let Some(next) = cause.source() {
-                    cause = next;
-                }
-                write!(f, "transport error: {cause}")
-            }
-            ApiError::TimedOut => f.write_str("timed out"),
-        }
-    }
-}
-
-impl From<reqwest::Error> for ApiError {
-    fn from(err: reqwest::Error) -> Self {
-        ApiError::Transport(err)
-    }
-}
-
-impl From<TimedOut> for ApiError {
-    fn from(_: TimedOut) -> Self {
-        ApiError::TimedOut
-    }
-}
-
-/// Statuses and `Retry-After` by retry-runtime's HTTP rules; transport errors by its reqwest
-/// rules; a cut-off attempt is always worth another try.
-impl Classify for ApiError {
-    fn classify(&self) -> Decision {
-        match self {
-            ApiError::Status { status, headers } => retry_runtime::http::decision(*status, headers),
-            ApiError::Transport(err) => err.classify(),
-            ApiError::TimedOut => Decision::Retry,
-        }
-    }
-}
-
-fn log_retry(err: &ApiError, info: &RetryInfo) {
+fn log_retry(err: &HttpError, info: &RetryInfo) {
+    let err = match err {
+        HttpError::Status {
+            status, headers, ..
+        } => match headers.get(RETRY_AFTER) {
+            Some(wait) => format!("{status} (Retry-After: {})", wait.to_str().unwrap_or("?")),
+            None => status.to_string(),
+        },
+        other => root_cause(other),
+    };
     println!(
         "  attempt {} failed at {:>4} ms: {err}; next attempt in {} ms",
         info.attempt(),
@@ -115,7 +62,7 @@ fn log_retry(err: &ApiError, info: &RetryInfo) {
     context = ctx,
     on_retry = log_retry
 )]
-async fn place_order(client: &reqwest::Client, url: &str, item: &str) -> Result<String, ApiError> {
+async fn place_order(client: &reqwest::Client, url: &str, item: &str) -> Result<String, HttpError> {
     println!(
         "  attempt {}: POST {url} (Idempotency-Key: {})",
         ctx.attempt(),
@@ -127,14 +74,18 @@ async fn place_order(client: &reqwest::Client, url: &str, item: &str) -> Result<
         .body(item.to_owned())
         .send()
         .await?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ApiError::Status {
-            status,
-            headers: response.headers().clone(),
-        });
+    // A non-success status becomes an `HttpError` that keeps status, headers and body, and
+    // classifies itself by the HTTP rules (Retry-After included): nothing written by hand.
+    Ok(response.ensure_success().await?.text().await?)
+}
+
+/// The innermost cause, e.g. "connection reset by peer".
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
     }
-    Ok(response.text().await?)
+    cause.to_string()
 }
 
 #[tokio::main]

@@ -45,17 +45,19 @@ impl Decision {
 /// | | [`std::io::Error`] | by [`ErrorKind`](std::io::ErrorKind): connection refused, reset or aborted, not connected, timed out, interrupted, would block, unexpected end of file and broken pipe retry; every other kind stops |
 /// | | [`TimedOut`] | retry |
 /// | | `&T`, [`Box<T>`] | as `T` |
-/// | `http` | [`http::StatusCode`] | 408, 429, 500, 502, 503 and 504 retry; every other status stops |
-/// | `http` | [`http::Response<B>`] | by status, as a `StatusCode`; a retry waits at least as long as `Retry-After` asks (seconds or an HTTP date) |
-/// | `reqwest` | [`reqwest::Error`] | connection failures, timeouts, request and body errors retry; a status error by its status; builder, redirect and decode errors stop |
+/// | `http` | [`http::StatusCode`] | by the status table: 408, 409, 425, 429, 500, 502, 503, 504, 520–524 and 529 retry; every other status stops |
+/// | `http` | [`http::Response<B>`] | `x-should-retry` when sent, else the status table; a retry waits at least as long as `retry-after-ms` or `Retry-After` asks |
+/// | `reqwest` | [`reqwest::Error`] | connection failures, timeouts, request and body errors retry; a status error by the status table; builder, redirect and decode errors stop |
 /// | `reqwest` | [`reqwest::Response`] | as an `http::Response` |
+/// | `reqwest` | `retry_runtime::reqwest::HttpError` | an answer as an `http::Response`, a transport failure as a `reqwest::Error`, a timeout retries |
+/// | `reqwest-middleware` | `reqwest_middleware::Error` | a reqwest error as such, a per-attempt timeout retries, any other middleware's error stops |
 ///
-/// `reqwest` implies `http`.
+/// `reqwest` implies `http`; `reqwest-middleware` implies `reqwest`.
 #[cfg_attr(
     feature = "http",
     doc = "The HTTP rules are in the [`http`](crate::http) module: \
            [`is_retryable_status`](crate::http::is_retryable_status), \
-           [`retry_after`](crate::http::retry_after) and [`decision`](crate::http::decision)."
+           [`hint`](crate::http::hint) and [`decision`](crate::http::decision)."
 )]
 ///
 /// Any other error type implements the trait itself:
