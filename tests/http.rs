@@ -1197,3 +1197,59 @@ async fn the_middleware_spends_a_budget() {
         (StatusCode::SERVICE_UNAVAILABLE, 2)
     );
 }
+
+/// The middleware's per-attempt timeout: the first answer comes too late and is cut off; the
+/// second is in time. Real clock (a timer is pending during the request).
+#[tokio::test]
+async fn the_middleware_cuts_slow_attempts_off() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(ms(10));
+    let client = middleware_client(RetryMiddleware::new(policy).with_timeout(ms(100)));
+    let server = Server::scripted(vec![
+        Reply::ok("late").after(Duration::from_secs(5)),
+        Reply::ok("in time"),
+    ]);
+    let start = std::time::Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "in time");
+    assert_eq!(server.requests(), 2);
+    assert!(start.elapsed() >= ms(110) && start.elapsed() < Duration::from_secs(5));
+}
+
+/// A body that cannot be cloned (a stream) is sent once: there is nothing to send again.
+#[tokio::test(start_paused = true)]
+async fn the_middleware_sends_a_streaming_body_once() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(ms(10));
+    let client = middleware_client(RetryMiddleware::new(policy));
+    let server = Server::scripted(vec![Reply::status(503), Reply::ok("never")]);
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("part 1, "), Ok("part 2")];
+    let body = reqwest::Body::wrap_stream(tokio_stream_of(chunks));
+    let response = client
+        .post(server.url("/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::SERVICE_UNAVAILABLE, 1)
+    );
+    assert_eq!(server.seen()[0].body, "part 1, part 2");
+}
+
+/// A stream of ready items.
+fn tokio_stream_of<T: Unpin + Send + 'static>(
+    items: Vec<T>,
+) -> impl futures_core::Stream<Item = T> + Send + 'static {
+    struct Ready<T>(std::vec::IntoIter<T>);
+    impl<T: Unpin> futures_core::Stream for Ready<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<T>> {
+            Poll::Ready(self.0.next())
+        }
+    }
+    Ready(items.into_iter())
+}
