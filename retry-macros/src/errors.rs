@@ -18,6 +18,11 @@ impl Errors {
         self.0.extend(err);
     }
 
+    /// How many errors were recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -11,12 +11,14 @@
 //!   the receiver, the return type);
 //! - `render`: named pieces and one template.
 //!
-//! `expand` chains them; this file only converts between `proc_macro` and `proc_macro2`.
+//! `expand` chains them; `derive` is `#[derive(Classify)]`; this file only converts between
+//! `proc_macro` and `proc_macro2`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 
+mod derive;
 mod duration;
 mod errors;
 mod expand;
@@ -33,4 +35,11 @@ mod tests;
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::retry(args.into(), item.into()).into()
+}
+
+/// Implements `retry_runtime::Classify` from `#[classify(...)]` on the variants. See
+/// `retry_runtime::Classify`.
+#[proc_macro_derive(Classify, attributes(classify))]
+pub fn derive_classify(input: TokenStream) -> TokenStream {
+    derive::classify(input.into()).into()
 }

@@ -60,18 +60,46 @@ impl Decision {
            [`hint`](crate::http::hint) and [`decision`](crate::http::decision)."
 )]
 ///
-/// Any other error type implements the trait itself:
+/// Any other error type derives it (feature `macros`, on by default): each variant says
+/// `#[classify(retry)]`, `#[classify(stop)]` or `#[classify(transparent)]` (ask its single
+/// field's own `Classify`), and `#[classify(default = retry)]` or `#[classify(default = stop)]`
+/// on the enum covers the variants that say nothing. A variant with no decision and no default
+/// is a compile error that names it. It works beside `thiserror::Error` on the same enum, and on
+/// structs (one decision for all their values, or `transparent`).
+///
+#[cfg_attr(feature = "macros", doc = "```")]
+#[cfg_attr(not(feature = "macros"), doc = "```ignore")]
+/// use retry_runtime::{Classify, Decision};
+///
+/// #[derive(Debug, Classify)]
+/// #[classify(default = stop)]
+/// enum ApiError {
+///     #[classify(retry)]
+///     Busy,
+///     #[classify(transparent)]
+///     Io(std::io::Error),
+///     NotFound(String),
+/// }
+///
+/// assert_eq!(ApiError::Busy.classify(), Decision::Retry);
+/// let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+/// assert_eq!(ApiError::Io(reset).classify(), Decision::Retry);
+/// assert_eq!(ApiError::NotFound("user 7".into()).classify(), Decision::Stop);
+/// ```
+///
+/// The same by hand, as the derive writes it:
 ///
 /// ```
 /// use retry_runtime::{Classify, Decision};
 ///
-/// enum ApiError { Busy, NotFound }
+/// enum ApiError { Busy, Io(std::io::Error), NotFound(String) }
 ///
 /// impl Classify for ApiError {
 ///     fn classify(&self) -> Decision {
 ///         match self {
 ///             ApiError::Busy => Decision::Retry,
-///             ApiError::NotFound => Decision::Stop,
+///             ApiError::Io(inner) => inner.classify(),
+///             ApiError::NotFound(_) => Decision::Stop,
 ///         }
 ///     }
 /// }

@@ -104,3 +104,7 @@ pub use schedule::Schedule;
     doc = "Retries a function that returns a `Result` (its full documentation, whose examples are async, is built with the `tokio` feature)."
 )]
 pub use retry_macros::retry;
+
+/// Derives [`Classify`] from `#[classify(...)]`: see [`Classify`](trait@Classify).
+#[cfg(feature = "macros")]
+pub use retry_macros::Classify;
