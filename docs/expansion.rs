@@ -37,19 +37,30 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
             else {
                 return __retry_result;
             };
-            let ::core::option::Option::Some(__retry_delay) =
-                ::retry_runtime::__private::Step::delay_after(
-                    &mut __retry_step,
-                    &__RETRY_POLICY,
-                    ::retry_runtime::__private::RETRY,
-                    ::retry_runtime::__private::NO_BUDGET,
-                    "fetch_user",
-                    ::retry_runtime::__private::shown!(__retry_err),
-                )
-            else {
-                return __retry_result;
-            };
-            __retry_delay
+            match ::retry_runtime::__private::Step::decide(
+                &mut __retry_step,
+                &__RETRY_POLICY,
+                ::retry_runtime::__private::RETRY,
+                ::retry_runtime::__private::NO_BUDGET,
+            ) {
+                ::core::result::Result::Ok(__retry_info) => {
+                    ::retry_runtime::__private::trace_retry!(
+                        "fetch_user",
+                        &__retry_info,
+                        ::retry_runtime::__private::shown!(__retry_err)
+                    );
+                    ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
+                }
+                ::core::result::Result::Err(__retry_reason) => {
+                    ::retry_runtime::__private::trace_give_up!(
+                        "fetch_user",
+                        ::retry_runtime::__private::Step::attempt(&__retry_step),
+                        __retry_reason,
+                        ::retry_runtime::__private::shown!(__retry_err)
+                    );
+                    return __retry_result;
+                }
+            }
         };
         ::retry_runtime::__private::sleep(__retry_delay).await;
     }

@@ -1,6 +1,9 @@
-//! The `tracing` feature: one WARN event per retry and one when the call gives up.
+//! The `tracing` feature: one INFO event per retry and one when the call gives up (WARN after
+//! retries, DEBUG when the first outcome was final), with the retried function's module as the
+//! target, the method named with its type, the error shown with `Display` when it has one, and
+//! each give-up reason its own.
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug, Display};
 use std::sync::{Arc, Mutex};
 
 use retry_runtime::retry;
@@ -8,9 +11,9 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-/// Records every event as its level and `name=value` fields.
+/// Records every event as its level, target and `name=value` fields.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(Level, String)>>>);
+struct Recorder(Arc<Mutex<Vec<(Level, String, String)>>>);
 
 struct Fields(String);
 
@@ -36,29 +39,71 @@ impl Subscriber for Recorder {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields(String::new());
         event.record(&mut fields);
-        let level = *event.metadata().level();
-        self.0
-            .lock()
-            .unwrap()
-            .push((level, fields.0.trim_end().to_string()));
+        let meta = event.metadata();
+        self.0.lock().unwrap().push((
+            *meta.level(),
+            meta.target().to_string(),
+            fields.0.trim_end().to_string(),
+        ));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
 }
 
-#[derive(Debug)]
+/// `Debug` shows a whole structure; events show `Display`.
 struct Unavailable(u32);
 
-#[retry(attempts = 3, base = "100ms")]
-async fn fetch_order(calls: &mut u32) -> Result<(), Unavailable> {
-    *calls += 1;
-    Err(Unavailable(*calls))
+impl Debug for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Unavailable {{ call: {}, headers: [...] }}", self.0)
+    }
 }
 
-#[retry(attempts = 3, base = "100ms", on = Unavailable(1))]
-async fn stops_on_second(calls: &mut u32) -> Result<(), Unavailable> {
-    *calls += 1;
-    Err(Unavailable(*calls))
+impl Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unavailable (call {})", self.0)
+    }
+}
+
+/// Only `Debug`.
+#[derive(Debug, PartialEq)]
+struct Opaque(u32);
+
+mod orders {
+    use super::*;
+
+    #[retry(attempts = 3, base = "100ms")]
+    pub async fn fetch_order(calls: &mut u32) -> Result<(), Unavailable> {
+        *calls += 1;
+        Err(Unavailable(*calls))
+    }
+
+    #[retry(attempts = 3, base = "100ms", on = Unavailable(1))]
+    pub async fn stops_on_second(calls: &mut u32) -> Result<(), Unavailable> {
+        *calls += 1;
+        Err(Unavailable(*calls))
+    }
+
+    #[retry(attempts = 3, base = "100ms", when = |_| false)]
+    pub async fn permanent(calls: &mut u32) -> Result<(), Opaque> {
+        *calls += 1;
+        Err(Opaque(*calls))
+    }
+
+    #[retry(attempts = 2, base = "100ms", until = |n: &u32| *n > 10)]
+    pub async fn never_ready(calls: &mut u32) -> Result<u32, Opaque> {
+        *calls += 1;
+        Ok(*calls)
+    }
+
+    pub struct Client;
+
+    impl Client {
+        #[retry(attempts = 2, base = "100ms")]
+        pub async fn call(&self) -> Result<(), Opaque> {
+            Err(Opaque(0))
+        }
+    }
 }
 
 fn run<F: std::future::Future>(recorder: &Recorder, fut: F) -> F::Output {
@@ -70,37 +115,97 @@ fn run<F: std::future::Future>(recorder: &Recorder, fut: F) -> F::Output {
     tracing::subscriber::with_default(recorder.clone(), || runtime.block_on(fut))
 }
 
-#[test]
-fn one_warn_per_retry_and_one_on_giving_up() {
-    let recorder = Recorder::default();
-    let mut calls = 0;
-    assert!(run(&recorder, fetch_order(&mut calls)).is_err());
-    let events = recorder.0.lock().unwrap().clone();
-    assert_eq!(events.len(), 3, "{events:#?}");
-    assert!(events.iter().all(|(level, _)| *level == Level::WARN));
-    let retry_1 = &events[0].1;
-    assert!(retry_1.contains("function=fetch_order"), "{retry_1}");
-    assert!(retry_1.contains("attempt=1"), "{retry_1}");
-    assert!(retry_1.contains("delay=100ms"), "{retry_1}");
-    assert!(retry_1.contains("error=Unavailable(1)"), "{retry_1}");
-    assert!(events[1].1.contains("attempt=2") && events[1].1.contains("delay=200ms"));
-    let gave_up = &events[2].1;
-    assert!(gave_up.contains("giving up"), "{gave_up}");
-    assert!(gave_up.contains("attempts=3"), "{gave_up}");
-    assert!(gave_up.contains("error=Unavailable(3)"), "{gave_up}");
+fn take(recorder: &Recorder) -> Vec<(Level, String, String)> {
+    std::mem::take(&mut *recorder.0.lock().unwrap())
 }
 
 #[test]
-fn a_non_retryable_error_gives_up_with_its_reason() {
+fn info_per_retry_and_warn_on_giving_up_after_retries() {
     let recorder = Recorder::default();
     let mut calls = 0;
-    assert!(run(&recorder, stops_on_second(&mut calls)).is_err());
-    assert_eq!(calls, 2);
-    let events = recorder.0.lock().unwrap().clone();
+    assert!(run(&recorder, orders::fetch_order(&mut calls)).is_err());
+    let events = take(&recorder);
+    let levels: Vec<Level> = events.iter().map(|e| e.0).collect();
+    assert_eq!(
+        levels,
+        [Level::INFO, Level::INFO, Level::WARN],
+        "{events:#?}"
+    );
+    // The target is the retried function's module, so it can be filtered per module.
+    assert!(
+        events.iter().all(|e| e.1 == "tracing::orders"),
+        "{events:#?}"
+    );
+    let retry_1 = &events[0].2;
+    for part in [
+        "function=fetch_order",
+        "attempt=1",
+        "delay=100ms",
+        "from_hint=false",
+        "error=unavailable (call 1)",
+    ] {
+        assert!(retry_1.contains(part), "missing {part} in {retry_1}");
+    }
+    assert!(
+        !retry_1.contains("headers"),
+        "Display, not Debug: {retry_1}"
+    );
+    let gave_up = &events[2].2;
+    for part in [
+        "giving up",
+        "attempts=3",
+        "reason=out of attempts",
+        "error=unavailable (call 3)",
+    ] {
+        assert!(gave_up.contains(part), "missing {part} in {gave_up}");
+    }
+}
+
+#[test]
+fn each_reason_is_its_own_and_a_first_permanent_error_is_debug() {
+    let recorder = Recorder::default();
+    let mut calls = 0;
+    assert!(run(&recorder, orders::stops_on_second(&mut calls)).is_err());
+    let events = take(&recorder);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1].0, Level::WARN);
+    assert!(
+        events[1].2.contains("reason=did not match `on`"),
+        "{}",
+        events[1].2
+    );
+
+    // Not retried at all: DEBUG, with `Debug` for an error without `Display`.
+    let mut calls = 0;
+    assert!(run(&recorder, orders::permanent(&mut calls)).is_err());
+    let events = take(&recorder);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].0, Level::DEBUG);
+    assert!(
+        events[0].2.contains("reason=`when` returned false"),
+        "{}",
+        events[0].2
+    );
+    assert!(events[0].2.contains("error=Opaque(1)"), "{}", events[0].2);
+
+    // A value that never satisfied `until`.
+    let mut calls = 0;
+    assert_eq!(run(&recorder, orders::never_ready(&mut calls)), Ok(2));
+    let events = take(&recorder);
     assert_eq!(events.len(), 2, "{events:#?}");
     assert!(
-        events[1].1.contains("reason=did not match `on`"),
+        events[1]
+            .2
+            .contains("reason=out of attempts, the value never satisfied `until`"),
         "{}",
-        events[1].1
+        events[1].2
     );
+}
+
+#[test]
+fn methods_are_named_with_their_type() {
+    let recorder = Recorder::default();
+    let _ = run(&recorder, orders::Client.call());
+    let events = take(&recorder);
+    assert!(events[0].2.contains("function=Client::call"), "{events:#?}");
 }

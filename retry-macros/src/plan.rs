@@ -79,6 +79,8 @@ pub struct Plan {
     pub ret_span: Span,
     /// The function's name, for events.
     pub name: String,
+    /// Whether it is a method (then events name it with its `impl` type).
+    pub has_receiver: bool,
 }
 
 /// The alias a re-bound receiver gets inside the body.
@@ -206,6 +208,7 @@ pub fn plan(func: ItemFn) -> Plan {
     Plan {
         attrs,
         vis,
+        has_receiver: sig.receiver().is_some(),
         name: sig.ident.to_string(),
         sig,
         flavor,

@@ -127,7 +127,6 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #hook_sees, &#info));
         quote!(#call;)
     });
-    let name = &plan.name;
     let return_success = finish(result);
     let give_up = finish(result);
     let retry_after = go_on(quote!(#private::RetryInfo::delay(&#info)));
@@ -185,39 +184,41 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     } else {
         quote!(#err)
     };
-    // The engine's decision: with a hook, the whole `RetryInfo`; without, just the delay.
-    let decision = match &hook {
-        Some(hook) => quote! {
-            match #private::Step::failed(
-                #step_mut,
-                #policy,
-                #verdict,
-                #budget_arg,
-                #name,
-                #private::shown!(#shown),
-            ) {
-                ::core::result::Result::Ok(#info) => {
-                    #hook
-                    #retry_after
-                }
-                ::core::result::Result::Err(_) => #give_up,
-            }
-        },
-        None => {
-            let delay = &names.delay;
-            let retry_after = go_on(quote!(#delay));
-            quote! {
-                let ::core::option::Option::Some(#delay) = #private::Step::delay_after(
-                    #step_mut,
-                    #policy,
-                    #verdict,
-                    #budget_arg,
-                    #name,
-                    #private::shown!(#shown),
-                ) else {
-                    #give_up;
-                };
+    // The engine's decision; the events are emitted here, so that their target is the
+    // retried function's module (they expand to nothing without the `tracing` feature).
+    let function = if plan.has_receiver {
+        let name = &plan.name;
+        quote!(#private::Qualified(::core::any::type_name::<Self>(), #name))
+    } else {
+        let name = &plan.name;
+        quote!(#name)
+    };
+    let reason = Ident::new("__retry_reason", Span::mixed_site());
+    let reason_shown = if judges_ok {
+        quote!(#private::reason_for(#reason, #private::RetryResult::__retry_error(&#result).is_none()))
+    } else {
+        quote!(#reason)
+    };
+    let step_ref = if is_blocking {
+        quote!(&*#step)
+    } else {
+        quote!(&#step)
+    };
+    let decision = quote! {
+        match #private::Step::decide(#step_mut, #policy, #verdict, #budget_arg) {
+            ::core::result::Result::Ok(#info) => {
+                #private::trace_retry!(#function, &#info, #private::shown!(#shown));
+                #hook
                 #retry_after
+            }
+            ::core::result::Result::Err(#reason) => {
+                #private::trace_give_up!(
+                    #function,
+                    #private::Step::attempt(#step_ref),
+                    #reason_shown,
+                    #private::shown!(#shown)
+                );
+                #give_up;
             }
         }
     };

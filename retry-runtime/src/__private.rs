@@ -239,16 +239,16 @@ pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(hook: F, error: &E, info:
     hook(error, info)
 }
 
-/// `shown!(error)`: the error as `&dyn Debug` for the `tracing` events when it is `Debug`, a
-/// placeholder otherwise.
+/// `shown!(error)`: how the `tracing` events show an error: with `Display` when it has one,
+/// `Debug` otherwise, a placeholder when it has neither.
 #[doc(hidden)]
 #[macro_export]
 #[cfg(feature = "tracing")]
 macro_rules! __retry_shown {
     ($error:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{ViaDebug as _, ViaNothing as _};
-        (&$crate::__private::DebugOr($error)).__retry_debug()
+        use $crate::__private::{ViaDebug as _, ViaDisplay as _, ViaNothing as _};
+        (&&$crate::__private::DisplayOr($error)).__retry_shown()
     }};
 }
 
@@ -259,36 +259,170 @@ macro_rules! __retry_shown {
 #[cfg(not(feature = "tracing"))]
 macro_rules! __retry_shown {
     ($error:expr) => {
-        &()
+        $crate::__private::Shown::Nothing
     };
 }
 pub use crate::__retry_shown as shown;
 
-/// Shows an error in events when it is `Debug`, and a placeholder otherwise.
-pub struct DebugOr<'a, T: ?Sized>(pub &'a T);
-
-/// Chosen by method resolution when the error is `Debug`.
-pub trait ViaDebug {
-    /// The error as `dyn Debug`.
-    fn __retry_debug(&self) -> &dyn Debug;
+/// `trace_retry!(function, &info, shown)`: an INFO event for a retry, whose target is the
+/// module of the retried function (so it can be filtered per module).
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "tracing")]
+macro_rules! __retry_trace_retry {
+    ($function:expr, $info:expr, $error:expr) => {{
+        let info: &$crate::RetryInfo = $info;
+        $crate::__private::tracing::event!(
+            target: ::core::module_path!(),
+            $crate::__private::tracing::Level::INFO,
+            function = %$function,
+            attempt = info.attempt(),
+            delay = ?info.delay(),
+            from_hint = info.from_hint(),
+            error = %$error,
+            "attempt failed, retrying"
+        );
+    }};
 }
 
-impl<T: Debug + ?Sized> ViaDebug for DebugOr<'_, T> {
-    fn __retry_debug(&self) -> &dyn Debug {
-        // `&&T` is `Sized` and `Debug`, so it coerces even when `T` is unsized.
-        &self.0
+/// Without the `tracing` feature: nothing.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "tracing"))]
+macro_rules! __retry_trace_retry {
+    ($($tokens:tt)*) => {};
+}
+pub use crate::__retry_trace_retry as trace_retry;
+
+/// `trace_give_up!(function, attempts, reason, shown)`: the call returns its last outcome. WARN
+/// when it was retried at least once; DEBUG when the first outcome was final (a permanent
+/// error is the caller's business, not an operator's).
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "tracing")]
+macro_rules! __retry_trace_give_up {
+    ($function:expr, $attempts:expr, $reason:expr, $error:expr) => {{
+        let attempts: u32 = $attempts;
+        let reason: $crate::GiveUp = $reason;
+        if attempts > 1 {
+            $crate::__private::tracing::event!(
+                target: ::core::module_path!(),
+                $crate::__private::tracing::Level::WARN,
+                function = %$function,
+                attempts,
+                reason = reason.as_str(),
+                error = %$error,
+                "giving up"
+            );
+        } else {
+            $crate::__private::tracing::event!(
+                target: ::core::module_path!(),
+                $crate::__private::tracing::Level::DEBUG,
+                function = %$function,
+                attempts,
+                reason = reason.as_str(),
+                error = %$error,
+                "not retried"
+            );
+        }
+    }};
+}
+
+/// Without the `tracing` feature: nothing.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "tracing"))]
+macro_rules! __retry_trace_give_up {
+    ($($tokens:tt)*) => {};
+}
+pub use crate::__retry_trace_give_up as trace_give_up;
+
+#[cfg(feature = "tracing")]
+pub use tracing;
+
+/// The reason a call gave up, `Unsatisfied` when it ran out of attempts on a value.
+#[inline]
+pub fn reason_for(reason: GiveUp, outcome_is_ok: bool) -> GiveUp {
+    match reason {
+        GiveUp::OutOfAttempts if outcome_is_ok => GiveUp::Unsatisfied,
+        other => other,
     }
 }
 
-/// The fallback for errors that are not `Debug`.
-pub trait ViaNothing {
-    /// A placeholder.
-    fn __retry_debug(&self) -> &dyn Debug;
+/// A method's name with its `impl` type (`Client::fetch`), for events.
+pub struct Qualified(pub &'static str, pub &'static str);
+
+impl core::fmt::Display for Qualified {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // `my_crate::api::Client<T>` -> `Client`.
+        let owner = self.0.split('<').next().unwrap_or(self.0);
+        let owner = owner.rsplit("::").next().unwrap_or(owner);
+        write!(f, "{owner}::{}", self.1)
+    }
 }
 
-impl<T: ?Sized> ViaNothing for &DebugOr<'_, T> {
-    fn __retry_debug(&self) -> &dyn Debug {
-        &"<error without Debug>"
+/// An error as an event shows it.
+pub enum Shown<'a> {
+    /// Shown with `Display`.
+    Display(&'a dyn core::fmt::Display),
+    /// Shown with `Debug` (the error has no `Display`).
+    Debug(&'a dyn Debug),
+    /// Neither.
+    Nothing,
+}
+
+impl core::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Shown::Display(shown) => shown.fmt(f),
+            Shown::Debug(shown) => shown.fmt(f),
+            Shown::Nothing => f.write_str("<error without Display or Debug>"),
+        }
+    }
+}
+
+impl Debug for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The error, for method resolution to pick how to show it.
+pub struct DisplayOr<'a, T: ?Sized>(pub &'a T);
+
+/// Chosen first: the error is `Display`.
+pub trait ViaDisplay {
+    /// The error, shown.
+    fn __retry_shown(&self) -> Shown<'_>;
+}
+
+impl<T: core::fmt::Display + ?Sized> ViaDisplay for &DisplayOr<'_, T> {
+    fn __retry_shown(&self) -> Shown<'_> {
+        Shown::Display(&self.0)
+    }
+}
+
+/// Chosen next: the error is `Debug`.
+pub trait ViaDebug {
+    /// The error, shown.
+    fn __retry_shown(&self) -> Shown<'_>;
+}
+
+impl<T: Debug + ?Sized> ViaDebug for &&DisplayOr<'_, T> {
+    fn __retry_shown(&self) -> Shown<'_> {
+        Shown::Debug(&self.0)
+    }
+}
+
+/// The fallback.
+pub trait ViaNothing {
+    /// A placeholder.
+    fn __retry_shown(&self) -> Shown<'_>;
+}
+
+impl<T: ?Sized> ViaNothing for DisplayOr<'_, T> {
+    fn __retry_shown(&self) -> Shown<'_> {
+        Shown::Nothing
     }
 }
 

@@ -303,6 +303,7 @@ pub struct RetryInfo {
     attempt: u32,
     delay: Duration,
     elapsed: Duration,
+    from_hint: bool,
 }
 
 impl RetryInfo {
@@ -312,7 +313,33 @@ impl RetryInfo {
             attempt,
             delay,
             elapsed,
+            from_hint: false,
         }
+    }
+
+    /// The same, saying whether the delay is the server's hint (`Retry-After`, pushback)
+    /// rather than the policy's backoff.
+    ///
+    /// ```
+    /// use retry_runtime::RetryInfo;
+    /// use std::time::Duration;
+    /// let info = RetryInfo::new(1, Duration::from_secs(2), Duration::ZERO).with_hint(true);
+    /// assert!(info.from_hint());
+    /// ```
+    pub const fn with_hint(mut self, from_hint: bool) -> Self {
+        self.from_hint = from_hint;
+        self
+    }
+
+    /// Whether the delay is the server's hint rather than the policy's backoff.
+    ///
+    /// ```
+    /// # use retry_runtime::RetryInfo;
+    /// # use std::time::Duration;
+    /// assert!(!RetryInfo::new(1, Duration::ZERO, Duration::ZERO).from_hint());
+    /// ```
+    pub const fn from_hint(&self) -> bool {
+        self.from_hint
     }
 
     /// The attempt that just failed (1-based).

@@ -49,6 +49,9 @@ pub enum GiveUp {
     HintTooLong,
     /// The shared retry budget had no token left.
     Budget,
+    /// Every attempt the policy allows was made, and the last value still failed `until` (or
+    /// `classify_ok` still said to retry it).
+    Unsatisfied,
 }
 
 impl GiveUp {
@@ -68,6 +71,7 @@ impl GiveUp {
             GiveUp::Deadline => "the next sleep would end past the deadline",
             GiveUp::HintTooLong => "the server asked for a wait longer than `max_hint`",
             GiveUp::Budget => "retry budget exhausted",
+            GiveUp::Unsatisfied => "out of attempts, the value never satisfied `until`",
         }
     }
 }
@@ -274,24 +278,11 @@ impl<M: Memory> Step<M> {
         &mut self.memory
     }
 
-    /// [`failed`](Step::failed) for expansions without an `on_retry` hook: just the delay.
+    /// [`failed`](Step::failed) without the events: `#[retry]` emits them itself, with the
+    /// retried function's module as their target.
     #[cold]
     #[inline(never)]
-    pub fn delay_after(
-        &mut self,
-        policy: &Policy,
-        verdict: Verdict,
-        budget: Option<&RetryBudget>,
-        function: &'static str,
-        error: &dyn Debug,
-    ) -> Option<Duration> {
-        self.failed(policy, verdict, budget, function, error)
-            .ok()
-            .map(|info| info.delay())
-    }
-
-    /// [`failed`](Step::failed) without the events.
-    pub(crate) fn decide(
+    pub fn decide(
         &mut self,
         policy: &Policy,
         verdict: Verdict,
@@ -300,13 +291,16 @@ impl<M: Memory> Step<M> {
         let hint = verdict?;
         let elapsed = self.memory.elapsed();
         let delay = next_delay(policy, self.attempt, self.memory.previous(), elapsed, hint)?;
+        // The server's hint set the delay when it was at least the backoff.
+        let from_hint = hint.is_some_and(|hint| hint >= delay);
         if let Some(budget) = budget {
             if !budget.try_withdraw() {
                 return Err(GiveUp::Budget);
             }
         }
         self.memory.remember(delay);
-        let info = RetryInfo::new(self.attempt, delay, elapsed.unwrap_or_default());
+        let info =
+            RetryInfo::new(self.attempt, delay, elapsed.unwrap_or_default()).with_hint(from_hint);
         self.attempt = self.attempt.saturating_add(1);
         Ok(info)
     }
