@@ -35,6 +35,11 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                     &__retry_result,
                 )
             else {
+                ::retry_runtime::__private::count_done!(
+                    "fetch_user",
+                    ::retry_runtime::__private::Step::attempt(&__retry_step),
+                    "success"
+                );
                 return __retry_result;
             };
             match ::retry_runtime::__private::Step::decide(
@@ -49,6 +54,7 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                         &__retry_info,
                         ::retry_runtime::__private::shown!(__retry_err)
                     );
+                    ::retry_runtime::__private::count_retry!("fetch_user");
                     ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
                 }
                 ::core::result::Result::Err(__retry_reason) => {
@@ -57,6 +63,12 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                         ::retry_runtime::__private::Step::attempt(&__retry_step),
                         __retry_reason,
                         ::retry_runtime::__private::shown!(__retry_err)
+                    );
+                    ::retry_runtime::__private::count_give_up!("fetch_user", __retry_reason);
+                    ::retry_runtime::__private::count_done!(
+                        "fetch_user",
+                        ::retry_runtime::__private::Step::attempt(&__retry_step),
+                        "gave_up"
                     );
                     return __retry_result;
                 }

@@ -101,10 +101,26 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             d
         }
     };
-    let on_success = config.budget.as_ref().map(|_| {
+    let function = if plan.has_receiver {
+        let name = &plan.name;
+        quote!(#private::Qualified(::core::any::type_name::<Self>(), #name))
+    } else {
+        let name = &plan.name;
+        quote!(#name)
+    };
+    let step_ref = if is_blocking {
+        quote!(&*#step)
+    } else {
+        quote!(&#step)
+    };
+    let deposit = config.budget.as_ref().map(|_| {
         let budget = &names.budget_local;
         quote!(#private::RetryBudget::deposit(#budget);)
     });
+    let on_success = quote! {
+        #deposit
+        #private::count_done!(#function, #private::Step::attempt(#step_ref), "success");
+    };
     let check_result = result_check(plan, &names, "__retry_error");
     let judges_ok = config.until.is_some() || config.classify_ok.is_some();
     let decide_chain = decide_chain(config, &names);
@@ -186,28 +202,17 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     };
     // The engine's decision; the events are emitted here, so that their target is the
     // retried function's module (they expand to nothing without the `tracing` feature).
-    let function = if plan.has_receiver {
-        let name = &plan.name;
-        quote!(#private::Qualified(::core::any::type_name::<Self>(), #name))
-    } else {
-        let name = &plan.name;
-        quote!(#name)
-    };
     let reason = Ident::new("__retry_reason", Span::mixed_site());
     let reason_shown = if judges_ok {
         quote!(#private::reason_for(#reason, #private::RetryResult::__retry_error(&#result).is_none()))
     } else {
         quote!(#reason)
     };
-    let step_ref = if is_blocking {
-        quote!(&*#step)
-    } else {
-        quote!(&#step)
-    };
     let decision = quote! {
         match #private::Step::decide(#step_mut, #policy, #verdict, #budget_arg) {
             ::core::result::Result::Ok(#info) => {
                 #private::trace_retry!(#function, &#info, #private::shown!(#shown));
+                #private::count_retry!(#function);
                 #hook
                 #retry_after
             }
@@ -218,6 +223,8 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
                     #reason_shown,
                     #private::shown!(#shown)
                 );
+                #private::count_give_up!(#function, #reason_shown);
+                #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
                 #give_up;
             }
         }

@@ -340,6 +340,131 @@ pub use crate::__retry_trace_give_up as trace_give_up;
 #[cfg(feature = "tracing")]
 pub use tracing;
 
+#[cfg(feature = "metrics")]
+pub use metrics;
+
+/// `count_done!(function, attempts, "success" | "gave_up")`: a call ended after `attempts`
+/// attempts: `retry_calls_total`, `retry_attempts_total` and the `retry_attempts_per_call`
+/// histogram, labelled by function. The handles are registered once per call site and kept,
+/// so counting allocates nothing after the first call.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "metrics")]
+macro_rules! __retry_count_done {
+    ($function:expr, $attempts:expr, $outcome:literal) => {{
+        static HANDLES: ::std::sync::OnceLock<$crate::__private::FunctionMetrics> =
+            ::std::sync::OnceLock::new();
+        HANDLES
+            .get_or_init(|| $crate::__private::FunctionMetrics::new(&$function))
+            .done($attempts, $outcome == "success");
+    }};
+}
+
+/// Without the `metrics` feature: nothing.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "metrics"))]
+macro_rules! __retry_count_done {
+    ($($tokens:tt)*) => {};
+}
+pub use crate::__retry_count_done as count_done;
+
+/// `count_retry!(function)`: `retry_retries_total`, labelled by function.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "metrics")]
+macro_rules! __retry_count_retry {
+    ($function:expr) => {{
+        static HANDLES: ::std::sync::OnceLock<$crate::__private::FunctionMetrics> =
+            ::std::sync::OnceLock::new();
+        HANDLES
+            .get_or_init(|| $crate::__private::FunctionMetrics::new(&$function))
+            .retried();
+    }};
+}
+
+/// Without the `metrics` feature: nothing.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "metrics"))]
+macro_rules! __retry_count_retry {
+    ($($tokens:tt)*) => {};
+}
+pub use crate::__retry_count_retry as count_retry;
+
+/// `count_give_up!(function, reason)`: `retry_give_ups_total`, labelled by function and reason.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "metrics")]
+macro_rules! __retry_count_give_up {
+    ($function:expr, $reason:expr) => {{
+        static HANDLES: ::std::sync::OnceLock<$crate::__private::FunctionMetrics> =
+            ::std::sync::OnceLock::new();
+        HANDLES
+            .get_or_init(|| $crate::__private::FunctionMetrics::new(&$function))
+            .gave_up($reason);
+    }};
+}
+
+/// Without the `metrics` feature: nothing.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "metrics"))]
+macro_rules! __retry_count_give_up {
+    ($($tokens:tt)*) => {};
+}
+pub use crate::__retry_count_give_up as count_give_up;
+
+/// One retried function's metric handles.
+#[cfg(feature = "metrics")]
+pub struct FunctionMetrics {
+    function: metrics::SharedString,
+    success: metrics::Counter,
+    gave_up: metrics::Counter,
+    attempts: metrics::Counter,
+    retries: metrics::Counter,
+    per_call: metrics::Histogram,
+}
+
+#[cfg(feature = "metrics")]
+impl FunctionMetrics {
+    /// The handles of the function named `function`.
+    pub fn new(function: &dyn core::fmt::Display) -> Self {
+        let function = metrics::SharedString::from(function.to_string());
+        let f = function.clone();
+        FunctionMetrics {
+            success: metrics::counter!("retry_calls_total", "function" => f.clone(), "outcome" => "success"),
+            gave_up: metrics::counter!("retry_calls_total", "function" => f.clone(), "outcome" => "gave_up"),
+            attempts: metrics::counter!("retry_attempts_total", "function" => f.clone()),
+            retries: metrics::counter!("retry_retries_total", "function" => f.clone()),
+            per_call: metrics::histogram!("retry_attempts_per_call", "function" => f),
+            function,
+        }
+    }
+
+    /// A call ended after `attempts` attempts.
+    pub fn done(&self, attempts: u32, success: bool) {
+        if success {
+            self.success.increment(1);
+        } else {
+            self.gave_up.increment(1);
+        }
+        self.attempts.increment(u64::from(attempts));
+        self.per_call.record(f64::from(attempts));
+    }
+
+    /// A retry is about to happen.
+    pub fn retried(&self) {
+        self.retries.increment(1);
+    }
+
+    /// The call gave up for `reason` (registered when it happens: giving up is rare).
+    pub fn gave_up(&self, reason: GiveUp) {
+        metrics::counter!("retry_give_ups_total", "function" => self.function.clone(), "reason" => reason.label())
+            .increment(1);
+    }
+}
+
 /// The reason a call gave up, `Unsatisfied` when it ran out of attempts on a value.
 #[inline]
 pub fn reason_for(reason: GiveUp, outcome_is_ok: bool) -> GiveUp {

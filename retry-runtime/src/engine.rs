@@ -76,6 +76,28 @@ impl GiveUp {
     }
 }
 
+impl GiveUp {
+    /// A short label for metrics: `permanent`, `out_of_attempts`, `deadline`, …
+    ///
+    /// ```
+    /// use retry_runtime::GiveUp;
+    /// assert_eq!(GiveUp::HintTooLong.label(), "hint_too_long");
+    /// ```
+    pub const fn label(self) -> &'static str {
+        match self {
+            GiveUp::Unless => "unless",
+            GiveUp::NotOn => "not_on",
+            GiveUp::When => "when",
+            GiveUp::Permanent => "permanent",
+            GiveUp::OutOfAttempts => "out_of_attempts",
+            GiveUp::Deadline => "deadline",
+            GiveUp::HintTooLong => "hint_too_long",
+            GiveUp::Budget => "budget",
+            GiveUp::Unsatisfied => "unsatisfied",
+        }
+    }
+}
+
 impl core::fmt::Display for GiveUp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())

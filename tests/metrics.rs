@@ -1,0 +1,147 @@
+//! The `metrics` feature: calls, attempts, retries and give-ups by reason, and a histogram of
+//! attempts per call, labelled by function; checked with a recorder that counts.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use metrics::{
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use retry_runtime::retry;
+
+/// Every counter's total and every histogram's values, by name and labels.
+#[derive(Default)]
+struct Counting {
+    counters: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    histograms: Mutex<BTreeMap<String, Arc<Values>>>,
+}
+
+#[derive(Default)]
+struct Values(Mutex<Vec<f64>>);
+
+struct Total(Arc<AtomicU64>);
+
+impl CounterFn for Total {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::SeqCst);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.store(value, Ordering::SeqCst);
+    }
+}
+
+impl HistogramFn for Values {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap().push(value);
+    }
+}
+
+fn name(key: &Key) -> String {
+    let mut labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+impl Recorder for Counting {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let total = self
+            .counters
+            .lock()
+            .unwrap()
+            .entry(name(key))
+            .or_default()
+            .clone();
+        Counter::from_arc(Arc::new(Total(total)))
+    }
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let values = self
+            .histograms
+            .lock()
+            .unwrap()
+            .entry(name(key))
+            .or_default()
+            .clone();
+        Histogram::from_arc(values)
+    }
+}
+
+impl Counting {
+    fn counters(&self) -> BTreeMap<String, u64> {
+        self.counters
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::SeqCst)))
+            // Registered handles that never counted are not counts.
+            .filter(|(_, v)| *v > 0)
+            .collect()
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Busy;
+
+#[retry(attempts = 3, base = "0ms")]
+fn flaky(calls: &mut u32, fail: u32) -> Result<u32, Busy> {
+    *calls += 1;
+    if *calls <= fail {
+        Err(Busy)
+    } else {
+        Ok(*calls)
+    }
+}
+
+#[retry(attempts = 3, base = "0ms", when = |_| false)]
+fn permanent() -> Result<(), Busy> {
+    Err(Busy)
+}
+
+#[test]
+fn calls_attempts_retries_and_give_ups_are_counted_by_function() {
+    let recorder = Counting::default();
+    metrics::with_local_recorder(&recorder, || {
+        let mut calls = 0;
+        assert_eq!(flaky(&mut calls, 0), Ok(1)); // success at once
+        let mut calls = 0;
+        assert_eq!(flaky(&mut calls, 2), Ok(3)); // two retries
+        let mut calls = 0;
+        assert!(flaky(&mut calls, 5).is_err()); // out of attempts
+        assert!(permanent().is_err()); // not retried
+    });
+    let counters = recorder.counters();
+    let expected: BTreeMap<String, u64> = [
+        ("retry_calls_total{function=flaky,outcome=success}", 2),
+        ("retry_calls_total{function=flaky,outcome=gave_up}", 1),
+        ("retry_attempts_total{function=flaky}", 1 + 3 + 3),
+        ("retry_retries_total{function=flaky}", 2 + 2),
+        (
+            "retry_give_ups_total{function=flaky,reason=out_of_attempts}",
+            1,
+        ),
+        ("retry_calls_total{function=permanent,outcome=gave_up}", 1),
+        ("retry_attempts_total{function=permanent}", 1),
+        ("retry_give_ups_total{function=permanent,reason=when}", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(counters, expected);
+    let histograms = recorder.histograms.lock().unwrap();
+    let flaky = histograms["retry_attempts_per_call{function=flaky}"]
+        .0
+        .lock()
+        .unwrap()
+        .clone();
+    assert_eq!(flaky, [1.0, 3.0, 3.0]);
+}
