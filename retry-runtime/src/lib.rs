@@ -59,7 +59,8 @@
 //! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
 //! | `reqwest-middleware` | no | `middleware::RetryMiddleware`, a layer for `reqwest_middleware` clients (implies `reqwest` and `tokio`) |
 //! | `serde` | no | `Policy` implements `Serialize` and `Deserialize` in the shape of a configuration file (`attempts = 5`, `base = "100ms"`, …), validated on load |
-//! | `tracing` | no | a WARN event for every retry (function, attempt, delay, error) and one when a call gives up |
+//! | `tracing` | no | an INFO event for every retry and a WARN one when a retried call gives up (DEBUG when it was not retried), targeted at the retried function's module |
+//! | `metrics` | no | counters (calls, attempts, retries, give-ups by reason) and a histogram of attempts per call through the `metrics` facade, labelled by function |
 //!
 //! Async functions sleep with `tokio::time`, so they must run inside a tokio runtime with the
 //! time driver enabled (`#[tokio::main]` and `#[tokio::test]` enable it).
