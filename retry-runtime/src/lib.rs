@@ -58,6 +58,7 @@
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
 //! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
 //! | `reqwest-middleware` | no | `middleware::RetryMiddleware`, a layer for `reqwest_middleware` clients (implies `reqwest` and `tokio`) |
+//! | `tonic` | no | [`Classify`] for `tonic::Status` by gRPC's retry rules (UNAVAILABLE, RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms`, ABORTED) |
 //! | `serde` | no | `Policy` implements `Serialize` and `Deserialize` in the shape of a configuration file (`attempts = 5`, `base = "100ms"`, …), validated on load |
 //! | `tracing` | no | an INFO event for every retry and a WARN one when a retried call gives up (DEBUG when it was not retried), targeted at the retried function's module |
 //! | `metrics` | no | counters (calls, attempts, retries, give-ups by reason) and a histogram of attempts per call through the `metrics` facade, labelled by function |
@@ -79,6 +80,8 @@ mod jitter;
 mod policy;
 mod schedule;
 
+#[cfg(feature = "tonic")]
+mod grpc;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "reqwest-middleware")]
