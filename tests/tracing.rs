@@ -209,3 +209,19 @@ fn methods_are_named_with_their_type() {
     let events = take(&recorder);
     assert!(events[0].2.contains("function=Client::call"), "{events:#?}");
 }
+
+#[test]
+fn the_builder_emits_the_same_levels() {
+    let recorder = Recorder::default();
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(2)
+        .with_base(std::time::Duration::from_millis(1));
+    let out = run(&recorder, async {
+        policy.retry(async |_| Err::<(), _>(Opaque(7))).await
+    });
+    assert_eq!(out, Err(Opaque(7)));
+    let events = take(&recorder);
+    let levels: Vec<Level> = events.iter().map(|e| e.0).collect();
+    assert_eq!(levels, [Level::INFO, Level::WARN], "{events:#?}");
+    assert!(events[1].2.contains("reason=out of attempts"), "{events:#?}");
+}

@@ -328,13 +328,15 @@ impl<M: Memory> Step<M> {
     }
 }
 
-/// One event per retry (feature `tracing`; a no-op otherwise).
+/// One INFO event per retry (feature `tracing`; a no-op otherwise), for the builders and the
+/// middleware; `#[retry]` emits its own, targeted at the retried function's module.
 fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(
+    tracing::info!(
         function,
         attempt = info.attempt(),
         delay = ?info.delay(),
+        from_hint = info.from_hint(),
         error = ?error,
         "attempt failed, retrying"
     );
@@ -342,10 +344,15 @@ fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) {
     let _ = (function, info, error);
 }
 
-/// One event when a call returns its last error (feature `tracing`; a no-op otherwise).
+/// One event when a call returns its last outcome (feature `tracing`; a no-op otherwise): WARN
+/// after retries, DEBUG when the first outcome was final.
 fn trace_give_up(function: &'static str, attempts: u32, reason: GiveUp, error: &dyn Debug) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(function, attempts, reason = reason.as_str(), error = ?error, "giving up");
+    if attempts > 1 {
+        tracing::warn!(function, attempts, reason = reason.as_str(), error = ?error, "giving up");
+    } else {
+        tracing::debug!(function, attempts, reason = reason.as_str(), error = ?error, "not retried");
+    }
     #[cfg(not(feature = "tracing"))]
     let _ = (function, attempts, reason, error);
 }
