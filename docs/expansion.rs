@@ -74,6 +74,8 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                 }
             }
         };
-        ::retry_runtime::__private::sleep(__retry_delay).await;
+        if __retry_delay != ::core::time::Duration::ZERO {
+            ::retry_runtime::__private::sleep(__retry_delay).await;
+        }
     }
 }

@@ -223,5 +223,8 @@ fn the_builder_emits_the_same_levels() {
     let events = take(&recorder);
     let levels: Vec<Level> = events.iter().map(|e| e.0).collect();
     assert_eq!(levels, [Level::INFO, Level::WARN], "{events:#?}");
-    assert!(events[1].2.contains("reason=out of attempts"), "{events:#?}");
+    assert!(
+        events[1].2.contains("reason=out of attempts"),
+        "{events:#?}"
+    );
 }

@@ -297,7 +297,10 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             let mut #step = #begin;
             loop {
                 let #delay = { #turn };
-                #private::sleep(#delay).await;
+                // A zero delay retries at once: no timer to set up.
+                if #delay != ::core::time::Duration::ZERO {
+                    #private::sleep(#delay).await;
+                }
             }
         },
     };

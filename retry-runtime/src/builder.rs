@@ -577,8 +577,13 @@ mod running {
                             Ok(info) => {
                                 this.hook.call(&outcome, &info);
                                 drop(outcome);
-                                let sleep = crate::engine::sleep(info.delay());
-                                this.state.set(State::Sleeping { sleep });
+                                if info.delay().is_zero() {
+                                    // Retry at once: no timer to set up.
+                                    this.state.set(State::Start);
+                                } else {
+                                    let sleep = crate::engine::sleep(info.delay());
+                                    this.state.set(State::Sleeping { sleep });
+                                }
                             }
                             Err(_) => {
                                 this.state.set(State::Start);
@@ -666,7 +671,9 @@ mod running {
                         Err(_) => return outcome,
                     }
                 };
-                crate::engine::sleep(delay).await;
+                if !delay.is_zero() {
+                    crate::engine::sleep(delay).await;
+                }
             }
         }
     }

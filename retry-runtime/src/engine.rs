@@ -399,11 +399,14 @@ fn keep_going<M: Memory, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
     }
 }
 
-/// The sleep between attempts of blocking code, out of line.
+/// The sleep between attempts of blocking code, out of line; a zero delay retries at once,
+/// without the system call.
 #[cold]
 #[inline(never)]
 fn blocking_sleep(delay: Duration) {
-    std::thread::sleep(delay)
+    if !delay.is_zero() {
+        std::thread::sleep(delay)
+    }
 }
 
 /// The sleep between attempts of async code, out of line: keeping tokio's timer set-up off the

@@ -168,7 +168,9 @@ impl Middleware for RetryMiddleware {
                 Err(_) => return outcome,
             };
             drop(outcome);
-            crate::engine::sleep(delay).await;
+            if !delay.is_zero() {
+                crate::engine::sleep(delay).await;
+            }
             request = again;
         }
     }
