@@ -66,24 +66,7 @@ pub use crate::{
 
 use core::fmt::Debug;
 
-/// A by-value argument of a retried function is cloned for every attempt.
-#[diagnostic::on_unimplemented(
-    message = "`#[retry]` needs to clone this argument for every attempt, but `{Self}` is not `Clone`",
-    label = "taken by value here, so every attempt needs its own copy",
-    note = "take the argument by reference (`&{Self}` or `&mut {Self}`), or implement `Clone` for `{Self}`"
-)]
-pub trait RetryArg: Sized {
-    /// A fresh copy for one attempt.
-    fn __retry_clone(&self) -> Self;
-}
-
-#[diagnostic::do_not_recommend]
-impl<T: Clone> RetryArg for T {
-    #[inline(always)]
-    fn __retry_clone(&self) -> Self {
-        self.clone()
-    }
-}
+pub use crate::args::CloneForRetry as RetryArg;
 
 /// The return type of a retried function: a `Result` (directly or through an alias).
 #[diagnostic::on_unimplemented(

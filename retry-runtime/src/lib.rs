@@ -68,6 +68,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod args;
 mod attempt;
 mod backoff;
 mod budget;
@@ -92,6 +93,8 @@ pub mod reqwest;
 #[doc(hidden)]
 pub mod __private;
 
+#[doc(hidden)]
+pub use args::CloneForRetry;
 pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
 pub use backoff::Backoff;
 pub use budget::RetryBudget;
