@@ -165,6 +165,31 @@ fn outcome_of<T, E>(outcome: &Result<T, E>) -> Outcome {
     })
 }
 
+/// What every builder does with an attempt's outcome: `None` when it is the call's result (a
+/// final value, or a failure the engine gives up on), `Some(delay)` to sleep and retry. The
+/// decision is the engine's; this adds the judge, the budget's refill and the hook.
+fn settle<T, E, M: crate::engine::Memory>(
+    step: &mut Step<M>,
+    policy: &Policy,
+    judge: &impl Judge<T, E>,
+    hook: &impl Hook<T, E>,
+    budget: Option<&RetryBudget>,
+    function: &'static str,
+    outcome: &Result<T, E>,
+) -> Option<Duration> {
+    let Some(verdict) = judge.judge(outcome) else {
+        if let Some(budget) = budget {
+            budget.deposit();
+        }
+        return None;
+    };
+    let info = step
+        .failed(policy, verdict, budget, function, &outcome_of(outcome))
+        .ok()?;
+    hook.call(outcome, &info);
+    Some(info.delay())
+}
+
 // ---- the builders -------------------------------------------------------------------------------
 
 impl Policy {
@@ -412,19 +437,18 @@ where
         let step = Step::<Everything<StdClock>>::begin(policy, H::ELAPSED);
         crate::engine::run_blocking(step, |step| {
             let outcome = op(key.attempt(step.attempt()));
-            let Some(verdict) = judge.judge(&outcome) else {
-                if let Some(budget) = budget {
-                    budget.deposit();
-                }
-                return Flow::Done(outcome);
-            };
-            let shown = outcome_of(&outcome);
-            match step.failed(policy, verdict, budget, "Policy::retry_blocking", &shown) {
-                Ok(info) => {
-                    hook.call(&outcome, &info);
-                    Flow::Retry(info.delay())
-                }
-                Err(_) => Flow::Done(outcome),
+            let settled = settle(
+                step,
+                policy,
+                &judge,
+                &hook,
+                budget,
+                "Policy::retry_blocking",
+                &outcome,
+            );
+            match settled {
+                Some(delay) => Flow::Retry(delay),
+                None => Flow::Done(outcome),
             }
         })
     }
@@ -559,35 +583,29 @@ mod running {
                     }
                     StateProj::Running { attempt } => {
                         let outcome = L::finish(ready!(attempt.poll(cx)));
-                        let Some(verdict) = this.judge.judge(&outcome) else {
-                            if let Some(budget) = this.budget {
-                                budget.deposit();
-                            }
-                            this.state.set(State::Start);
-                            return Poll::Ready(outcome);
-                        };
-                        let shown = outcome_of(&outcome);
-                        match this.step.failed(
+                        let settled = settle(
+                            this.step,
                             this.policy,
-                            verdict,
+                            this.judge,
+                            this.hook,
                             *this.budget,
                             "Policy::retry",
-                            &shown,
-                        ) {
-                            Ok(info) => {
-                                this.hook.call(&outcome, &info);
+                            &outcome,
+                        );
+                        match settled {
+                            None => {
+                                this.state.set(State::Start);
+                                return Poll::Ready(outcome);
+                            }
+                            Some(delay) => {
                                 drop(outcome);
-                                if info.delay().is_zero() {
+                                if delay.is_zero() {
                                     // Retry at once: no timer to set up.
                                     this.state.set(State::Start);
                                 } else {
-                                    let sleep = crate::engine::sleep(info.delay());
+                                    let sleep = crate::engine::sleep(delay);
                                     this.state.set(State::Sleeping { sleep });
                                 }
-                            }
-                            Err(_) => {
-                                this.state.set(State::Start);
-                                return Poll::Ready(outcome);
                             }
                         }
                     }
@@ -655,22 +673,18 @@ mod running {
                         .await
                         .unwrap_or_else(|_| timed_out()),
                 };
-                let delay = {
-                    let Some(verdict) = judge.judge(&outcome) else {
-                        if let Some(budget) = budget {
-                            budget.deposit();
-                        }
-                        return outcome;
-                    };
-                    let shown = outcome_of(&outcome);
-                    match step.failed(policy, verdict, budget, "Policy::retry", &shown) {
-                        Ok(info) => {
-                            hook.call(&outcome, &info);
-                            info.delay()
-                        }
-                        Err(_) => return outcome,
-                    }
+                let Some(delay) = settle(
+                    &mut step,
+                    policy,
+                    &judge,
+                    &hook,
+                    budget,
+                    "Policy::retry",
+                    &outcome,
+                ) else {
+                    return outcome;
                 };
+                drop(outcome);
                 if !delay.is_zero() {
                     crate::engine::sleep(delay).await;
                 }
