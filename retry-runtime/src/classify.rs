@@ -44,6 +44,7 @@ impl Decision {
 /// |---|---|---|
 /// | | [`std::io::Error`] | by [`ErrorKind`](std::io::ErrorKind): connection refused, reset or aborted, not connected, timed out, interrupted, would block, unexpected end of file and broken pipe retry; every other kind stops |
 /// | | [`TimedOut`] | retry |
+/// | | [`BreakerOpen`](crate::BreakerOpen) | stop |
 /// | | `&T`, [`Box<T>`] | as `T` |
 /// | `http` | [`http::StatusCode`] | by the status table: 408, 409, 425, 429, 500, 502, 503, 504, 520–524 and 529 retry; every other status stops |
 /// | `http` | [`http::Response<B>`] | `x-should-retry` when sent, else the status table; a retry waits at least as long as `retry-after-ms` or `Retry-After` asks |
@@ -198,5 +199,13 @@ impl From<TimedOut> for io::Error {
 impl Classify for TimedOut {
     fn classify(&self) -> Decision {
         Decision::Retry
+    }
+}
+
+impl Classify for crate::BreakerOpen {
+    /// Stop: the service was not called, and the call ends at once rather than waiting out the
+    /// break.
+    fn classify(&self) -> Decision {
+        Decision::Stop
     }
 }

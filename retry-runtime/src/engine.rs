@@ -52,6 +52,8 @@ pub enum GiveUp {
     /// Every attempt the policy allows was made, and the last value still failed `until` (or
     /// `classify_ok` still said to retry it).
     Unsatisfied,
+    /// The circuit breaker refused the attempt: the service was not called.
+    BreakerOpen,
 }
 
 impl GiveUp {
@@ -72,6 +74,7 @@ impl GiveUp {
             GiveUp::HintTooLong => "the server asked for a wait longer than `max_hint`",
             GiveUp::Budget => "retry budget exhausted",
             GiveUp::Unsatisfied => "out of attempts, the value never satisfied `until`",
+            GiveUp::BreakerOpen => "the circuit breaker is open",
         }
     }
 }
@@ -94,6 +97,7 @@ impl GiveUp {
             GiveUp::HintTooLong => "hint_too_long",
             GiveUp::Budget => "budget",
             GiveUp::Unsatisfied => "unsatisfied",
+            GiveUp::BreakerOpen => "breaker_open",
         }
     }
 }

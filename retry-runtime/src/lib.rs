@@ -71,6 +71,7 @@
 mod args;
 mod attempt;
 mod backoff;
+mod breaker;
 mod budget;
 pub mod builder;
 mod classify;
@@ -97,6 +98,7 @@ pub mod __private;
 pub use args::CloneForRetry;
 pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
 pub use backoff::Backoff;
+pub use breaker::{BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition};
 pub use budget::RetryBudget;
 pub use classify::{Classify, Decision, TimedOut};
 pub use engine::GiveUp;
