@@ -862,8 +862,9 @@ impl CircuitBreaker {
         }
         let share = with_thread_rng(|rng| rng.random_range(0..=self.break_jitter_permille));
         let extra = self.break_duration.as_nanos() * u128::from(share) / 1000;
-        self.break_duration
-            .saturating_add(Duration::from_nanos(u64::try_from(extra).unwrap_or(u64::MAX)))
+        self.break_duration.saturating_add(Duration::from_nanos(
+            u64::try_from(extra).unwrap_or(u64::MAX),
+        ))
     }
 
     fn probe_done(&self, permit_generation: u32, succeeded: Option<bool>) {
@@ -1176,7 +1177,10 @@ mod tests {
             .with_break_jitter(0.5);
         for _ in 0..200 {
             let d = breaker.jittered_break();
-            assert!(d >= Duration::from_secs(10) && d <= Duration::from_secs(15), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(10) && d <= Duration::from_secs(15),
+                "{d:?}"
+            );
         }
     }
 

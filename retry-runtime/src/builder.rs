@@ -13,7 +13,10 @@ use core::time::Duration;
 use crate::__private::StdClock;
 use crate::attempt::CallKey;
 use crate::engine::{Everything, Flow, GiveUp, Step, Verdict};
-use crate::{Attempt, Classify, Decision, IdempotencyKey, Policy, RetryBudget, RetryInfo};
+use crate::{
+    Attempt, BreakerOpen, CircuitBreaker, Classify, Decision, IdempotencyKey, Permit, Policy,
+    RetryBudget, RetryInfo,
+};
 
 // ---- deciding on an outcome --------------------------------------------------------------------
 
@@ -25,6 +28,14 @@ use crate::{Attempt, Classify, Decision, IdempotencyKey, Policy, RetryBudget, Re
 pub trait Judge<T, E> {
     /// The verdict on one outcome.
     fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict>;
+
+    /// Whether a value says that the service is in trouble (`classify_ok` calls it
+    /// transient), for the circuit breaker. A value that only fails `until` is the service
+    /// answering "not yet", not a failure.
+    fn value_transient(&self, value: &T) -> bool {
+        let _ = value;
+        false
+    }
 }
 
 /// The starting point: every error is retried, every value is final.
@@ -50,6 +61,10 @@ impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
             (verdict, _) => verdict,
         }
     }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.1.value_transient(value)
+    }
 }
 
 /// [`RetryBlocking::classify`]: the error's own [`Classify`] decides, hints included.
@@ -64,6 +79,10 @@ impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
             (verdict, _) => verdict,
         }
     }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.0.value_transient(value)
+    }
 }
 
 /// [`RetryBlocking::until`]: a value the predicate rejects is retried.
@@ -77,6 +96,10 @@ impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
             (None, Ok(value)) if !(self.0)(value) => Some(Ok(None)),
             (verdict, _) => verdict,
         }
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.1.value_transient(value)
     }
 }
 
@@ -95,6 +118,10 @@ impl<T: Classify, E, J: Judge<T, E>> Judge<T, E> for ClassifiedOk<J> {
             (Some(Ok(hint)), Ok(value)) => Some(with_decision(hint, value.classify()).or(Ok(hint))),
             (verdict, _) => verdict,
         }
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.0.value_transient(value) || value.classify().is_retry()
     }
 }
 
@@ -149,6 +176,156 @@ pub struct NoTimeout;
 #[derive(Clone, Copy, Debug)]
 pub struct Timeout(Duration);
 
+// ---- the circuit breaker and the fallback ------------------------------------------------------
+
+/// Whether an attempt may go ahead: [`NoBreaker`], or a [`CircuitBreaker`] set with
+/// [`breaker`](RetryBlocking::breaker).
+pub trait Gate<'a> {
+    /// What the attempt holds while it runs.
+    type Permit;
+    /// Why an attempt is refused.
+    type Refused;
+    /// Asks to make an attempt.
+    fn enter(&self) -> Result<Self::Permit, Self::Refused>;
+    /// Reports the attempt's outcome: `failed` when the filters judged it transient.
+    fn report(permit: Self::Permit, failed: bool);
+}
+
+/// No circuit breaker.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoBreaker;
+
+impl<'a> Gate<'a> for NoBreaker {
+    type Permit = ();
+    type Refused = core::convert::Infallible;
+    #[inline(always)]
+    fn enter(&self) -> Result<(), core::convert::Infallible> {
+        Ok(())
+    }
+    #[inline(always)]
+    fn report(_: (), _: bool) {}
+}
+
+/// [`RetryBlocking::breaker`]: every attempt asks the breaker first.
+#[derive(Clone, Copy, Debug)]
+pub struct Guarded<'a>(&'a CircuitBreaker);
+
+impl<'a> Gate<'a> for Guarded<'a> {
+    type Permit = Permit<'a>;
+    type Refused = BreakerOpen;
+    #[inline]
+    fn enter(&self) -> Result<Permit<'a>, BreakerOpen> {
+        self.0.try_acquire()
+    }
+    #[inline]
+    fn report(permit: Permit<'a>, failed: bool) {
+        if failed {
+            permit.failure()
+        } else {
+            permit.success()
+        }
+    }
+}
+
+/// A refused attempt's error, as the call's error type.
+#[diagnostic::on_unimplemented(
+    message = "`.breaker(..)` needs `{E}` to implement `From<retry_runtime::BreakerOpen>`",
+    label = "an attempt the breaker refuses must become this error type",
+    note = "add `impl From<retry_runtime::BreakerOpen> for {E}` (e.g. a `BreakerOpen` variant of your error enum)"
+)]
+pub trait Refusal<E> {
+    /// The error.
+    fn into_error(self) -> E;
+}
+
+impl<E> Refusal<E> for core::convert::Infallible {
+    fn into_error(self) -> E {
+        match self {}
+    }
+}
+
+impl<E: From<BreakerOpen>> Refusal<E> for BreakerOpen {
+    #[cold]
+    fn into_error(self) -> E {
+        E::from(self)
+    }
+}
+
+/// What answers when the call gives up with an error: [`NoFallback`], or a function set with
+/// [`fallback`](RetryBlocking::fallback) (or `Retry::fallback_async`).
+pub trait Recover<T, E> {
+    /// The fallback's answer, as a future (a ready one for a plain function).
+    type Future: core::future::Future<Output = Result<T, E>>;
+    /// The fallback's answer to `error`, or `Err(error)` when there is none (or it already
+    /// answered).
+    fn recover(&mut self, error: E) -> Result<Self::Future, E>;
+}
+
+/// No fallback: the last error is returned.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoFallback;
+
+impl<T, E> Recover<T, E> for NoFallback {
+    type Future = core::future::Ready<Result<T, E>>;
+    #[inline(always)]
+    fn recover(&mut self, error: E) -> Result<Self::Future, E> {
+        Err(error)
+    }
+}
+
+/// [`RetryBlocking::fallback`]: a plain function answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Fallback<F>(Option<F>);
+
+impl<T, E, F: FnOnce(E) -> Result<T, E>> Recover<T, E> for Fallback<F> {
+    type Future = core::future::Ready<Result<T, E>>;
+    fn recover(&mut self, error: E) -> Result<Self::Future, E> {
+        match self.0.take() {
+            Some(fallback) => Ok(core::future::ready(fallback(error))),
+            None => Err(error),
+        }
+    }
+}
+
+/// `Retry::fallback_async`: an async function answers.
+#[derive(Clone, Copy, Debug)]
+pub struct FallbackAsync<F>(Option<F>);
+
+impl<T, E, F, Fut> Recover<T, E> for FallbackAsync<F>
+where
+    F: FnOnce(E) -> Fut,
+    Fut: core::future::Future<Output = Result<T, E>>,
+{
+    type Future = Fut;
+    fn recover(&mut self, error: E) -> Result<Fut, E> {
+        match self.0.take() {
+            Some(fallback) => Ok(fallback(error)),
+            None => Err(error),
+        }
+    }
+}
+
+/// A plain fallback's answer, without a runtime.
+fn ready_now<T, E>(ready: core::future::Ready<Result<T, E>>) -> Result<T, E> {
+    ready.into_inner()
+}
+
+/// The error of an attempt the breaker refused, with the give-up event.
+#[cold]
+fn refused<T, E, M: crate::engine::Memory>(
+    step: &Step<M>,
+    refusal: impl Refusal<E>,
+    function: &'static str,
+) -> Result<T, E> {
+    crate::engine::trace_give_up(
+        function,
+        step.attempt(),
+        GiveUp::BreakerOpen,
+        &"BreakerOpen",
+    );
+    Err(refusal.into_error())
+}
+
 /// What an event shows of an outcome whose types need not be `Debug`.
 struct Outcome(&'static str);
 
@@ -168,16 +345,26 @@ fn outcome_of<T, E>(outcome: &Result<T, E>) -> Outcome {
 /// What every builder does with an attempt's outcome: `None` when it is the call's result (a
 /// final value, or a failure the engine gives up on), `Some(delay)` to sleep and retry. The
 /// decision is the engine's; this adds the judge, the budget's refill and the hook.
-fn settle<T, E, M: crate::engine::Memory>(
+#[allow(clippy::too_many_arguments)]
+fn settle<'a, T, E, M: crate::engine::Memory, G: Gate<'a>>(
     step: &mut Step<M>,
     policy: &Policy,
     judge: &impl Judge<T, E>,
     hook: &impl Hook<T, E>,
     budget: Option<&RetryBudget>,
+    permit: G::Permit,
     function: &'static str,
     outcome: &Result<T, E>,
 ) -> Option<Duration> {
-    let Some(verdict) = judge.judge(outcome) else {
+    let verdict = judge.judge(outcome);
+    // The breaker counts what says the service is in trouble: a transient error, or a value
+    // `classify_ok` calls transient. A permanent error is the service answering.
+    let failed = match outcome {
+        Err(_) => matches!(verdict, Some(Ok(_))),
+        Ok(value) => verdict.is_some() && judge.value_transient(value),
+    };
+    G::report(permit, failed);
+    let Some(verdict) = verdict else {
         if let Some(budget) = budget {
             budget.deposit();
         }
@@ -243,6 +430,8 @@ impl Policy {
             limit: NoTimeout,
             budget: None,
             key: None,
+            gate: NoBreaker,
+            fallback: NoFallback,
         }
     }
 
@@ -275,6 +464,8 @@ impl Policy {
             hook: NoHook,
             budget: None,
             key: None,
+            gate: NoBreaker,
+            fallback: NoFallback,
         }
     }
 }
@@ -282,7 +473,7 @@ impl Policy {
 /// An async retry being configured; `.await` runs it. See [`Policy::retry`].
 #[cfg(feature = "tokio")]
 #[must_use = "a retry does nothing until it is awaited"]
-pub struct Retry<'a, Op, J = Errors, H = NoHook, L = NoTimeout> {
+pub struct Retry<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback, L = NoTimeout> {
     policy: &'a Policy,
     op: Op,
     judge: J,
@@ -290,26 +481,30 @@ pub struct Retry<'a, Op, J = Errors, H = NoHook, L = NoTimeout> {
     limit: L,
     budget: Option<&'a RetryBudget>,
     key: Option<IdempotencyKey>,
+    gate: G,
+    fallback: Fb,
 }
 
 /// A blocking retry being configured; `.call()` runs it. See [`Policy::retry_blocking`].
 #[must_use = "a retry does nothing until it is called"]
-pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook> {
+pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback> {
     policy: &'a Policy,
     op: Op,
     judge: J,
     hook: H,
     budget: Option<&'a RetryBudget>,
     key: Option<IdempotencyKey>,
+    gate: G,
+    fallback: Fb,
 }
 
 /// The configuration methods both builders share. `$field` lists the fields a builder has
 /// besides the shared ones.
 macro_rules! configure {
     ($builder:ident < $($extra:ident),* > { $($field:ident),* }) => {
-        impl<'a, Op, J, H, $($extra),*> $builder<'a, Op, J, H, $($extra),*> {
+        impl<'a, Op, J, H, G, Fb, $($extra),*> $builder<'a, Op, J, H, G, Fb, $($extra),*> {
             /// Retries only the errors `predicate` accepts (the attribute's `when`).
-            pub fn when<F>(self, predicate: F) -> $builder<'a, Op, When<F, J>, H, $($extra),*> {
+            pub fn when<F>(self, predicate: F) -> $builder<'a, Op, When<F, J>, H, G, Fb, $($extra),*> {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -317,13 +512,15 @@ macro_rules! configure {
                     hook: self.hook,
                     budget: self.budget,
                     key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
                     $($field: self.$field),*
                 }
             }
 
             /// Asks the error's [`Classify`] (the attribute's `classify`): `Stop` is returned
             /// at once, `RetryAfter(d)` sleeps at least `d` (up to the policy's `max_hint`).
-            pub fn classify(self) -> $builder<'a, Op, Classified<J>, H, $($extra),*> {
+            pub fn classify(self) -> $builder<'a, Op, Classified<J>, H, G, Fb, $($extra),*> {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -331,13 +528,15 @@ macro_rules! configure {
                     hook: self.hook,
                     budget: self.budget,
                     key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
                     $($field: self.$field),*
                 }
             }
 
             /// Retries a value that fails `predicate` (the attribute's `until`): polling until
             /// ready. When the call gives up, its last value is returned as it was.
-            pub fn until<F>(self, predicate: F) -> $builder<'a, Op, Until<F, J>, H, $($extra),*> {
+            pub fn until<F>(self, predicate: F) -> $builder<'a, Op, Until<F, J>, H, G, Fb, $($extra),*> {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -345,13 +544,15 @@ macro_rules! configure {
                     hook: self.hook,
                     budget: self.budget,
                     key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
                     $($field: self.$field),*
                 }
             }
 
             /// Also asks the value's [`Classify`] (the attribute's `classify_ok`): a response
             /// with status 503 and `Retry-After` is retried after the hint.
-            pub fn classify_ok(self) -> $builder<'a, Op, ClassifiedOk<J>, H, $($extra),*> {
+            pub fn classify_ok(self) -> $builder<'a, Op, ClassifiedOk<J>, H, G, Fb, $($extra),*> {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -359,13 +560,15 @@ macro_rules! configure {
                     hook: self.hook,
                     budget: self.budget,
                     key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
                     $($field: self.$field),*
                 }
             }
 
             /// Calls `hook` with the failed outcome and the [`RetryInfo`] before each sleep
             /// (the attribute's `on_retry`).
-            pub fn on_retry<F>(self, hook: F) -> $builder<'a, Op, J, OnRetry<F>, $($extra),*> {
+            pub fn on_retry<F>(self, hook: F) -> $builder<'a, Op, J, OnRetry<F>, G, Fb, $($extra),*> {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -373,6 +576,8 @@ macro_rules! configure {
                     hook: OnRetry(hook),
                     budget: self.budget,
                     key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
                     $($field: self.$field),*
                 }
             }
@@ -390,6 +595,43 @@ macro_rules! configure {
                 self.budget = Some(budget);
                 self
             }
+
+            /// Asks `breaker` before every attempt (the attribute's `breaker`): while it is
+            /// open the operation is not called, and the call ends at once with
+            /// `E::from(BreakerOpen)` (or its fallback's answer). Each attempt's outcome is
+            /// reported to it: a transient failure counts against the service, a success or a
+            /// permanent error for it.
+            pub fn breaker(self, breaker: &'a CircuitBreaker) -> $builder<'a, Op, J, H, Guarded<'a>, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: self.judge,
+                    hook: self.hook,
+                    budget: self.budget,
+                    key: self.key,
+                    gate: Guarded(breaker),
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Answers with `fallback(error)` when the call gives up with an error, whatever
+            /// the reason: out of attempts, deadline, a permanent error, the budget, the
+            /// breaker, a hint beyond `max_hint` (the attribute's `fallback`). A call that
+            /// gives up with a value (`until` never satisfied) returns it as it was.
+            pub fn fallback<F>(self, fallback: F) -> $builder<'a, Op, J, H, G, Fallback<F>, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: self.judge,
+                    hook: self.hook,
+                    budget: self.budget,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: Fallback(Some(fallback)),
+                    $($field: self.$field),*
+                }
+            }
         }
     };
 }
@@ -399,11 +641,11 @@ configure!(Retry<L> { limit });
 configure!(RetryBlocking<> {});
 
 #[cfg(feature = "tokio")]
-impl<'a, Op, J, H, L> Retry<'a, Op, J, H, L> {
+impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
     /// Cuts each attempt off after `limit`, or at the policy's deadline if that comes first
     /// (the attribute's `timeout`); the cut-off is the error `E::from(TimedOut)`, retried like
     /// any other.
-    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, Timeout> {
+    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, G, Fb, Timeout> {
         Retry {
             policy: self.policy,
             op: self.op,
@@ -411,19 +653,82 @@ impl<'a, Op, J, H, L> Retry<'a, Op, J, H, L> {
             hook: self.hook,
             budget: self.budget,
             key: self.key,
+            gate: self.gate,
+            fallback: self.fallback,
             limit: Timeout(limit),
+        }
+    }
+
+    /// [`fallback`](Retry::fallback) with an async function (`|error| async move { .. }`):
+    /// serve from a cache, or ask another service.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let cache = String::from("yesterday's answer");
+    /// let reply = Policy::new()
+    ///     .with_attempts(2)
+    ///     .with_base(Duration::from_millis(10))
+    ///     .retry(async |_| Err::<String, _>("down"))
+    ///     .fallback_async(|_error| async { Ok(cache.clone()) })
+    ///     .await;
+    /// assert_eq!(reply.as_deref(), Ok("yesterday's answer"));
+    /// # }
+    /// ```
+    pub fn fallback_async<F>(self, fallback: F) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            judge: self.judge,
+            hook: self.hook,
+            budget: self.budget,
+            key: self.key,
+            gate: self.gate,
+            fallback: FallbackAsync(Some(fallback)),
+            limit: self.limit,
         }
     }
 }
 
-impl<Op, J, H, T, E> RetryBlocking<'_, Op, J, H>
+impl<'a, Op, J, H, G, T, E, F> RetryBlocking<'a, Op, J, H, G, F>
 where
     Op: FnMut(Attempt) -> Result<T, E>,
     J: Judge<T, E>,
     H: Hook<T, E>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    F: Recover<T, E, Future = core::future::Ready<Result<T, E>>>,
 {
     /// Runs the call: attempts, sleeping the thread between them, until one is final or the
-    /// policy gives up; returns that last outcome.
+    /// policy gives up; returns that last outcome (or the fallback's answer to its error).
+    ///
+    /// ```
+    /// use retry_runtime::{BreakerOpen, CircuitBreaker, Policy};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// enum Error { Down, Open }
+    /// impl From<BreakerOpen> for Error {
+    ///     fn from(_: BreakerOpen) -> Self { Error::Open }
+    /// }
+    ///
+    /// static BREAKER: CircuitBreaker = CircuitBreaker::new().with_consecutive_failures(3);
+    /// let policy = Policy::new().with_attempts(5).with_base(std::time::Duration::ZERO);
+    ///
+    /// // Three transient failures open the breaker; the fourth attempt is refused.
+    /// let out = policy.retry_blocking(|_| Err::<(), _>(Error::Down)).breaker(&BREAKER).call();
+    /// assert_eq!(out, Err(Error::Open));
+    ///
+    /// // While it is open, a fallback answers without calling the service.
+    /// let out = policy
+    ///     .retry_blocking(|_| -> Result<&str, Error> { unreachable!("not called") })
+    ///     .breaker(&BREAKER)
+    ///     .fallback(|_| Ok("cached"))
+    ///     .call();
+    /// assert_eq!(out, Ok("cached"));
+    /// ```
     pub fn call(self) -> Result<T, E> {
         let RetryBlocking {
             policy,
@@ -432,25 +737,32 @@ where
             hook,
             budget,
             key,
+            gate,
+            mut fallback,
         } = self;
+        const NAME: &str = "Policy::retry_blocking";
         let key = CallKey::new(key);
         let step = Step::<Everything<StdClock>>::begin(policy, H::ELAPSED);
-        crate::engine::run_blocking(step, |step| {
+        let outcome = crate::engine::run_blocking(step, |step| {
+            let permit = match gate.enter() {
+                Ok(permit) => permit,
+                Err(refusal) => return Flow::Done(refused(step, refusal, NAME)),
+            };
             let outcome = op(key.attempt(step.attempt()));
-            let settled = settle(
-                step,
-                policy,
-                &judge,
-                &hook,
-                budget,
-                "Policy::retry_blocking",
-                &outcome,
-            );
+            let settled =
+                settle::<_, _, _, G>(step, policy, &judge, &hook, budget, permit, NAME, &outcome);
             match settled {
                 Some(delay) => Flow::Retry(delay),
                 None => Flow::Done(outcome),
             }
-        })
+        });
+        match outcome {
+            Err(error) => match fallback.recover(error) {
+                Ok(answer) => ready_now(answer),
+                Err(error) => Err(error),
+            },
+            ok => ok,
+        }
     }
 }
 
@@ -502,14 +814,26 @@ mod running {
         }
     }
 
+    /// [`Recover`] for an attempt's output type, so that the future can name the fallback's.
+    pub trait RecoverFor<R> {
+        /// The fallback's future.
+        type Future: Future<Output = R>;
+    }
+
+    impl<T, E, F: Recover<T, E>> RecoverFor<Result<T, E>> for F {
+        type Future = F::Future;
+    }
+
     pin_project_lite::pin_project! {
-        /// The future of an awaited [`Retry`]: attempts and sleeps, in one value with no
-        /// allocation.
+        /// The future of an awaited [`Retry`]: attempts, sleeps and the fallback, in one value
+        /// with no allocation.
         #[must_use = "futures do nothing unless polled"]
-        pub struct RetryFuture<'a, Op, Fut, J, H, L>
+        pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb>
         where
             Fut: Future,
             L: Limit<Fut>,
+            G: Gate<'a>,
+            Fb: RecoverFor<Fut::Output>,
         {
             policy: &'a Policy,
             op: Op,
@@ -518,31 +842,38 @@ mod running {
             limit: L,
             budget: Option<&'a RetryBudget>,
             key: CallKey,
+            gate: G,
+            permit: Option<G::Permit>,
+            fallback: Fb,
             step: Step<Everything<crate::__private::TokioClock>>,
             #[pin]
-            state: State<L::Attempt>,
+            state: State<L::Attempt, Fb::Future>,
         }
     }
 
     pin_project_lite::pin_project! {
         #[project = StateProj]
-        enum State<A> {
+        enum State<A, B> {
             Start,
             Running { #[pin] attempt: A },
             Sleeping { #[pin] sleep: tokio::time::Sleep },
+            Recovering { #[pin] answer: B },
         }
     }
 
-    impl<'a, Op, Fut, J, H, L, T, E> IntoFuture for Retry<'a, Op, J, H, L>
+    impl<'a, Op, Fut, J, H, L, G, Fb, T, E> IntoFuture for Retry<'a, Op, J, H, G, Fb, L>
     where
         Op: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         J: Judge<T, E>,
         H: Hook<T, E>,
         L: Limit<Fut>,
+        G: Gate<'a>,
+        G::Refused: Refusal<E>,
+        Fb: Recover<T, E>,
     {
         type Output = Result<T, E>;
-        type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L>;
+        type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb>;
 
         fn into_future(self) -> Self::IntoFuture {
             RetryFuture {
@@ -554,49 +885,63 @@ mod running {
                 hook: self.hook,
                 limit: self.limit,
                 budget: self.budget,
+                gate: self.gate,
+                permit: None,
+                fallback: self.fallback,
                 state: State::Start,
             }
         }
     }
 
-    impl<Op, Fut, J, H, L, T, E> Future for RetryFuture<'_, Op, Fut, J, H, L>
+    impl<'a, Op, Fut, J, H, L, G, Fb, T, E> Future for RetryFuture<'a, Op, Fut, J, H, L, G, Fb>
     where
         Op: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         J: Judge<T, E>,
         H: Hook<T, E>,
         L: Limit<Fut>,
+        G: Gate<'a>,
+        G::Refused: Refusal<E>,
+        Fb: Recover<T, E>,
     {
         type Output = Result<T, E>;
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+            const NAME: &str = "Policy::retry";
             let mut this = self.project();
             loop {
-                match this.state.as_mut().project() {
-                    StateProj::Start => {
-                        let attempt = (this.op)(this.key.attempt(this.step.attempt()));
-                        let (step, policy) = (&*this.step, *this.policy);
-                        let attempt = this
-                            .limit
-                            .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
-                        this.state.set(State::Running { attempt });
-                    }
+                let outcome = match this.state.as_mut().project() {
+                    StateProj::Start => match this.gate.enter() {
+                        Ok(permit) => {
+                            *this.permit = Some(permit);
+                            let attempt = (this.op)(this.key.attempt(this.step.attempt()));
+                            let (step, policy) = (&*this.step, *this.policy);
+                            let attempt = this
+                                .limit
+                                .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
+                            this.state.set(State::Running { attempt });
+                            continue;
+                        }
+                        Err(refusal) => refused(this.step, refusal, NAME),
+                    },
                     StateProj::Running { attempt } => {
                         let outcome = L::finish(ready!(attempt.poll(cx)));
-                        let settled = settle(
-                            this.step,
-                            this.policy,
-                            this.judge,
-                            this.hook,
-                            *this.budget,
-                            "Policy::retry",
-                            &outcome,
-                        );
+                        let settled = match this.permit.take() {
+                            Some(permit) => settle::<_, _, _, G>(
+                                this.step,
+                                this.policy,
+                                this.judge,
+                                this.hook,
+                                *this.budget,
+                                permit,
+                                NAME,
+                                &outcome,
+                            ),
+                            // Not reached: every attempt starts with its permit.
+                            None => None,
+                        };
                         match settled {
-                            None => {
-                                this.state.set(State::Start);
-                                return Poll::Ready(outcome);
-                            }
+                            None => outcome,
                             Some(delay) => {
                                 drop(outcome);
                                 if delay.is_zero() {
@@ -606,19 +951,40 @@ mod running {
                                     let sleep = crate::engine::sleep(delay);
                                     this.state.set(State::Sleeping { sleep });
                                 }
+                                continue;
                             }
                         }
                     }
                     StateProj::Sleeping { sleep } => {
                         ready!(sleep.poll(cx));
                         this.state.set(State::Start);
+                        continue;
+                    }
+                    StateProj::Recovering { answer } => {
+                        let answer = ready!(answer.poll(cx));
+                        this.state.set(State::Start);
+                        return Poll::Ready(answer);
+                    }
+                };
+                // The call's outcome: an error goes to the fallback, if there is one.
+                match outcome {
+                    Err(error) => match this.fallback.recover(error) {
+                        Ok(answer) => this.state.set(State::Recovering { answer }),
+                        Err(error) => {
+                            this.state.set(State::Start);
+                            return Poll::Ready(Err(error));
+                        }
+                    },
+                    ok => {
+                        this.state.set(State::Start);
+                        return Poll::Ready(ok);
                     }
                 }
             }
         }
     }
 
-    impl<Op, J, H, L> Retry<'_, Op, J, H, L> {
+    impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
         /// Runs the call with an operation that borrows from the caller across its attempts:
         /// an async closure (`async |attempt| { state.push(..); .. }`), which may hold `&mut`
         /// state. `.await` on the builder cannot take one (its future must be a nameable type,
@@ -652,6 +1018,9 @@ mod running {
             J: Judge<T, E>,
             H: Hook<T, E>,
             L: CutOff<T, E>,
+            G: Gate<'a>,
+            G::Refused: Refusal<E>,
+            Fb: Recover<T, E>,
         {
             let Retry {
                 policy,
@@ -661,11 +1030,18 @@ mod running {
                 limit,
                 budget,
                 key,
+                gate,
+                mut fallback,
             } = self;
+            const NAME: &str = "Policy::retry";
             let key = CallKey::new(key);
             let mut step =
                 Step::<Everything<crate::__private::TokioClock>>::begin(policy, H::ELAPSED);
-            loop {
+            let outcome = loop {
+                let permit = match gate.enter() {
+                    Ok(permit) => permit,
+                    Err(refusal) => break refused(&step, refusal, NAME),
+                };
                 let attempt = op(key.attempt(step.attempt()));
                 let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
                     None => attempt.await,
@@ -673,21 +1049,22 @@ mod running {
                         .await
                         .unwrap_or_else(|_| timed_out()),
                 };
-                let Some(delay) = settle(
-                    &mut step,
-                    policy,
-                    &judge,
-                    &hook,
-                    budget,
-                    "Policy::retry",
-                    &outcome,
+                let Some(delay) = settle::<_, _, _, G>(
+                    &mut step, policy, &judge, &hook, budget, permit, NAME, &outcome,
                 ) else {
-                    return outcome;
+                    break outcome;
                 };
                 drop(outcome);
                 if !delay.is_zero() {
                     crate::engine::sleep(delay).await;
                 }
+            };
+            match outcome {
+                Err(error) => match fallback.recover(error) {
+                    Ok(answer) => answer.await,
+                    Err(error) => Err(error),
+                },
+                ok => ok,
             }
         }
     }
@@ -715,4 +1092,4 @@ mod running {
 }
 
 #[cfg(feature = "tokio")]
-pub use running::{CutOff, CutOffAt, RetryFuture};
+pub use running::{CutOff, CutOffAt, RecoverFor, RetryFuture};

@@ -350,7 +350,12 @@ fn trace_retry(function: &'static str, info: &RetryInfo, error: &dyn Debug) {
 
 /// One event when a call returns its last outcome (feature `tracing`; a no-op otherwise): WARN
 /// after retries, DEBUG when the first outcome was final.
-fn trace_give_up(function: &'static str, attempts: u32, reason: GiveUp, error: &dyn Debug) {
+pub(crate) fn trace_give_up(
+    function: &'static str,
+    attempts: u32,
+    reason: GiveUp,
+    error: &dyn Debug,
+) {
     #[cfg(feature = "tracing")]
     if attempts > 1 {
         tracing::warn!(function, attempts, reason = reason.as_str(), error = ?error, "giving up");
