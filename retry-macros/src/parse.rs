@@ -168,6 +168,8 @@ pub struct Args {
     pub idempotency_key: Option<Spanned<Expr>>,
     pub on_retry: Option<Spanned<Expr>>,
     pub budget: Option<Spanned<Expr>>,
+    pub breaker: Option<Spanned<Expr>>,
+    pub fallback: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
     pub krate: Option<Spanned<syn::Path>>,
 }
@@ -324,7 +326,14 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
             };
             set_spanned(slot, &key, Filter { pat, guard }, span)
         }
-        Key::When | Key::Until | Key::OnRetry | Key::Budget | Key::Policy | Key::Idempotency => {
+        Key::When
+        | Key::Until
+        | Key::OnRetry
+        | Key::Budget
+        | Key::Breaker
+        | Key::Fallback
+        | Key::Policy
+        | Key::Idempotency => {
             needs_value()?;
             let expr: Expr = input.parse()?;
             let span = expr.span();
@@ -334,6 +343,8 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
                 Key::Idempotency => &mut out.idempotency_key,
                 Key::OnRetry => &mut out.on_retry,
                 Key::Budget => &mut out.budget,
+                Key::Breaker => &mut out.breaker,
+                Key::Fallback => &mut out.fallback,
                 _ => &mut out.policy,
             };
             set_spanned(slot, &key, expr, span)

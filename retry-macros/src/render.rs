@@ -22,6 +22,8 @@ struct Names {
     info: Ident,
     policy_local: Ident,
     budget_local: Ident,
+    breaker_local: Ident,
+    permit: Ident,
     timeout_local: Ident,
     key: Ident,
     label: syn::Lifetime,
@@ -41,6 +43,8 @@ impl Names {
             info: local("__retry_info"),
             policy_local: local("__retry_policy"),
             budget_local: local("__retry_budget"),
+            breaker_local: local("__retry_breaker"),
+            permit: local("__retry_permit"),
             timeout_local: local("__retry_timeout"),
             key: local("__retry_key"),
             label: syn::Lifetime {
@@ -117,7 +121,11 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         let budget = &names.budget_local;
         quote!(#private::RetryBudget::deposit(#budget);)
     });
+    let permit = &names.permit;
+    let has_breaker = config.breaker.is_some();
+    let permit_success = has_breaker.then(|| quote!(#private::Permit::success(#permit);));
     let on_success = quote! {
+        #permit_success
         #deposit
         #private::count_done!(#function, #private::Step::attempt(#step_ref), "success");
     };
@@ -144,7 +152,39 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         quote!(#call;)
     });
     let return_success = finish(result);
-    let give_up = finish(result);
+    let give_up = match &config.fallback {
+        None => finish(result),
+        Some(fallback) => {
+            let span = fallback.span();
+            let answer_ident = Ident::new("__retry_answer", Span::mixed_site());
+            let error = Ident::new("__retry_final", Span::mixed_site());
+            let called = {
+                let private = respan(private, span);
+                quote_spanned!(span=> #private::call_fallback(#fallback, #error))
+            };
+            let answer = if is_blocking {
+                called
+            } else {
+                quote! {{
+                    #[allow(unused_imports)]
+                    use #private::{AnswerIsFuture as _, AnswerIsValue as _};
+                    let #answer_ident = #private::Answer(#called);
+                    #answer_ident.__retry_answer().await
+                }}
+            };
+            let value = quote! {
+                match #private::RetryResult::__retry_take_error(#result) {
+                    ::core::result::Result::Ok(#result) => #result,
+                    ::core::result::Result::Err(#error) => #answer,
+                }
+            };
+            if is_blocking {
+                quote!(return #private::Flow::Done(#value))
+            } else {
+                quote!(return #value)
+            }
+        }
+    };
     let retry_after = go_on(quote!(#private::RetryInfo::delay(&#info)));
 
     // One attempt and the decision after it: the value is the delay to sleep before the next
@@ -169,17 +209,60 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             }
             None => quote!(#private::Decision::Stop),
         };
-        quote! {
-            let #verdict = match #outcome {
-                ::core::result::Result::Ok(#ok) => match #private::ok_verdict(#satisfied, #decision) {
-                    ::core::option::Option::None => {
-                        #on_success
-                        #return_success;
+        if has_breaker {
+            // The breaker counts a value as a failure only when `classify_ok` calls it
+            // transient: a value that fails `until` is the service answering "not yet".
+            let (satisfied_local, decision_local) = (
+                Ident::new("__retry_satisfied", Span::mixed_site()),
+                Ident::new("__retry_decision", Span::mixed_site()),
+            );
+            quote! {
+                let #verdict = match #outcome {
+                    ::core::result::Result::Ok(#ok) => {
+                        let #satisfied_local: bool = #satisfied;
+                        let #decision_local: #private::Decision = #decision;
+                        match #private::ok_verdict(#satisfied_local, #decision_local) {
+                            ::core::option::Option::None => {
+                                #on_success
+                                #return_success;
+                            }
+                            ::core::option::Option::Some(verdict) => {
+                                #private::breaker_report(#permit, #private::Decision::is_retry(#decision_local));
+                                verdict
+                            }
+                        }
                     }
-                    ::core::option::Option::Some(verdict) => verdict,
-                },
-                ::core::result::Result::Err(#err) => #decide_chain,
+                    ::core::result::Result::Err(#err) => {
+                        let verdict = #decide_chain;
+                        #private::breaker_report(#permit, ::core::result::Result::is_ok(&verdict));
+                        verdict
+                    }
+                };
+            }
+        } else {
+            quote! {
+                let #verdict = match #outcome {
+                    ::core::result::Result::Ok(#ok) => match #private::ok_verdict(#satisfied, #decision) {
+                        ::core::option::Option::None => {
+                            #on_success
+                            #return_success;
+                        }
+                        ::core::option::Option::Some(verdict) => verdict,
+                    },
+                    ::core::result::Result::Err(#err) => #decide_chain,
+                };
+            }
+        }
+    } else if has_breaker {
+        // A transient error counts against the service; a permanent one is the service
+        // answering.
+        quote! {
+            let ::core::option::Option::Some(#err) = #check_result else {
+                #on_success
+                #return_success;
             };
+            let #verdict = #decide_chain;
+            #private::breaker_report(#permit, ::core::result::Result::is_ok(&#verdict));
         }
     } else {
         quote! {
@@ -189,8 +272,8 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             };
         }
     };
-    // Without `until`/`classify_ok` the verdict is written into the engine call.
-    let verdict = if judges_ok {
+    // Without `until`/`classify_ok` (or a breaker) the verdict is written into the engine call.
+    let verdict = if judges_ok || has_breaker {
         quote!(#verdict)
     } else {
         decide_chain
@@ -229,7 +312,54 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             }
         }
     };
+    // With a breaker, the attempt asks it first; a refusal ends the call at once.
+    let gate = config.breaker.as_ref().map(|breaker| {
+        let breaker_local = &names.breaker_local;
+        let open = Ident::new("__retry_open", Span::mixed_site());
+        let refused = {
+            let span = breaker.span();
+            let private = respan(private, span);
+            quote_spanned!(span=> #private::breaker_refused(#open))
+        };
+        quote! {
+            let #permit = match #private::CircuitBreaker::try_acquire(#breaker_local) {
+                ::core::result::Result::Ok(#permit) => #permit,
+                ::core::result::Result::Err(#open) => {
+                    #[allow(unreachable_code)]
+                    let #result #annotation = #refused;
+                    #private::trace_give_up!(
+                        #function,
+                        #private::Step::attempt(#step_ref),
+                        #private::GiveUp::BreakerOpen,
+                        #private::shown!(&#open)
+                    );
+                    #private::count_give_up!(#function, #private::GiveUp::BreakerOpen);
+                    #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
+                    #give_up;
+                }
+            };
+        }
+    });
+    // With a breaker that the failure has just opened, the next attempt is refused at once,
+    // without a sleep.
+    let decision = match &config.breaker {
+        Some(_) => {
+            let breaker_local = &names.breaker_local;
+            let at_once = go_on(quote!(::core::time::Duration::ZERO));
+            quote! {
+                if ::core::result::Result::is_ok(&#verdict)
+                    && !#private::CircuitBreaker::admits(#breaker_local)
+                {
+                    #at_once
+                } else {
+                    #decision
+                }
+            }
+        }
+        None => decision,
+    };
     let turn = quote! {
+        #gate
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
         let #result #annotation = #attempt;
         #judge
@@ -279,9 +409,17 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         }
         _ => quote!(),
     };
+    let breaker_setup = config.breaker.as_ref().map(|breaker| {
+        let span = breaker.span();
+        let private = respan(private, span);
+        let ty = quote_spanned!(span=> #private::CircuitBreaker);
+        let local = &names.breaker_local;
+        quote_spanned!(span=> let #local: &#ty = &#breaker;)
+    });
     let setup = quote! {
         #policy_setup
         #budget_setup
+        #breaker_setup
         #key_setup
         #timeout_setup
     };

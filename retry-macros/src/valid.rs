@@ -70,6 +70,10 @@ pub struct Config {
     pub on_retry: Option<Expr>,
     /// `budget = …`: a shared `RetryBudget`.
     pub budget: Option<Expr>,
+    /// `breaker = …`: a shared `CircuitBreaker`, asked before every attempt.
+    pub breaker: Option<Expr>,
+    /// `fallback = …`: answers the final error.
+    pub fallback: Option<Expr>,
 }
 
 /// Checks `args` against each other and against the item, and builds the [`Config`]; `None`
@@ -234,6 +238,8 @@ pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> 
         idempotency_key: args.idempotency_key.map(|k| k.value),
         on_retry: args.on_retry.map(|h| h.value),
         budget: args.budget.map(|b| b.value),
+        breaker: args.breaker.map(|b| b.value),
+        fallback: args.fallback.map(|f| f.value),
     })
 }
 

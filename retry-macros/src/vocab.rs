@@ -24,13 +24,15 @@ pub enum Key {
     Idempotency,
     OnRetry,
     Budget,
+    Breaker,
+    Fallback,
     Policy,
     Crate,
 }
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 21] = [
+    pub const ALL: [Key; 23] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -50,6 +52,8 @@ impl Key {
         Key::Idempotency,
         Key::OnRetry,
         Key::Budget,
+        Key::Breaker,
+        Key::Fallback,
         Key::Policy,
         Key::Crate,
     ];
@@ -76,6 +80,8 @@ impl Key {
             Key::Idempotency => "idempotency_key",
             Key::OnRetry => "on_retry",
             Key::Budget => "budget",
+            Key::Breaker => "breaker",
+            Key::Fallback => "fallback",
             Key::Policy => "policy",
             Key::Crate => "crate",
         }
@@ -99,6 +105,8 @@ impl Key {
             Key::Idempotency => "job.request_id",
             Key::OnRetry => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
             Key::Budget => "MY_BUDGET",
+            Key::Breaker => "MY_BREAKER",
+            Key::Fallback => "|e| Ok(cached())",
             Key::Policy => "MY_POLICY",
             Key::Crate => "\"::retry_runtime\"",
         }
@@ -110,7 +118,7 @@ impl Key {
     }
 
     /// Every key's name, for suggestions.
-    pub fn names() -> [&'static str; 21] {
+    pub fn names() -> [&'static str; 23] {
         Key::ALL.map(Key::name)
     }
 }

@@ -60,6 +60,9 @@ macro_rules! __retry_async_needs_tokio {
 pub use crate::__retry_async_needs_tokio as async_needs_tokio;
 pub use crate::attempt::{CallKey, Nonce};
 pub use crate::{
+    BreakerOpen, CircuitBreaker, Permit,
+};
+pub use crate::{
     Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
     TimedOut,
 };
@@ -85,6 +88,10 @@ pub trait RetryResult {
     fn __retry_outcome(&self) -> Result<&Self::Ok, &Self::Error>;
     /// A failed result holding `error`.
     fn __retry_from_error(error: Self::Error) -> Self;
+    /// The error of a failed result, by value; a success as it was.
+    fn __retry_take_error(self) -> Result<Self, Self::Error>
+    where
+        Self: Sized;
 }
 
 impl<T, E> RetryResult for Result<T, E> {
@@ -104,6 +111,14 @@ impl<T, E> RetryResult for Result<T, E> {
     #[inline(always)]
     fn __retry_from_error(error: E) -> Self {
         Err(error)
+    }
+
+    #[inline(always)]
+    fn __retry_take_error(self) -> Result<Self, E> {
+        match self {
+            Err(error) => Err(error),
+            ok => Ok(ok),
+        }
     }
 }
 
@@ -134,6 +149,95 @@ where
     R::Error: FromTimedOut,
 {
     R::__retry_from_error(<R::Error as FromTimedOut>::__retry_timed_out())
+}
+
+/// `breaker = …` turns a refused attempt into the function's own error type.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(breaker = ...)]` needs `{Self}` to implement `From<retry_runtime::BreakerOpen>`",
+    label = "an attempt the breaker refuses must become this error type",
+    note = "add `impl From<retry_runtime::BreakerOpen> for {Self}` (e.g. a `BreakerOpen` variant of your error enum)"
+)]
+pub trait FromBreakerOpen {
+    /// The error for a refused attempt.
+    fn __retry_breaker_open(open: BreakerOpen) -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: From<BreakerOpen>> FromBreakerOpen for E {
+    #[inline]
+    fn __retry_breaker_open(open: BreakerOpen) -> Self {
+        E::from(open)
+    }
+}
+
+/// The failed result of an attempt the breaker refused.
+#[cold]
+pub fn breaker_refused<R>(open: BreakerOpen) -> R
+where
+    R: RetryResult,
+    R::Error: FromBreakerOpen,
+{
+    R::__retry_from_error(<R::Error as FromBreakerOpen>::__retry_breaker_open(open))
+}
+
+/// `breaker = …`: the breaker, with its type checked at the user's path.
+#[inline(always)]
+pub fn the_breaker(breaker: &CircuitBreaker) -> &CircuitBreaker {
+    breaker
+}
+
+/// Reports an attempt's outcome to the breaker: `failed` when the filters judged it transient.
+#[inline]
+pub fn breaker_report(permit: Permit<'_>, failed: bool) {
+    if failed {
+        permit.failure()
+    } else {
+        permit.success()
+    }
+}
+
+/// `fallback = …`: called with the final error, its signature checked at the user's expression.
+#[cold]
+pub fn call_fallback<E, A, F: FnOnce(E) -> A>(fallback: F, error: E) -> A {
+    fallback(error)
+}
+
+/// A fallback's answer in an `async fn`: a future (an async fallback), to await, or a
+/// `Result` (a plain one), made a ready future. Exactly one of [`AnswerIsFuture`] and
+/// [`AnswerIsValue`] applies to an answer (a `Result` is not a future), so
+/// `Answer(answer).__retry_answer()` resolves to it.
+pub struct Answer<A>(pub A);
+
+/// An async fallback's answer.
+pub trait AnswerIsFuture {
+    /// The future to await.
+    type Future: core::future::Future;
+    /// The answer, as a future.
+    fn __retry_answer(self) -> Self::Future;
+}
+
+impl<F: core::future::IntoFuture> AnswerIsFuture for Answer<F> {
+    type Future = F::IntoFuture;
+    #[inline(always)]
+    fn __retry_answer(self) -> F::IntoFuture {
+        self.0.into_future()
+    }
+}
+
+/// A plain fallback's answer.
+pub trait AnswerIsValue {
+    /// The answer's type.
+    type Value;
+    /// The answer, as a ready future.
+    fn __retry_answer(self) -> core::future::Ready<Self::Value>;
+}
+
+impl<T, E> AnswerIsValue for Answer<Result<T, E>> {
+    type Value = Result<T, E>;
+    #[inline(always)]
+    fn __retry_answer(self) -> core::future::Ready<Result<T, E>> {
+        core::future::ready(self.0)
+    }
 }
 
 /// The verdict when no filter says otherwise: retry, with no hint.

@@ -659,6 +659,27 @@ impl CircuitBreaker {
         self.transitions.load(Ordering::Acquire)
     }
 
+    /// Whether [`try_acquire`](CircuitBreaker::try_acquire) would grant an attempt now,
+    /// without taking a probe slot. The retry loops ask it before sleeping, so that a call
+    /// whose failure has just opened the breaker ends at once instead of sleeping first.
+    ///
+    /// ```
+    /// use retry_runtime::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::new().with_consecutive_failures(1);
+    /// assert!(breaker.admits());
+    /// breaker.try_acquire().unwrap().failure();
+    /// assert!(!breaker.admits());
+    /// ```
+    pub fn admits(&self) -> bool {
+        let word = self.state.load(Ordering::Acquire);
+        match kind(word) {
+            CLOSED => true,
+            OPEN => BreakerClock::stamp() >= self.until.load(Ordering::Acquire),
+            _ => probes(word) < self.probes,
+        }
+    }
+
     /// Asks to make an attempt: a [`Permit`] to report its outcome on, or [`BreakerOpen`] when
     /// the attempt must not reach the service. An open breaker whose break is over turns
     /// half-open here, and this attempt is its first probe.

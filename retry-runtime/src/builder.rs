@@ -189,6 +189,8 @@ pub trait Gate<'a> {
     fn enter(&self) -> Result<Self::Permit, Self::Refused>;
     /// Reports the attempt's outcome: `failed` when the filters judged it transient.
     fn report(permit: Self::Permit, failed: bool);
+    /// Whether an attempt would be admitted now (asked before sleeping).
+    fn admits(&self) -> bool;
 }
 
 /// No circuit breaker.
@@ -204,6 +206,10 @@ impl<'a> Gate<'a> for NoBreaker {
     }
     #[inline(always)]
     fn report(_: (), _: bool) {}
+    #[inline(always)]
+    fn admits(&self) -> bool {
+        true
+    }
 }
 
 /// [`RetryBlocking::breaker`]: every attempt asks the breaker first.
@@ -224,6 +230,10 @@ impl<'a> Gate<'a> for Guarded<'a> {
         } else {
             permit.success()
         }
+    }
+    #[inline]
+    fn admits(&self) -> bool {
+        self.0.admits()
     }
 }
 
@@ -352,6 +362,7 @@ fn settle<'a, T, E, M: crate::engine::Memory, G: Gate<'a>>(
     judge: &impl Judge<T, E>,
     hook: &impl Hook<T, E>,
     budget: Option<&RetryBudget>,
+    gate: &G,
     permit: G::Permit,
     function: &'static str,
     outcome: &Result<T, E>,
@@ -364,6 +375,10 @@ fn settle<'a, T, E, M: crate::engine::Memory, G: Gate<'a>>(
         Ok(value) => verdict.is_some() && judge.value_transient(value),
     };
     G::report(permit, failed);
+    if matches!(verdict, Some(Ok(_))) && !gate.admits() {
+        // The breaker has just opened: the next attempt is refused at once, without a sleep.
+        return Some(Duration::ZERO);
+    }
     let Some(verdict) = verdict else {
         if let Some(budget) = budget {
             budget.deposit();
@@ -750,7 +765,7 @@ where
             };
             let outcome = op(key.attempt(step.attempt()));
             let settled =
-                settle::<_, _, _, G>(step, policy, &judge, &hook, budget, permit, NAME, &outcome);
+                settle::<_, _, _, G>(step, policy, &judge, &hook, budget, &gate, permit, NAME, &outcome);
             match settled {
                 Some(delay) => Flow::Retry(delay),
                 None => Flow::Done(outcome),
@@ -933,6 +948,7 @@ mod running {
                                 this.judge,
                                 this.hook,
                                 *this.budget,
+                                this.gate,
                                 permit,
                                 NAME,
                                 &outcome,
@@ -1050,7 +1066,7 @@ mod running {
                         .unwrap_or_else(|_| timed_out()),
                 };
                 let Some(delay) = settle::<_, _, _, G>(
-                    &mut step, policy, &judge, &hook, budget, permit, NAME, &outcome,
+                    &mut step, policy, &judge, &hook, budget, &gate, permit, NAME, &outcome,
                 ) else {
                     break outcome;
                 };
