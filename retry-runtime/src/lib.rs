@@ -39,6 +39,11 @@
 //!   at run time ([`builder`] has the pieces);
 //! - [`Policy::schedule`] is the engine's decision step as a value, for loops you drive yourself.
 //!
+//! When retrying is the wrong answer, two more pieces bound what a caller does to a service
+//! that is down: a [`CircuitBreaker`] (`breaker = PATH` on the attribute, `.breaker(&B)` on the
+//! builders) stops the first attempts too while the service fails, and a `fallback` answers the
+//! final error from elsewhere (a cache, a default).
+//!
 //! The schedule itself is a [`Policy`]: a `const`-constructible value with a [`Backoff`]
 //! strategy and a [`Jitter`] kind, usable on its own through [`Policy::delays`].
 //!
