@@ -228,3 +228,73 @@ fn the_builder_emits_the_same_levels() {
         "{events:#?}"
     );
 }
+
+mod guarded {
+    use super::*;
+    use retry_runtime::{BreakerOpen, CircuitBreaker};
+
+    #[derive(Debug, PartialEq)]
+    pub enum Error {
+        Down,
+        Open,
+    }
+
+    impl From<BreakerOpen> for Error {
+        fn from(_: BreakerOpen) -> Self {
+            Error::Open
+        }
+    }
+
+    pub static BREAKER: CircuitBreaker = CircuitBreaker::new()
+        .with_consecutive_failures(2)
+        .with_break(std::time::Duration::from_millis(50))
+        .with_break_jitter(0.0);
+
+    #[retry(attempts = 5, base = "1ms", breaker = BREAKER)]
+    pub async fn call(ok: bool) -> Result<(), Error> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Down)
+        }
+    }
+}
+
+#[test]
+fn breaker_transitions_and_refusals_are_events() {
+    let recorder = Recorder::default();
+    assert_eq!(
+        run(&recorder, guarded::call(false)),
+        Err(guarded::Error::Open)
+    );
+    let events = take(&recorder);
+    let opened: Vec<_> = events
+        .iter()
+        .filter(|(_, _, fields)| fields.contains("circuit breaker opened"))
+        .collect();
+    assert_eq!(opened.len(), 1, "{events:#?}");
+    assert_eq!(opened[0].0, Level::WARN);
+    assert!(opened[0].2.contains("from=closed"), "{}", opened[0].2);
+    let gave_up = events.last().unwrap();
+    assert_eq!(gave_up.0, Level::WARN);
+    assert!(
+        gave_up.2.contains("reason=the circuit breaker is open"),
+        "{}",
+        gave_up.2
+    );
+    // After the break, the next call is a probe; its success closes the breaker.
+    let later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        guarded::call(true).await
+    };
+    assert_eq!(run(&recorder, later), Ok(()));
+    let events = take(&recorder);
+    let changes: Vec<&str> = events
+        .iter()
+        .filter(|(_, _, fields)| fields.contains("circuit breaker changed state"))
+        .map(|(_, _, fields)| fields.as_str())
+        .collect();
+    assert_eq!(changes.len(), 2, "{events:#?}");
+    assert!(changes[0].contains("from=open") && changes[0].contains("to=half_open"));
+    assert!(changes[1].contains("from=half_open") && changes[1].contains("to=closed"));
+}
