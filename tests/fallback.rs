@@ -311,9 +311,11 @@ async fn a_dropped_probe_gives_its_slot_back() {
             Ok::<(), Error>(())
         })
         .breaker(&breaker);
-    assert!(tokio::time::timeout(Duration::from_millis(5), hung.into_future())
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(5), hung.into_future())
+            .await
+            .is_err()
+    );
     assert_eq!(breaker.stats().probes_in_flight, 0);
     // The next call gets the probe slot and closes the breaker.
     let out = policy

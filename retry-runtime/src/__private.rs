@@ -60,12 +60,10 @@ macro_rules! __retry_async_needs_tokio {
 pub use crate::__retry_async_needs_tokio as async_needs_tokio;
 pub use crate::attempt::{CallKey, Nonce};
 pub use crate::{
-    BreakerOpen, CircuitBreaker, Permit,
-};
-pub use crate::{
     Attempt, Backoff, Classify, Decision, IdempotencyKey, Jitter, Policy, RetryBudget, RetryInfo,
     TimedOut,
 };
+pub use crate::{BreakerOpen, CircuitBreaker, Permit};
 
 use core::fmt::Debug;
 

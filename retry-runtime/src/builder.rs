@@ -764,8 +764,9 @@ where
                 Err(refusal) => return Flow::Done(refused(step, refusal, NAME)),
             };
             let outcome = op(key.attempt(step.attempt()));
-            let settled =
-                settle::<_, _, _, G>(step, policy, &judge, &hook, budget, &gate, permit, NAME, &outcome);
+            let settled = settle::<_, _, _, G>(
+                step, policy, &judge, &hook, budget, &gate, permit, NAME, &outcome,
+            );
             match settled {
                 Some(delay) => Flow::Retry(delay),
                 None => Flow::Done(outcome),
