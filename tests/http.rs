@@ -1198,6 +1198,42 @@ async fn the_middleware_spends_a_budget() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_middleware_asks_a_breaker_and_a_404_does_not_trip_it() {
+    static BREAKER: retry_runtime::CircuitBreaker = retry_runtime::CircuitBreaker::new()
+        .with_consecutive_failures(2)
+        .with_break(Duration::from_secs(30))
+        .with_break_jitter(0.0);
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(5)
+        .with_base(ms(10));
+    let client = middleware_client(RetryMiddleware::new(policy).with_breaker(&BREAKER));
+    // Answers that are not transient count for the service.
+    let server = Server::scripted(vec![Reply::status(404), Reply::status(404)]);
+    for _ in 0..2 {
+        let response = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(BREAKER.state(), retry_runtime::BreakerState::Closed);
+    // Two 503s open it: the second 503 is returned at once, without a sleep.
+    let server = Server::scripted(vec![
+        Reply::status(503),
+        Reply::status(503),
+        Reply::ok("never"),
+    ]);
+    let start = Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::SERVICE_UNAVAILABLE, 2)
+    );
+    assert_eq!(start.elapsed(), ms(10));
+    // While it is open, nothing is sent.
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert!(err.to_string().contains("circuit breaker is open"), "{err}");
+    assert_eq!(server.requests(), 2);
+}
+
 /// The middleware's per-attempt timeout: the first answer comes too late and is cut off; the
 /// second is in time. Real clock (a timer is pending during the request).
 #[tokio::test]

@@ -8,7 +8,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::__private::TokioClock;
 use crate::engine::{Everything, Step};
-use crate::{Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
+use crate::{CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
 
 /// Retries the requests of a [`reqwest_middleware`] client by a [`Policy`], on the same engine as
 /// `#[retry]`: the HTTP rules of [`crate::http`] (the status table, `x-should-retry`,
@@ -35,6 +35,7 @@ use crate::{Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
 pub struct RetryMiddleware {
     policy: Policy,
     budget: Option<&'static RetryBudget>,
+    breaker: Option<&'static CircuitBreaker>,
     timeout: Option<Duration>,
     idempotency_key: bool,
 }
@@ -50,6 +51,7 @@ impl RetryMiddleware {
         RetryMiddleware {
             policy,
             budget: None,
+            breaker: None,
             timeout: None,
             idempotency_key: false,
         }
@@ -65,6 +67,26 @@ impl RetryMiddleware {
     /// ```
     pub const fn with_budget(mut self, budget: &'static RetryBudget) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// Asks `breaker` before every attempt: while it is open the request is not sent, and the
+    /// call fails at once with a middleware error holding [`BreakerOpen`]. A transient failure
+    /// (a 503, a connection reset, a timeout) counts against the service; any other answer,
+    /// a 404 included, for it.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, CircuitBreaker, Policy};
+    ///
+    /// static BREAKER: CircuitBreaker = CircuitBreaker::new();
+    /// let layer = RetryMiddleware::new(Policy::new()).with_breaker(&BREAKER);
+    /// # let _ = layer;
+    /// ```
+    ///
+    /// When a failure has just opened the breaker, that failure's outcome is returned at once
+    /// instead of sleeping before a retry that would be refused.
+    pub const fn with_breaker(mut self, breaker: &'static CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
         self
     }
 
@@ -136,11 +158,22 @@ impl Middleware for RetryMiddleware {
         loop {
             // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
             let again = request.try_clone();
+            let permit = match self.breaker.map(CircuitBreaker::try_acquire).transpose() {
+                Ok(permit) => permit,
+                Err(open) => return Err(reqwest_middleware::Error::middleware(open)),
+            };
             let outcome = self.attempt(request, extensions, next.clone(), &step).await;
             let decision = match &outcome {
                 Ok(response) => response.classify(),
                 Err(err) => err.classify(),
             };
+            if let Some(permit) = permit {
+                if decision.is_retry() {
+                    permit.failure()
+                } else {
+                    permit.success()
+                }
+            }
             let verdict = match decision {
                 Decision::Stop => {
                     if let (Ok(response), Some(budget)) = (&outcome, self.budget) {
@@ -167,6 +200,10 @@ impl Middleware for RetryMiddleware {
                 Ok(info) => info.delay(),
                 Err(_) => return outcome,
             };
+            if self.breaker.is_some_and(|breaker| !breaker.admits()) {
+                // The breaker has just opened: the next attempt would be refused.
+                return outcome;
+            }
             drop(outcome);
             if !delay.is_zero() {
                 crate::engine::sleep(delay).await;
