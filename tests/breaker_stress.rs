@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! cargo test --test breaker_stress
-//! for i in $(seq 20); do cargo test -q --test breaker_stress || break; done
+//! for i in $(seq 20); do cargo test -q --test breaker_stress a_shared_breaker || break; done
 //! ```
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -232,7 +232,7 @@ fn announce_break(t: Transition) {
 #[test]
 fn failures_racing_to_open_it_keep_the_break_they_announce() {
     const THREADS: usize = 8;
-    const TRIALS: usize = 500;
+    const TRIALS: usize = 2_000;
     let (mut shorter, mut longer) = (Vec::new(), Vec::new());
     for _ in 0..TRIALS {
         let breaker = CircuitBreaker::new()

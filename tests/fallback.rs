@@ -89,7 +89,7 @@ async fn an_async_fallback_answers_a_permanent_error_at_once() {
     assert_eq!(start.elapsed(), Duration::from_millis(7));
 }
 
-#[retry(attempts = 10, base = "100ms", backoff = constant, deadline = "250ms", fallback = |e| answer(e))]
+#[retry(attempts = 10, base = "100ms", backoff = constant, deadline = "250ms", fallback = |e| Ok(format!("fallback after {e:?}")))]
 async fn deadline() -> Result<String, Error> {
     Err(Error::Busy)
 }

@@ -348,6 +348,7 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             let at_once = go_on(quote!(::core::time::Duration::ZERO));
             quote! {
                 if ::core::result::Result::is_ok(&#verdict)
+                    && #private::Step::has_attempts_left(#step_ref, #policy)
                     && !#private::CircuitBreaker::admits(#breaker_local)
                 {
                     #at_once

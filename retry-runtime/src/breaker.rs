@@ -253,7 +253,9 @@ enum Trip {
 ///   the break duration, lengthened by a random share of up to `break_jitter` so that a fleet's
 ///   breakers do not all probe at the same instant.
 /// - **Half-open**: up to `probes` attempts at once go through as probes. When `probes` of them
-///   have succeeded it closes; a probe that fails opens it again for another break.
+///   have succeeded it closes; a probe that fails opens it again for another break. (Probes
+///   still running when it reopens are not counted again: a service whose probes outlast the
+///   break may see more than `probes` at once.)
 ///
 /// Only failures count: an outcome that the retry filters judge permanent (a 400, a
 /// `Decision::Stop`) is the service answering, and counts as a success. A probe whose call is
@@ -265,8 +267,8 @@ enum Trip {
 ///
 /// # Cost
 ///
-/// A closed breaker in front of a healthy service costs one atomic load per attempt and no
-/// write. Once failures are being counted, a success adds one to a counter on one of 8 cache
+/// A closed breaker in front of a healthy service costs two atomic loads per attempt (one to
+/// ask, one to report) and no write. Once failures are being counted, a success adds one to a counter on one of 8 cache
 /// lines picked per thread, so threads do not contend on one shared line; only failures and
 /// transitions write to the shared state.
 ///
@@ -303,8 +305,10 @@ enum Trip {
 /// ```
 pub struct CircuitBreaker {
     state: AtomicU64,
-    /// While open: when the break ends (a stamp).
+    /// While open: when the break ends (a stamp)...
     until: AtomicI64,
+    /// ...for the open state of this generation.
+    until_generation: AtomicU32,
     /// While counting: when the sampling window started (a stamp).
     window: AtomicI64,
     /// Failures in a row (consecutive mode).
@@ -312,7 +316,12 @@ pub struct CircuitBreaker {
     /// Every transition made, in order.
     transitions: AtomicU64,
     stripes: [Stripe; STRIPES],
-    trip: Trip,
+    /// Thousandths (ratio mode).
+    permille: u32,
+    min_throughput: u32,
+    sampling: Duration,
+    /// The run of failures that trips it; 0 in ratio mode.
+    consecutive_limit: u32,
     break_duration: Duration,
     break_jitter_permille: u32,
     probes: u32,
@@ -332,15 +341,15 @@ impl CircuitBreaker {
         CircuitBreaker {
             state: AtomicU64::new(CLOSED),
             until: AtomicI64::new(0),
+            until_generation: AtomicU32::new(u32::MAX),
             window: AtomicI64::new(0),
             consecutive: AtomicU32::new(0),
             transitions: AtomicU64::new(0),
             stripes: [const { Stripe::new() }; STRIPES],
-            trip: Trip::Ratio {
-                permille: 500,
-                min_throughput: 20,
-                sampling: Duration::from_secs(10),
-            },
+            permille: 500,
+            min_throughput: 20,
+            sampling: Duration::from_secs(10),
+            consecutive_limit: 0,
             break_duration: Duration::from_secs(5),
             break_jitter_permille: 200,
             probes: 1,
@@ -350,7 +359,8 @@ impl CircuitBreaker {
 
     /// Opens when the share of failed attempts within a sampling window reaches `ratio`
     /// (clamped to `0.0..=1.0`, NaN as 1.0; stored in thousandths). Switches back from
-    /// [`with_consecutive_failures`](CircuitBreaker::with_consecutive_failures).
+    /// [`with_consecutive_failures`](CircuitBreaker::with_consecutive_failures), keeping the
+    /// minimum throughput and sampling window set before.
     ///
     /// ```
     /// use retry_runtime::CircuitBreaker;
@@ -367,17 +377,13 @@ impl CircuitBreaker {
         } else {
             (ratio * 1000.0 + 0.5) as u32
         };
-        let (min_throughput, sampling) = self.window_settings();
-        self.trip = Trip::Ratio {
-            permille,
-            min_throughput,
-            sampling,
-        };
+        self.permille = permille;
+        self.consecutive_limit = 0;
         self
     }
 
     /// The fewest attempts in a sampling window before the failure ratio can open the breaker
-    /// (at least 1).
+    /// (at least 1). Ratio mode only: it does not switch a breaker out of consecutive mode.
     ///
     /// ```
     /// use retry_runtime::CircuitBreaker;
@@ -385,13 +391,7 @@ impl CircuitBreaker {
     /// assert_eq!(breaker.min_throughput(), Some(100));
     /// ```
     pub const fn with_min_throughput(mut self, attempts: u32) -> Self {
-        let permille = self.permille();
-        let (_, sampling) = self.window_settings();
-        self.trip = Trip::Ratio {
-            permille,
-            min_throughput: if attempts == 0 { 1 } else { attempts },
-            sampling,
-        };
+        self.min_throughput = if attempts == 0 { 1 } else { attempts };
         self
     }
 
@@ -405,13 +405,7 @@ impl CircuitBreaker {
     /// assert_eq!(breaker.sampling(), Some(Duration::from_secs(30)));
     /// ```
     pub const fn with_sampling(mut self, window: Duration) -> Self {
-        let permille = self.permille();
-        let (min_throughput, _) = self.window_settings();
-        self.trip = Trip::Ratio {
-            permille,
-            min_throughput,
-            sampling: window,
-        };
+        self.sampling = window;
         self
     }
 
@@ -430,7 +424,7 @@ impl CircuitBreaker {
     /// assert_eq!(breaker.state(), BreakerState::Open);
     /// ```
     pub const fn with_consecutive_failures(mut self, failures: u32) -> Self {
-        self.trip = Trip::Consecutive(if failures == 0 { 1 } else { failures });
+        self.consecutive_limit = if failures == 0 { 1 } else { failures };
         self
     }
 
@@ -509,21 +503,15 @@ impl CircuitBreaker {
         self
     }
 
-    const fn permille(&self) -> u32 {
-        match self.trip {
-            Trip::Ratio { permille, .. } => permille,
-            Trip::Consecutive(_) => 500,
-        }
-    }
-
-    const fn window_settings(&self) -> (u32, Duration) {
-        match self.trip {
+    const fn trip(&self) -> Trip {
+        if self.consecutive_limit > 0 {
+            Trip::Consecutive(self.consecutive_limit)
+        } else {
             Trip::Ratio {
-                min_throughput,
-                sampling,
-                ..
-            } => (min_throughput, sampling),
-            Trip::Consecutive(_) => (20, Duration::from_secs(10)),
+                permille: self.permille,
+                min_throughput: self.min_throughput,
+                sampling: self.sampling,
+            }
         }
     }
 
@@ -534,7 +522,7 @@ impl CircuitBreaker {
     /// assert_eq!(retry_runtime::CircuitBreaker::new().failure_ratio(), Some(0.5));
     /// ```
     pub fn failure_ratio(&self) -> Option<f64> {
-        match self.trip {
+        match self.trip() {
             Trip::Ratio { permille, .. } => Some(f64::from(permille) / 1000.0),
             Trip::Consecutive(_) => None,
         }
@@ -547,7 +535,7 @@ impl CircuitBreaker {
     /// assert_eq!(retry_runtime::CircuitBreaker::new().min_throughput(), Some(20));
     /// ```
     pub const fn min_throughput(&self) -> Option<u32> {
-        match self.trip {
+        match self.trip() {
             Trip::Ratio { min_throughput, .. } => Some(min_throughput),
             Trip::Consecutive(_) => None,
         }
@@ -560,7 +548,7 @@ impl CircuitBreaker {
     /// assert_eq!(retry_runtime::CircuitBreaker::new().sampling(), Some(Duration::from_secs(10)));
     /// ```
     pub const fn sampling(&self) -> Option<Duration> {
-        match self.trip {
+        match self.trip() {
             Trip::Ratio { sampling, .. } => Some(sampling),
             Trip::Consecutive(_) => None,
         }
@@ -574,7 +562,7 @@ impl CircuitBreaker {
     /// assert_eq!(CircuitBreaker::new().with_consecutive_failures(5).consecutive_failures(), Some(5));
     /// ```
     pub const fn consecutive_failures(&self) -> Option<u32> {
-        match self.trip {
+        match self.trip() {
             Trip::Consecutive(n) => Some(n),
             Trip::Ratio { .. } => None,
         }
@@ -675,7 +663,7 @@ impl CircuitBreaker {
         let word = self.state.load(Ordering::Acquire);
         match kind(word) {
             CLOSED => true,
-            OPEN => BreakerClock::stamp() >= self.until.load(Ordering::Acquire),
+            OPEN => self.break_left(word).is_zero(),
             _ => probes(word) < self.probes,
         }
     }
@@ -719,12 +707,10 @@ impl CircuitBreaker {
                     })
                 }
                 OPEN => {
-                    let until = self.until.load(Ordering::Acquire);
-                    let now = BreakerClock::stamp();
-                    if now < until {
-                        let left = until.saturating_sub(now);
+                    let left = self.break_left(word);
+                    if !left.is_zero() {
                         return Err(BreakerOpen {
-                            retry_in: Some(Duration::from_nanos(u64::try_from(left).unwrap_or(0))),
+                            retry_in: Some(left),
                         });
                     }
                     with_probes(next(word, HALF_OPEN), 1, 0)
@@ -755,14 +741,15 @@ impl CircuitBreaker {
         }
     }
 
-    /// A success while closed: only counted once failures are being counted.
+    /// A success of an attempt admitted while closed: only counted once failures are being
+    /// counted, and only in the closed period that admitted it.
     #[inline]
-    fn closed_success(&self) {
+    fn closed_success(&self, permit_generation: u32) {
         let word = self.state.load(Ordering::Relaxed);
-        if word & COUNTING == 0 {
+        if word & COUNTING == 0 || generation(word) != permit_generation {
             return;
         }
-        match self.trip {
+        match self.trip() {
             Trip::Consecutive(_) => {
                 if self.consecutive.load(Ordering::Relaxed) != 0 {
                     self.consecutive.store(0, Ordering::Relaxed);
@@ -776,15 +763,16 @@ impl CircuitBreaker {
         }
     }
 
-    /// A failure while closed (or of an attempt admitted while closed).
+    /// A failure of an attempt admitted while closed, counted in the closed period that
+    /// admitted it (a late report from before the last break is ignored).
     #[cold]
     #[inline(never)]
-    fn closed_failure(&self) {
+    fn closed_failure(&self, permit_generation: u32) {
         let word = self.state.load(Ordering::Acquire);
-        if kind(word) != CLOSED {
+        if kind(word) != CLOSED || generation(word) != permit_generation {
             return;
         }
-        let tripped = match self.trip {
+        let tripped = match self.trip() {
             Trip::Consecutive(limit) => {
                 self.start_counting();
                 let run = self
@@ -820,8 +808,11 @@ impl CircuitBreaker {
             }
         };
         if tripped {
+            // Only from the closed period this decision was made in: if the breaker has opened
+            // and closed again meanwhile, the decision is stale.
+            let decided_in = generation(word);
             let mut word = self.state.load(Ordering::Acquire);
-            while kind(word) == CLOSED {
+            while kind(word) == CLOSED && generation(word) == decided_in {
                 match self.open_from(word) {
                     Ok(()) => return,
                     Err(actual) => word = actual,
@@ -866,15 +857,31 @@ impl CircuitBreaker {
     /// Opens the breaker from `word` (closed or half-open) for a jittered break; `Err` with
     /// the current word if another thread changed the state first.
     fn open_from(&self, word: u64) -> Result<(), u64> {
+        let open = next(word, OPEN);
+        self.state
+            .compare_exchange(word, open, Ordering::AcqRel, Ordering::Acquire)?;
+        // Only the thread that opened it sets the break, tagged with the generation it
+        // belongs to; until the tag matches, the break counts as just begun.
         let open_for = self.jittered_break();
         let until = BreakerClock::stamp().saturating_add(nanos_i64(open_for));
-        // Written before the state is published, so that whoever sees this generation's `Open`
-        // reads this break's end (or a later one).
-        self.until.store(until, Ordering::Release);
-        self.state
-            .compare_exchange(word, next(word, OPEN), Ordering::AcqRel, Ordering::Acquire)?;
+        self.until.store(until, Ordering::Relaxed);
+        self.until_generation
+            .store(generation(open), Ordering::Release);
         self.transitioned(BreakerState::of(word), BreakerState::Open, Some(open_for));
         Ok(())
+    }
+
+    /// The time left in the break of the open state `word`: zero when it is over, the whole
+    /// break while the thread that opened it has not yet set its end.
+    fn break_left(&self, word: u64) -> Duration {
+        if self.until_generation.load(Ordering::Acquire) != generation(word) {
+            return self.break_duration;
+        }
+        let left = self
+            .until
+            .load(Ordering::Relaxed)
+            .saturating_sub(BreakerClock::stamp());
+        Duration::from_nanos(u64::try_from(left).unwrap_or(0))
     }
 
     fn jittered_break(&self) -> Duration {
@@ -888,6 +895,8 @@ impl CircuitBreaker {
         ))
     }
 
+    #[cold]
+    #[inline(never)]
     fn probe_done(&self, permit_generation: u32, succeeded: Option<bool>) {
         let mut word = self.state.load(Ordering::Acquire);
         loop {
@@ -1036,7 +1045,7 @@ impl Permit<'_> {
             self.probe = false;
             self.breaker.probe_done(self.generation, Some(true));
         } else {
-            self.breaker.closed_success();
+            self.breaker.closed_success(self.generation);
         }
     }
 
@@ -1052,7 +1061,7 @@ impl Permit<'_> {
             self.probe = false;
             self.breaker.probe_done(self.generation, Some(false));
         } else {
-            self.breaker.closed_failure();
+            self.breaker.closed_failure(self.generation);
         }
     }
 
@@ -1068,6 +1077,7 @@ impl Permit<'_> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.probe {
             self.breaker.probe_done(self.generation, None);
@@ -1189,6 +1199,20 @@ mod tests {
         b.success(); // from the previous half-open period: ignored
         assert_eq!(breaker.transitions(), transitions);
         assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn a_late_report_from_before_the_break_is_ignored() {
+        let breaker = CircuitBreaker::new()
+            .with_consecutive_failures(1)
+            .with_break(Duration::ZERO);
+        let slow = breaker.try_acquire().unwrap();
+        breaker.try_acquire().unwrap().failure();
+        breaker.try_acquire().unwrap().success(); // the probe closes it again
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        slow.failure(); // admitted before the break: not counted
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.transitions(), 3);
     }
 
     #[test]

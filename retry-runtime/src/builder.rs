@@ -375,7 +375,7 @@ fn settle<'a, T, E, M: crate::engine::Memory, G: Gate<'a>>(
         Ok(value) => verdict.is_some() && judge.value_transient(value),
     };
     G::report(permit, failed);
-    if matches!(verdict, Some(Ok(_))) && !gate.admits() {
+    if matches!(verdict, Some(Ok(_))) && step.has_attempts_left(policy) && !gate.admits() {
         // The breaker has just opened: the next attempt is refused at once, without a sleep.
         return Some(Duration::ZERO);
     }
