@@ -71,7 +71,7 @@ impl RetryMiddleware {
     }
 
     /// Asks `breaker` before every attempt: while it is open the request is not sent, and the
-    /// call fails at once with a middleware error holding [`BreakerOpen`]. A transient failure
+    /// call fails at once with a middleware error holding [`BreakerOpen`](crate::BreakerOpen). A transient failure
     /// (a 503, a connection reset, a timeout) counts against the service; any other answer,
     /// a 404 included, for it.
     ///
