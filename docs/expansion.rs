@@ -1,5 +1,7 @@
 // What `#[retry(attempts = 3, base = "200ms", jitter)]` makes of README's `fetch_user`,
-// exactly (checked by `the_documented_expansion_is_the_real_one` in retry-macros).
+// exactly, without the `tracing` and `metrics` features (which add one event and one counter
+// per retry and per give-up); checked by `the_documented_expansion_is_the_real_one` in
+// retry-macros.
 async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
     ::retry_runtime::__private::async_needs_tokio!();
     const __RETRY_POLICY: ::retry_runtime::__private::Policy =
@@ -30,16 +32,11 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                 }
             }
             .await;
-            let ::core::option::Option::Some(__retry_err) =
+            let ::core::option::Option::Some(_) =
                 <Result<User, ApiError> as ::retry_runtime::__private::RetryResult>::__retry_error(
                     &__retry_result,
                 )
             else {
-                ::retry_runtime::__private::count_done!(
-                    "fetch_user",
-                    ::retry_runtime::__private::Step::attempt(&__retry_step),
-                    "success"
-                );
                 return __retry_result;
             };
             match ::retry_runtime::__private::Step::decide(
@@ -49,27 +46,9 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                 ::retry_runtime::__private::NO_BUDGET,
             ) {
                 ::core::result::Result::Ok(__retry_info) => {
-                    ::retry_runtime::__private::trace_retry!(
-                        "fetch_user",
-                        &__retry_info,
-                        ::retry_runtime::__private::shown!(__retry_err)
-                    );
-                    ::retry_runtime::__private::count_retry!("fetch_user");
                     ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
                 }
-                ::core::result::Result::Err(__retry_reason) => {
-                    ::retry_runtime::__private::trace_give_up!(
-                        "fetch_user",
-                        ::retry_runtime::__private::Step::attempt(&__retry_step),
-                        __retry_reason,
-                        ::retry_runtime::__private::shown!(__retry_err)
-                    );
-                    ::retry_runtime::__private::count_give_up!("fetch_user", __retry_reason);
-                    ::retry_runtime::__private::count_done!(
-                        "fetch_user",
-                        ::retry_runtime::__private::Step::attempt(&__retry_step),
-                        "gave_up"
-                    );
+                ::core::result::Result::Err(_) => {
                     return __retry_result;
                 }
             }

@@ -12,10 +12,16 @@ use quote::quote;
 
 use crate::errors::Errors;
 use crate::parse::{self, Item};
+use crate::render::Signals;
 
 /// Arguments and item in, rewritten item out. On any error the original item is emitted
 /// unchanged next to the `compile_error!`s, so the rest of the crate still sees it.
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    retry_with(args, item, Signals::BUILT)
+}
+
+/// [`retry`] with the signals given rather than those this build has.
+pub fn retry_with(args: TokenStream, item: TokenStream, signals: Signals) -> TokenStream {
     let mut errors = Errors::default();
     let raw = parse::args(args, &mut errors);
     let func = match parse::item(item.clone()) {
@@ -27,7 +33,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     match crate::valid::config(raw, &func, &mut errors) {
         Some(config) if errors.is_empty() => {
-            crate::render::render(&config, &crate::plan::plan(*func))
+            crate::render::render(&config, &crate::plan::plan(*func), signals)
         }
         _ => with_errors(item, errors),
     }

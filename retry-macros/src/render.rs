@@ -55,9 +55,30 @@ impl Names {
     }
 }
 
+/// The optional signals the runtime was built with. retry-runtime's `tracing` and `metrics`
+/// features turn on this crate's features of the same names; without them no event or counter
+/// is written into the function at all (not even a macro call that expands to nothing), which
+/// keeps `cargo check` of many retried functions fast.
+#[derive(Clone, Copy, Debug)]
+pub struct Signals {
+    pub tracing: bool,
+    pub metrics: bool,
+}
+
+impl Signals {
+    /// What this build of the macro was compiled with.
+    pub const BUILT: Signals = Signals {
+        tracing: cfg!(feature = "tracing"),
+        metrics: cfg!(feature = "metrics"),
+    };
+}
+
 /// The rewritten function.
-pub fn render(config: &Config, plan: &Plan) -> TokenStream {
+pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     let names = Names::new(config);
+    // A signal's tokens, or nothing when the runtime was built without it.
+    let traced = |tokens: TokenStream| if signals.tracing { tokens } else { quote!() };
+    let counted = |tokens: TokenStream| if signals.metrics { tokens } else { quote!() };
     let private = &names.private;
     let (step, result, delay) = (&names.step, &names.result, &names.delay);
     let is_blocking = matches!(plan.flavor, Flavor::Blocking);
@@ -124,14 +145,30 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     let permit = &names.permit;
     let has_breaker = config.breaker.is_some();
     let permit_success = has_breaker.then(|| quote!(#private::Permit::success(#permit);));
+    let count_success = counted(
+        quote!(#private::count_done!(#function, #private::Step::attempt(#step_ref), "success");),
+    );
     let on_success = quote! {
         #permit_success
         #deposit
-        #private::count_done!(#function, #private::Step::attempt(#step_ref), "success");
+        #count_success
     };
     let check_result = result_check(plan, &names, "__retry_error");
     let judges_ok = config.until.is_some() || config.classify_ok.is_some();
     let decide_chain = decide_chain(config, &names);
+    // Bindings nothing reads are not made: the error is read by the filters, the hook and the
+    // events; the reason by the events and counters.
+    let err_read = config.unless.is_some()
+        || config.on.is_some()
+        || config.when.is_some()
+        || config.classify.is_some()
+        || config.on_retry.is_some()
+        || signals.tracing;
+    let err_pat = if err_read {
+        names.err.to_token_stream()
+    } else {
+        quote!(_)
+    };
     let budget_arg = match &config.budget {
         Some(_) => {
             let budget = &names.budget_local;
@@ -257,7 +294,7 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         // A transient error counts against the service; a permanent one is the service
         // answering.
         quote! {
-            let ::core::option::Option::Some(#err) = #check_result else {
+            let ::core::option::Option::Some(#err_pat) = #check_result else {
                 #on_success
                 #return_success;
             };
@@ -266,7 +303,7 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
         }
     } else {
         quote! {
-            let ::core::option::Option::Some(#err) = #check_result else {
+            let ::core::option::Option::Some(#err_pat) = #check_result else {
                 #on_success
                 #return_success;
             };
@@ -286,28 +323,42 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
     // The engine's decision; the events are emitted here, so that their target is the
     // retried function's module (they expand to nothing without the `tracing` feature).
     let reason = Ident::new("__retry_reason", Span::mixed_site());
+    let reason_pat = if signals.tracing || signals.metrics {
+        quote!(#reason)
+    } else {
+        quote!(_)
+    };
     let reason_shown = if judges_ok {
         quote!(#private::reason_for(#reason, #private::RetryResult::__retry_error(&#result).is_none()))
     } else {
         quote!(#reason)
     };
+    let trace_retry =
+        traced(quote!(#private::trace_retry!(#function, &#info, #private::shown!(#shown));));
+    let count_retry = counted(quote!(#private::count_retry!(#function);));
+    let trace_give_up = traced(quote! {
+        #private::trace_give_up!(
+            #function,
+            #private::Step::attempt(#step_ref),
+            #reason_shown,
+            #private::shown!(#shown)
+        );
+    });
+    let count_give_up = counted(quote! {
+        #private::count_give_up!(#function, #reason_shown);
+        #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
+    });
     let decision = quote! {
         match #private::Step::decide(#step_mut, #policy, #verdict, #budget_arg) {
             ::core::result::Result::Ok(#info) => {
-                #private::trace_retry!(#function, &#info, #private::shown!(#shown));
-                #private::count_retry!(#function);
+                #trace_retry
+                #count_retry
                 #hook
                 #retry_after
             }
-            ::core::result::Result::Err(#reason) => {
-                #private::trace_give_up!(
-                    #function,
-                    #private::Step::attempt(#step_ref),
-                    #reason_shown,
-                    #private::shown!(#shown)
-                );
-                #private::count_give_up!(#function, #reason_shown);
-                #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
+            ::core::result::Result::Err(#reason_pat) => {
+                #trace_give_up
+                #count_give_up
                 #give_up;
             }
         }
@@ -321,20 +372,26 @@ pub fn render(config: &Config, plan: &Plan) -> TokenStream {
             let private = respan(private, span);
             quote_spanned!(span=> #private::breaker_refused(#open))
         };
+        let trace_refused = traced(quote! {
+            #private::trace_give_up!(
+                #function,
+                #private::Step::attempt(#step_ref),
+                #private::GiveUp::BreakerOpen,
+                #private::shown!(&#open)
+            );
+        });
+        let count_refused = counted(quote! {
+            #private::count_give_up!(#function, #private::GiveUp::BreakerOpen);
+            #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
+        });
         quote! {
             let #permit = match #private::CircuitBreaker::try_acquire(#breaker_local) {
                 ::core::result::Result::Ok(#permit) => #permit,
                 ::core::result::Result::Err(#open) => {
                     #[allow(unreachable_code)]
                     let #result #annotation = #refused;
-                    #private::trace_give_up!(
-                        #function,
-                        #private::Step::attempt(#step_ref),
-                        #private::GiveUp::BreakerOpen,
-                        #private::shown!(&#open)
-                    );
-                    #private::count_give_up!(#function, #private::GiveUp::BreakerOpen);
-                    #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
+                    #trace_refused
+                    #count_refused
                     #give_up;
                 }
             };

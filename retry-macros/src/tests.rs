@@ -627,7 +627,13 @@ fn normalized(tokens: TokenStream) -> Vec<String> {
 #[test]
 fn the_documented_expansion_is_the_real_one() {
     let stored = include_str!("../../docs/expansion.rs");
-    let expanded = expand(r#"attempts = 3, base = "200ms", jitter"#, &readme_example());
+    // As users get it without the `tracing` and `metrics` features.
+    let none = crate::render::Signals {
+        tracing: false,
+        metrics: false,
+    };
+    let args = tokens(r#"attempts = 3, base = "200ms", jitter"#);
+    let expanded = crate::expand::retry_with(args, readme_example(), none).to_string();
     let stored_tokens: TokenStream = stored.parse().expect("docs/expansion.rs parses");
     let expanded_tokens: TokenStream = expanded.parse().expect("the expansion parses");
     assert_eq!(
@@ -652,6 +658,25 @@ fn the_documented_expansion_is_the_real_one() {
             "{doc} does not show docs/expansion.rs as it is"
         );
     }
+}
+
+/// Events and counters are written into the function only when the runtime was built with
+/// `tracing` / `metrics`: without them not even a macro call that expands to nothing is left.
+#[test]
+fn signals_are_written_only_when_the_runtime_has_them() {
+    let args = || tokens(r#"attempts = 3, breaker = B"#);
+    let with = |tracing, metrics| {
+        let signals = crate::render::Signals { tracing, metrics };
+        crate::expand::retry_with(args(), async_item(), signals).to_string()
+    };
+    let none = with(false, false);
+    assert!(!none.contains("trace_") && !none.contains("count_") && !none.contains("shown"));
+    let traced = with(true, false);
+    assert!(traced.contains("trace_retry") && traced.contains("trace_give_up"));
+    assert!(!traced.contains("count_"));
+    let counted = with(false, true);
+    assert!(counted.contains("count_retry") && counted.contains("count_done"));
+    assert!(!counted.contains("trace_"));
 }
 
 /// `#[async_trait]` expands first and hands `#[retry]` a plain `fn` returning
