@@ -10,7 +10,8 @@
 #
 # Everything is built in a scratch directory (removed afterwards; KEEP=1 keeps it), with one
 # target directory for the four crates, so their dependencies are built once, beforehand, and
-# only the generated crates are timed.
+# only the generated crates are timed. With valgrind installed it also counts the instructions
+# rustc executes to check each crate, a figure that does not move with the machine's load.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -123,6 +124,22 @@ for kind in "${KINDS[@]}"; do
     BUILD[$kind]=$(best "ct-$kind" build)
 done
 
+# Timings on a shared machine move by tens of percent; the instructions rustc executes to check a
+# crate (the macro's own run included: it is loaded into rustc) move by well under 1%. Counted
+# with callgrind on the exact rustc command cargo runs, without incremental compilation.
+declare -A INSTR
+if command -v valgrind >/dev/null; then
+    echo "== instructions of rustc checking each crate (callgrind)"
+    for kind in "${KINDS[@]}"; do
+        touch "$WORK/ct-$kind/src/lib.rs"
+        cmd=$(cd "$WORK/ct-$kind" && cargo check -v "${PROFILE_FLAG[@]}" 2>&1 |
+            sed -n 's/^ *Running `\(.*rustc --crate-name ct_.*\)`$/\1/p' | tail -1 |
+            sed 's/-C incremental=[^ ]*//')
+        INSTR[$kind]=$(cd "$WORK/ct-$kind" && eval "valgrind --tool=callgrind --callgrind-out-file=/dev/null $cmd" 2>&1 |
+            sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    done
+fi
+
 echo "== clean build of the macro crate (retry-macros with proc-macro2, quote, syn)"
 export CARGO_TARGET_DIR="$WORK/target-macros"
 t0=$(now)
@@ -154,3 +171,23 @@ done)
 
 retry-macros from clean, with its dependencies: ${macros_clean} s
 REPORT
+
+if [[ -n "${INSTR[plain]:-}" ]]; then
+    echo
+    echo "Instructions rustc executes for \`cargo check\` of each crate (callgrind; deterministic to well under 1%)"
+    echo
+    echo "| crate | instructions (G) | over plain (G) | over plain, relative to #[backon] |"
+    echo "|---|---:|---:|---:|"
+    for kind in "${KINDS[@]}"; do
+        case "$kind" in
+            plain) label="plain" ;;
+            retry) label="#[retry]" ;;
+            backon-attr) label="backon-macros #[backon]" ;;
+            backon-closure) label="backon closure API" ;;
+        esac
+        awk -v label="$label" -v i="${INSTR[$kind]}" -v p="${INSTR[plain]}" -v b="${INSTR[backon-attr]:-0}" 'BEGIN {
+            rel = (b > p) ? sprintf("%.2f", (i - p) / (b - p)) : "n/a"
+            printf "| %s | %.2f | %+.2f | %s |\n", label, i / 1e9, (i - p) / 1e9, rel
+        }'
+    done
+fi
