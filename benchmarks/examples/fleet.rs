@@ -28,7 +28,7 @@
 //! drives them: each attempt asks the breaker first, and a refusal ends the call at once with
 //! `BreakerOpen`; an attempt's transient failure is reported as `failure()`, a success as
 //! `success()`; a failure after which the breaker no longer admits attempts is followed at once
-//! by a refused attempt; each retry withdraws a token and each successful call deposits. The
+//! by a refused attempt, unless it was the last attempt; each retry withdraws a token and each successful call deposits. The
 //! breaker reads tokio's clock, so the event loop runs on a current-thread runtime with the
 //! clock paused and advances it to each event's time before handling the event.
 //!
@@ -428,9 +428,12 @@ async fn run(clients: &[Client]) -> Tally {
                     tally.succeeded.add(calls[id].start);
                     continue;
                 }
-                if client.breaker.as_ref().is_some_and(|b| !b.admits()) {
+                if calls[id].attempt < POLICY.attempts()
+                    && client.breaker.as_ref().is_some_and(|b| !b.admits())
+                {
                     // The failure opened the breaker (or a probe is out): the next attempt is
-                    // made at once, and refused.
+                    // made at once, and refused. After the last attempt the call returns its
+                    // own failure.
                     attempt(id, at, &calls, clients, &mut queue, &mut tally, &mut rng);
                     continue;
                 }
