@@ -145,3 +145,73 @@ fn calls_attempts_retries_and_give_ups_are_counted_by_function() {
         .clone();
     assert_eq!(flaky, [1.0, 3.0, 3.0]);
 }
+
+/// The builders count under their own names, with the attribute's metrics; a breaker's refusal
+/// is its own reason.
+#[test]
+fn the_builders_count_under_their_own_names() {
+    use retry_runtime::{BreakerOpen, CircuitBreaker, Policy};
+
+    #[derive(Debug, PartialEq)]
+    enum Error {
+        Busy,
+        Open,
+    }
+    impl From<BreakerOpen> for Error {
+        fn from(_: BreakerOpen) -> Self {
+            Error::Open
+        }
+    }
+
+    let recorder = Counting::default();
+    let policy = Policy::new()
+        .with_attempts(3)
+        .with_base(std::time::Duration::ZERO);
+    let breaker = CircuitBreaker::new().with_consecutive_failures(2);
+    metrics::with_local_recorder(&recorder, || {
+        let mut calls = 0;
+        let out = policy
+            .retry_blocking(|_| {
+                calls += 1;
+                if calls < 2 {
+                    Err(Error::Busy)
+                } else {
+                    Ok(calls)
+                }
+            })
+            .call();
+        assert_eq!(out, Ok(2)); // one retry, then success
+        let out = policy
+            .retry_blocking(|_| Err::<(), _>(Error::Busy))
+            .breaker(&breaker)
+            .call();
+        assert_eq!(out, Err(Error::Open)); // two failures open it; the third attempt is refused
+    });
+    let counters = recorder.counters();
+    let expected: BTreeMap<String, u64> = [
+        (
+            "retry_calls_total{function=Policy::retry_blocking,outcome=success}",
+            1,
+        ),
+        (
+            "retry_calls_total{function=Policy::retry_blocking,outcome=gave_up}",
+            1,
+        ),
+        (
+            "retry_attempts_total{function=Policy::retry_blocking}",
+            2 + 2,
+        ),
+        (
+            "retry_retries_total{function=Policy::retry_blocking}",
+            1 + 1,
+        ),
+        (
+            "retry_give_ups_total{function=Policy::retry_blocking,reason=breaker_open}",
+            1,
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(counters, expected);
+}

@@ -333,6 +333,7 @@ fn refused<T, E, M: crate::engine::Memory>(
         GiveUp::BreakerOpen,
         &"BreakerOpen",
     );
+    counters::gave_up(function, step.attempt(), GiveUp::BreakerOpen);
     Err(refusal.into_error())
 }
 
@@ -383,13 +384,73 @@ fn settle<'a, T, E, M: crate::engine::Memory, G: Gate<'a>>(
         if let Some(budget) = budget {
             budget.deposit();
         }
+        counters::done(function, step.attempt(), true);
         return None;
     };
-    let info = step
-        .failed(policy, verdict, budget, function, &outcome_of(outcome))
-        .ok()?;
-    hook.call(outcome, &info);
-    Some(info.delay())
+    match step.failed(policy, verdict, budget, function, &outcome_of(outcome)) {
+        Ok(info) => {
+            counters::retried(function);
+            hook.call(outcome, &info);
+            Some(info.delay())
+        }
+        Err(reason) => {
+            let reason = crate::__private::reason_for(reason, outcome.is_ok());
+            counters::gave_up(function, step.attempt(), reason);
+            None
+        }
+    }
+}
+
+/// The builders' and the middleware's counters (feature `metrics`; nothing otherwise), with the
+/// attribute's names, labelled `function` = `Policy::retry`, `Policy::retry_blocking` or
+/// `reqwest-middleware`. Each front door registers its handles once.
+pub(crate) mod counters {
+    use crate::GiveUp;
+
+    #[cfg(feature = "metrics")]
+    fn handles(function: &'static str) -> &'static crate::__private::FunctionMetrics {
+        use crate::__private::FunctionMetrics;
+        use std::sync::OnceLock;
+        static RETRY: OnceLock<FunctionMetrics> = OnceLock::new();
+        static BLOCKING: OnceLock<FunctionMetrics> = OnceLock::new();
+        static OTHER: OnceLock<FunctionMetrics> = OnceLock::new();
+        let cell = match function {
+            "Policy::retry" => &RETRY,
+            "Policy::retry_blocking" => &BLOCKING,
+            _ => &OTHER,
+        };
+        cell.get_or_init(|| FunctionMetrics::new(&function))
+    }
+
+    /// A call returned a final success after `attempts` attempts.
+    #[inline]
+    pub(crate) fn done(function: &'static str, attempts: u32, success: bool) {
+        #[cfg(feature = "metrics")]
+        handles(function).done(attempts, success);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (function, attempts, success);
+    }
+
+    /// A retry is about to happen.
+    #[inline]
+    pub(crate) fn retried(function: &'static str) {
+        #[cfg(feature = "metrics")]
+        handles(function).retried();
+        #[cfg(not(feature = "metrics"))]
+        let _ = function;
+    }
+
+    /// A call gave up after `attempts` attempts.
+    #[cold]
+    pub(crate) fn gave_up(function: &'static str, attempts: u32, reason: GiveUp) {
+        #[cfg(feature = "metrics")]
+        {
+            handles(function).gave_up(reason);
+            handles(function).done(attempts, false);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (function, attempts, reason);
+    }
 }
 
 // ---- the builders -------------------------------------------------------------------------------

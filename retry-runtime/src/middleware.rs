@@ -7,8 +7,14 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::__private::TokioClock;
+use crate::builder::counters;
 use crate::engine::{Everything, Step};
-use crate::{CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
+use crate::{
+    CircuitBreaker, Classify, Decision, GiveUp, IdempotencyKey, Policy, RetryBudget, TimedOut,
+};
+
+/// The name in events and metrics.
+const NAME: &str = "reqwest-middleware";
 
 /// Retries the requests of a [`reqwest_middleware`] client by a [`Policy`], on the same engine as
 /// `#[retry]`: the HTTP rules of [`crate::http`] (the status table, `x-should-retry`,
@@ -160,7 +166,10 @@ impl Middleware for RetryMiddleware {
             let again = request.try_clone();
             let permit = match self.breaker.map(CircuitBreaker::try_acquire).transpose() {
                 Ok(permit) => permit,
-                Err(open) => return Err(reqwest_middleware::Error::middleware(open)),
+                Err(open) => {
+                    counters::gave_up(NAME, step.attempt(), GiveUp::BreakerOpen);
+                    return Err(reqwest_middleware::Error::middleware(open));
+                }
             };
             let outcome = self.attempt(request, extensions, next.clone(), &step).await;
             let decision = match &outcome {
@@ -176,34 +185,52 @@ impl Middleware for RetryMiddleware {
             }
             let verdict = match decision {
                 Decision::Stop => {
-                    if let (Ok(response), Some(budget)) = (&outcome, self.budget) {
-                        if response.status().is_success() {
-                            budget.deposit();
-                        }
+                    let success = outcome
+                        .as_ref()
+                        .is_ok_and(|response| response.status().is_success());
+                    if let (true, Some(budget)) = (success, self.budget) {
+                        budget.deposit();
+                    }
+                    if success {
+                        counters::done(NAME, step.attempt(), true);
+                    } else {
+                        counters::gave_up(NAME, step.attempt(), GiveUp::Permanent);
                     }
                     return outcome;
                 }
                 Decision::Retry => Ok(None),
                 Decision::RetryAfter(hint) => Ok(Some(hint)),
             };
+            if step.has_attempts_left(&self.policy)
+                && self.breaker.is_some_and(|breaker| !breaker.admits())
+            {
+                // The breaker has just opened: the next attempt would be refused, so this
+                // answer is the call's.
+                crate::engine::trace_give_up(
+                    NAME,
+                    step.attempt(),
+                    GiveUp::BreakerOpen,
+                    &Shown(&outcome),
+                );
+                counters::gave_up(NAME, step.attempt(), GiveUp::BreakerOpen);
+                return outcome;
+            }
             let Some(again) = again else {
+                // A body that cannot be sent twice: the first answer is the call's.
+                counters::gave_up(NAME, step.attempt(), GiveUp::OutOfAttempts);
                 return outcome;
             };
             let shown = Shown(&outcome);
-            let delay = match step.failed(
-                &self.policy,
-                verdict,
-                self.budget,
-                "reqwest-middleware",
-                &shown,
-            ) {
-                Ok(info) => info.delay(),
-                Err(_) => return outcome,
+            let delay = match step.failed(&self.policy, verdict, self.budget, NAME, &shown) {
+                Ok(info) => {
+                    counters::retried(NAME);
+                    info.delay()
+                }
+                Err(reason) => {
+                    counters::gave_up(NAME, step.attempt(), reason);
+                    return outcome;
+                }
             };
-            if self.breaker.is_some_and(|breaker| !breaker.admits()) {
-                // The breaker has just opened: the next attempt would be refused.
-                return outcome;
-            }
             drop(outcome);
             if !delay.is_zero() {
                 crate::engine::sleep(delay).await;
