@@ -101,6 +101,10 @@ pub mod __private;
 
 #[doc(hidden)]
 pub use args::CloneForRetry;
+// The traits the attribute's bounds name, re-exported here (hidden) so that compile errors
+// show them by their short name rather than by a path into `__private`.
+#[doc(hidden)]
+pub use __private::{FromBreakerOpen, FromTimedOut, RetryClassify, RetryClassifyOk, RetryResult};
 pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
 pub use backoff::Backoff;
 pub use breaker::{BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition};
