@@ -37,8 +37,6 @@
 //! to at most half of what unprotected clients send (and the budget with the breaker to at most
 //! what the breaker alone lets through), or if a configuration never recovers.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,6 +44,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use retry_benchmarks::sim::Queue;
 use retry_runtime::{CircuitBreaker, Jitter, Permit, Policy, RetryBudget};
 
 /// Simulated time is kept in integer nanoseconds.
@@ -142,59 +141,6 @@ fn hop(rng: &mut SmallRng) -> u64 {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// What happens next, and when: a min-heap on time (then on insertion order, for determinism).
-struct Event<K> {
-    at: u64,
-    seq: u64,
-    kind: K,
-}
-
-impl<K> PartialEq for Event<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl<K> Eq for Event<K> {}
-impl<K> PartialOrd for Event<K> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<K> Ord for Event<K> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: `BinaryHeap` is a max-heap.
-        other
-            .at
-            .cmp(&self.at)
-            .then_with(|| other.seq.cmp(&self.seq))
-    }
-}
-
-struct Queue<K> {
-    heap: BinaryHeap<Event<K>>,
-    seq: u64,
-}
-
-impl<K> Queue<K> {
-    fn new() -> Self {
-        Self {
-            heap: BinaryHeap::new(),
-            seq: 0,
-        }
-    }
-    fn push(&mut self, at: u64, kind: K) {
-        self.seq += 1;
-        self.heap.push(Event {
-            at,
-            seq: self.seq,
-            kind,
-        });
-    }
-    fn pop(&mut self) -> Option<Event<K>> {
-        self.heap.pop()
-    }
 }
 
 enum Step<'a> {
@@ -336,7 +282,7 @@ fn attempt<'a>(
     at: u64,
     calls: &[Call],
     clients: &'a [Client],
-    queue: &mut Queue<Step<'a>>,
+    queue: &mut Queue<u64, Step<'a>>,
     tally: &mut Tally,
     rng: &mut SmallRng,
 ) {
@@ -369,7 +315,7 @@ async fn run(clients: &[Client]) -> Tally {
     }
     let origin = tokio::time::Instant::now();
     let mut now = 0u64;
-    while let Some(Event { at, kind, .. }) = queue.pop() {
+    while let Some((at, kind)) = queue.pop() {
         tokio::time::advance(Duration::from_nanos(at - now)).await;
         now = at;
         match kind {

@@ -25,8 +25,6 @@
 //! client succeeded. A second simulation shows what a [`RetryBudget`] does to a fleet of
 //! clients during a sustained outage.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +32,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use retry_benchmarks::sim::Queue;
 use retry_runtime::{Backoff, Jitter, Policy, RetryBudget};
 
 const BASE_MS: u64 = 5;
@@ -108,61 +107,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-/// What happens next, and when: a min-heap on time (then on insertion order, for determinism).
-struct Event<K> {
-    at: f64,
-    seq: u64,
-    client: usize,
-    kind: K,
-}
-
-impl<K> PartialEq for Event<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl<K> Eq for Event<K> {}
-impl<K> PartialOrd for Event<K> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<K> Ord for Event<K> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: `BinaryHeap` is a max-heap.
-        other
-            .at
-            .total_cmp(&self.at)
-            .then_with(|| other.seq.cmp(&self.seq))
-    }
-}
-
-struct Queue<K> {
-    heap: BinaryHeap<Event<K>>,
-    seq: u64,
-}
-
-impl<K> Queue<K> {
-    fn new() -> Self {
-        Self {
-            heap: BinaryHeap::new(),
-            seq: 0,
-        }
-    }
-    fn push(&mut self, at: f64, client: usize, kind: K) {
-        self.seq += 1;
-        self.heap.push(Event {
-            at,
-            seq: self.seq,
-            client,
-            kind,
-        });
-    }
-    fn pop(&mut self) -> Option<Event<K>> {
-        self.heap.pop()
-    }
-}
-
 enum Step {
     /// The read request reaches the server.
     Read,
@@ -184,29 +128,26 @@ fn herd(clients: usize, policy: &Policy, rng: &mut SmallRng) -> (u64, f64) {
     let mut previous = vec![Duration::ZERO; clients];
     for client in 0..clients {
         let at = hop(rng);
-        queue.push(at, client, Step::Read);
+        queue.push(at, (client, Step::Read));
     }
-    while let Some(Event {
-        at, client, kind, ..
-    }) = queue.pop()
-    {
+    while let Some((at, (client, kind))) = queue.pop() {
         match kind {
-            Step::Read => queue.push(at + hop(rng), client, Step::ReadReply(version)),
-            Step::ReadReply(v) => queue.push(at + hop(rng), client, Step::Write(v)),
+            Step::Read => queue.push(at + hop(rng), (client, Step::ReadReply(version))),
+            Step::ReadReply(v) => queue.push(at + hop(rng), (client, Step::Write(v))),
             Step::Write(v) => {
                 writes += 1;
                 let ok = v == version;
                 if ok {
                     version += 1;
                 }
-                queue.push(at + hop(rng), client, Step::WriteReply(ok));
+                queue.push(at + hop(rng), (client, Step::WriteReply(ok)));
             }
             Step::WriteReply(true) => last_success = last_success.max(at),
             Step::WriteReply(false) => {
                 failures[client] = failures[client].saturating_add(1);
                 let sleep = policy.jittered_delay(failures[client], previous[client], rng);
                 previous[client] = sleep;
-                queue.push(at + ms(sleep) + hop(rng), client, Step::Read);
+                queue.push(at + ms(sleep) + hop(rng), (client, Step::Read));
             }
         }
     }
@@ -406,14 +347,11 @@ fn outage(model: &Outage, budget: Option<(u32, f64)>, seed: u64) -> OutageTally 
         let offset = rng.random::<f64>() * model.period_ms;
         for k in 0..model.calls_per_client {
             let at = offset + f64::from(k) * model.period_ms + hop(&mut rng);
-            queue.push(at, client, Call::Attempt(1));
+            queue.push(at, (client, Call::Attempt(1)));
         }
     }
     let mut tally = OutageTally::default();
-    while let Some(Event {
-        at, client, kind, ..
-    }) = queue.pop()
-    {
+    while let Some((at, (client, kind))) = queue.pop() {
         match kind {
             Call::Attempt(attempt) => {
                 let in_outage = at < model.outage_ms;
@@ -424,7 +362,10 @@ fn outage(model: &Outage, budget: Option<(u32, f64)>, seed: u64) -> OutageTally 
                     tally.attempts_after += 1;
                     tally.calls_after += u64::from(attempt == 1);
                 }
-                queue.push(at + hop(&mut rng), client, Call::Reply(attempt, !in_outage));
+                queue.push(
+                    at + hop(&mut rng),
+                    (client, Call::Reply(attempt, !in_outage)),
+                );
             }
             Call::Reply(_, true) => budgets[client].deposit(),
             Call::Reply(attempt, false) => {
@@ -434,8 +375,7 @@ fn outage(model: &Outage, budget: Option<(u32, f64)>, seed: u64) -> OutageTally 
                     let sleep = policy.jittered_delay(attempt, Duration::ZERO, &mut rng);
                     queue.push(
                         at + ms(sleep) + hop(&mut rng),
-                        client,
-                        Call::Attempt(attempt + 1),
+                        (client, Call::Attempt(attempt + 1)),
                     );
                 } else {
                     tally.failed_calls += 1;

@@ -12,8 +12,14 @@
 //!   (`cargo run --release -p retry-benchmarks --example sizes`);
 //! - `examples/herd.rs`: the herd simulation
 //!   (`cargo run --release -p retry-benchmarks --example herd -- docs/herd.svg`);
+//! - `examples/fleet.rs`: a fleet of clients through an outage, with budgets and breakers
+//!   (`cargo run --release -p retry-benchmarks --example fleet -- docs/fleet.svg`);
+//! - `benches/contention.rs`: the breaker's and the budget's cost per call, one thread and all
+//!   cores (`cargo bench -p retry-benchmarks --bench contention`);
 //! - `tests/peer_sizes.rs`: the retried future is smaller than every peer's;
 //! - `scripts/compile-time.sh`: the attribute's compile-time cost.
 //!
-//! The library itself is empty.
+//! The library holds what the simulations share: [`sim::Queue`], their event queue.
 #![forbid(unsafe_code)]
+
+pub mod sim;

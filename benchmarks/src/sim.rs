@@ -1,0 +1,101 @@
+//! The event queue the simulations (`examples/herd.rs`, `examples/fleet.rs`) run on: what happens
+//! next, and when, popped in time order and, at equal times, in the order it was pushed, so that
+//! a seeded run repeats exactly.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// A point in simulated time: milliseconds as `f64`, or nanoseconds as `u64`.
+pub trait Time: Copy {
+    /// The order of two points in time (a total order, NaN included).
+    fn order(&self, other: &Self) -> Ordering;
+}
+
+impl Time for f64 {
+    fn order(&self, other: &Self) -> Ordering {
+        self.total_cmp(other)
+    }
+}
+
+impl Time for u64 {
+    fn order(&self, other: &Self) -> Ordering {
+        self.cmp(other)
+    }
+}
+
+struct Event<T, K> {
+    at: T,
+    seq: u64,
+    kind: K,
+}
+
+impl<T: Time, K> PartialEq for Event<T, K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<T: Time, K> Eq for Event<T, K> {}
+impl<T: Time, K> PartialOrd for Event<T, K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T: Time, K> Ord for Event<T, K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: `BinaryHeap` is a max-heap.
+        other
+            .at
+            .order(&self.at)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// A min-heap of events on time, then on insertion order.
+///
+/// ```
+/// use retry_benchmarks::sim::Queue;
+///
+/// let mut queue = Queue::new();
+/// queue.push(20u64, "late");
+/// queue.push(10u64, "first");
+/// queue.push(10u64, "second");
+/// assert_eq!(queue.pop(), Some((10, "first")));
+/// assert_eq!(queue.pop(), Some((10, "second")));
+/// assert_eq!(queue.pop(), Some((20, "late")));
+/// assert_eq!(queue.pop(), None);
+/// ```
+pub struct Queue<T, K> {
+    heap: BinaryHeap<Event<T, K>>,
+    seq: u64,
+}
+
+impl<T: Time, K> Queue<T, K> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Schedules `kind` at `at`.
+    pub fn push(&mut self, at: T, kind: K) {
+        self.seq += 1;
+        self.heap.push(Event {
+            at,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    /// The next event and its time.
+    pub fn pop(&mut self) -> Option<(T, K)> {
+        self.heap.pop().map(|event| (event.at, event.kind))
+    }
+}
+
+impl<T: Time, K> Default for Queue<T, K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
