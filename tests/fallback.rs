@@ -2,6 +2,7 @@
 //! blocking. Every give-up reason reaches the fallback; an open breaker refuses without calling
 //! the body and ends the call at once. Timing runs on tokio's paused clock.
 
+use std::future::IntoFuture as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -325,5 +326,3 @@ async fn a_dropped_probe_gives_its_slot_back() {
     assert_eq!(out, Ok(1));
     assert_eq!(breaker.state(), BreakerState::Closed);
 }
-
-use std::future::IntoFuture as _;

@@ -44,7 +44,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use retry_benchmarks::sim::Queue;
+use retry_benchmarks::sim::{hop_ms, plot_path, Queue};
 use retry_runtime::{CircuitBreaker, Jitter, Permit, Policy, RetryBudget};
 
 /// Simulated time is kept in integer nanoseconds.
@@ -133,10 +133,8 @@ const CONFIGS: [Config; 4] = [
 
 /// One network hop: |Normal(10, 2)| ms (Box-Muller), in nanoseconds.
 fn hop(rng: &mut SmallRng) -> u64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: the logarithm stays finite
-    let u2: f64 = rng.random();
-    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-    ((10.0 + 2.0 * z).abs() * MS as f64).round() as u64
+    let u1 = 1.0 - rng.random::<f64>();
+    (hop_ms(u1, rng.random()) * MS as f64).round() as u64
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -486,10 +484,13 @@ fn plot(path: &PathBuf, tallies: &[Tally]) -> Result<(), Box<dyn std::error::Err
 }
 
 fn main() -> ExitCode {
-    let path = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/fleet.svg"));
+    let path = match plot_path("target/fleet.svg") {
+        Ok(path) => path,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let tallies: Vec<Tally> = CONFIGS.iter().map(simulate).collect();
 
     let b = breaker();
@@ -600,12 +601,6 @@ fn main() -> ExitCode {
         }
     }
 
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(err) = std::fs::create_dir_all(dir) {
-            eprintln!("cannot create {}: {err}", dir.display());
-            return ExitCode::FAILURE;
-        }
-    }
     match plot(&path, &tallies) {
         Ok(()) => println!("\nplot written to {}", path.display()),
         Err(err) => {

@@ -32,7 +32,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use retry_benchmarks::sim::Queue;
+use retry_benchmarks::sim::{hop_ms, plot_path, Queue};
 use retry_runtime::{Backoff, Jitter, Policy, RetryBudget};
 
 const BASE_MS: u64 = 5;
@@ -97,10 +97,8 @@ fn strategies() -> [Strategy; 5] {
 
 /// One network hop: |Normal(10, 2)| ms (Box-Muller).
 fn hop(rng: &mut SmallRng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: the logarithm stays finite
-    let u2: f64 = rng.random();
-    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-    (10.0 + 2.0 * z).abs()
+    let u1 = 1.0 - rng.random::<f64>();
+    hop_ms(u1, rng.random())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -387,10 +385,13 @@ fn outage(model: &Outage, budget: Option<(u32, f64)>, seed: u64) -> OutageTally 
 }
 
 fn main() -> ExitCode {
-    let path = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/herd.svg"));
+    let path = match plot_path("target/herd.svg") {
+        Ok(path) => path,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let strategies = strategies();
     let results: Vec<Vec<Point>> = strategies
         .iter()
@@ -464,12 +465,6 @@ fn main() -> ExitCode {
         }
     }
 
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(err) = std::fs::create_dir_all(dir) {
-            eprintln!("cannot create {}: {err}", dir.display());
-            return ExitCode::FAILURE;
-        }
-    }
     match plot(&path, &strategies, &results) {
         Ok(()) => println!("\nplot written to {}", path.display()),
         Err(err) => {

@@ -99,3 +99,34 @@ impl<T: Time, K> Default for Queue<T, K> {
         Self::new()
     }
 }
+
+/// One network hop of Brooker's model, |Normal(10, 2)| milliseconds, from two uniform draws
+/// (Box–Muller): `u1` in (0, 1], so that its logarithm stays finite, and `u2` in [0, 1).
+///
+/// ```
+/// let hop = retry_benchmarks::sim::hop_ms(1.0, 0.0);
+/// assert_eq!(hop, 10.0);
+/// ```
+pub fn hop_ms(u1: f64, u2: f64) -> f64 {
+    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    (10.0 + 2.0 * z).abs()
+}
+
+/// Where a simulation writes its plot: the first command-line argument, or `default`; its
+/// directory is created.
+///
+/// ```no_run
+/// let path = retry_benchmarks::sim::plot_path("target/fleet.svg").unwrap();
+/// assert!(path.parent().unwrap().is_dir());
+/// ```
+pub fn plot_path(default: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::env::args_os()
+        .nth(1)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(default));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    }
+    Ok(path)
+}
