@@ -40,7 +40,7 @@ use std::hint::black_box;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
-use retry_runtime::{retry, Policy};
+use retry_runtime::{retry, Decision, Policy};
 
 macro_rules! succeed {
     ($x:expr) => {{
@@ -79,6 +79,32 @@ async fn hand_written(x: u64) -> Result<u64, u32> {
     }
 }
 
+/// The shape a macro would emit if it peeled the first attempt off the loop: the body written
+/// twice (so type-checked twice), the loop's state made only after the first failure.
+async fn hand_written_peeled(x: u64) -> Result<u64, u32> {
+    const POLICY: Policy = Policy::new().with_attempts(3);
+    let mut result: Result<u64, u32> = async { succeed!(x) }.await;
+    if result.is_ok() {
+        return result;
+    }
+    let mut schedule = POLICY.schedule();
+    loop {
+        match schedule.next(Decision::Retry, None) {
+            Ok(info) => tokio::time::sleep(info.delay()).await,
+            Err(_) => return result,
+        }
+        result = async { succeed!(x) }.await;
+        if result.is_ok() {
+            return result;
+        }
+    }
+}
+
+async fn builder(x: u64) -> Result<u64, u32> {
+    const POLICY: Policy = Policy::new().with_attempts(3);
+    POLICY.retry(async |_| succeed!(x)).await
+}
+
 fn plain_sync(x: u64) -> Result<u64, u32> {
     succeed!(x)
 }
@@ -115,6 +141,16 @@ fn call_hand_written(i: u64) -> Result<u64, u32> {
 }
 
 #[inline(never)]
+fn call_hand_written_peeled(i: u64) -> Result<u64, u32> {
+    run(pin!(hand_written_peeled(i)))
+}
+
+#[inline(never)]
+fn call_builder(i: u64) -> Result<u64, u32> {
+    run(pin!(builder(i)))
+}
+
+#[inline(never)]
 fn call_plain_sync(i: u64) -> Result<u64, u32> {
     plain_sync(i)
 }
@@ -146,6 +182,8 @@ fn main() {
         "async: no retry" => call_plain,
         "async: #[retry]" => call_ours,
         "async: hand-written loop" => call_hand_written,
+        "async: hand-written loop, first attempt peeled" => call_hand_written_peeled,
+        "async: Policy::retry" => call_builder,
         "sync: no retry" => call_plain_sync,
         "sync: #[retry]" => call_ours_sync,
         _ => return,
@@ -172,6 +210,7 @@ echo
 echo "| scenario | instructions per call |"
 echo "|---|---:|"
 for scenario in "async: no retry" "async: #[retry]" "async: hand-written loop" \
+    "async: hand-written loop, first attempt peeled" "async: Policy::retry" \
     "async: #[retry] decorrelated + deadline" "sync: no retry" "sync: #[retry]"; do
     low=$(count "$scenario" "$LOW")
     high=$(count "$scenario" "$HIGH")

@@ -983,6 +983,7 @@ mod running {
     {
         type Output = Result<T, E>;
 
+        #[inline]
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
             const NAME: &str = "Policy::retry";
             let mut this = self.project();
