@@ -1,10 +1,12 @@
 //! Ordinary Rust that the first release rejected or mis-compiled, each case pinned: arguments
 //! mentioned by filters and hooks, `#[async_trait]` methods, `#[cfg]` on arguments, reborrowed
 //! `Pin<&mut Self>` and `Option<&mut T>`, generic policies, arguments that are never cloned,
-//! `{self}` outside format strings, `Send` with `Send + !Sync` arguments, and the deadline
-//! boundary with a per-attempt timeout.
+//! `{self}` outside format strings, `Send` with `Send + !Sync` arguments, the deadline
+//! boundary with a per-attempt timeout, and functions that return `impl Future` with an async
+//! block for body.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -160,6 +162,79 @@ async fn async_trait_methods_are_retried_with_timeout_and_mut_self() {
 
     let mut counter = Counter { hits: 0 };
     assert_eq!(counter.bump(2).await, Ok(6));
+}
+
+// ---- fn -> impl Future whose body is an async block ---------------------------------------------
+
+/// The way a trait says its method's future is `Send`.
+trait Remote {
+    fn fetch(
+        &self,
+        id: u64,
+        tag: String,
+    ) -> impl Future<Output = Result<String, FetchError>> + Send;
+}
+
+struct RemoteService {
+    calls: AtomicU32,
+}
+
+impl Remote for RemoteService {
+    /// Written as the trait writes it; each attempt runs the async block again. (Clippy's
+    /// `manual_async_fn` is about this shape, with or without `#[retry]`.)
+    #[allow(clippy::manual_async_fn)]
+    #[retry(attempts = 3, base = "10ms", timeout = "50ms", when = |_| !tag.is_empty())]
+    fn fetch(
+        &self,
+        id: u64,
+        tag: String,
+    ) -> impl Future<Output = Result<String, FetchError>> + Send {
+        async move {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                // The first attempt hangs: the timeout cuts it off.
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            if n < 3 {
+                Err(FetchError::Status(503))?;
+            }
+            Ok(format!("{id}{tag}{n}"))
+        }
+    }
+}
+
+#[allow(clippy::manual_async_fn)]
+#[retry(attempts = 2, base = "5ms")]
+fn flaky_future(log: &Mutex<Vec<Instant>>) -> impl Future<Output = Result<(), FetchError>> + '_ {
+    async move {
+        log.lock().unwrap().push(Instant::now());
+        Err(FetchError::Status(500))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn functions_returning_an_async_block_retry_the_block() {
+    let service = std::sync::Arc::new(RemoteService {
+        calls: AtomicU32::new(0),
+    });
+    let start = Instant::now();
+    let future = service.fetch(7, "x".into());
+    assert_send(&future);
+    // 1: cut off at 50 ms; 2: 503 after a 10 ms sleep; 3: succeeds after 20 ms.
+    assert_eq!(future.await, Ok("7x3".to_string()));
+    assert_eq!(start.elapsed(), Duration::from_millis(80));
+    // Spawned, as a `Send` trait future is meant to be.
+    let spawned = service.clone();
+    let task = tokio::spawn(async move { spawned.fetch(8, "y".into()).await });
+    assert_eq!(task.await.unwrap(), Ok("8y4".to_string()));
+    // `when` reads the by-value argument: an empty tag is not retried.
+    assert!(service.fetch(9, String::new()).await.is_ok());
+
+    let log = Mutex::new(Vec::new());
+    let start = Instant::now();
+    assert_eq!(flaky_future(&log).await, Err(FetchError::Status(500)));
+    let at: Vec<_> = log.lock().unwrap().iter().map(|t| *t - start).collect();
+    assert_eq!(at, [Duration::ZERO, Duration::from_millis(5)]);
 }
 
 // ---- #[cfg] and #[cfg_attr] on arguments -------------------------------------------------------

@@ -59,6 +59,126 @@ impl Parse for ItemFn {
     }
 }
 
+/// The pieces of an `#[async_trait]` body around its async block.
+pub struct BoxedBody {
+    /// Tokens up to and including `Box::pin`.
+    pub before: TokenStream,
+    /// The span of `( .. )` after `Box::pin`.
+    pub parens: Span,
+    /// Tokens after `Box::pin( .. )`.
+    pub after: TokenStream,
+}
+
+/// Recognises the body `#[async_trait]` gives a method: `Box::pin(async move { .. })`, maybe
+/// after declarations. Returns the pieces around the async block and the block's contents.
+pub fn async_trait_body(body: &TokenStream) -> Option<(BoxedBody, TokenStream)> {
+    let tokens: Vec<TokenTree> = body.clone().into_iter().collect();
+    // The last top-level group, right after `pin`, holding exactly `async move { .. }`.
+    let at = tokens.iter().rposition(
+        |tt| matches!(tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis),
+    )?;
+    if at == 0 || !matches!(&tokens[at - 1], TokenTree::Ident(i) if i == "pin") {
+        return None;
+    }
+    let TokenTree::Group(parens) = &tokens[at] else {
+        return None;
+    };
+    let inner: Vec<TokenTree> = parens.stream().into_iter().collect();
+    let [TokenTree::Ident(kw_async), TokenTree::Ident(kw_move), TokenTree::Group(block)] =
+        inner.as_slice()
+    else {
+        return None;
+    };
+    if kw_async != "async" || kw_move != "move" || block.delimiter() != Delimiter::Brace {
+        return None;
+    }
+    let after: TokenStream = tokens[at + 1..].iter().cloned().collect();
+    // Nothing but an optional `;`-free tail may follow.
+    if after
+        .clone()
+        .into_iter()
+        .any(|tt| !matches!(tt, TokenTree::Punct(_)))
+    {
+        return None;
+    }
+    Some((
+        BoxedBody {
+            before: tokens[..at].iter().cloned().collect(),
+            parens: parens.span(),
+            after,
+        },
+        block.stream(),
+    ))
+}
+
+/// The async block that is the whole body of a function returning `impl Future`.
+pub struct ReturnedBlock {
+    /// `async` or `async move`, as written.
+    pub keywords: TokenStream,
+    /// The span of the block's braces.
+    pub brace: Span,
+}
+
+/// `R` of a return type `impl Future<Output = R> + ..`, if the function has one.
+pub fn future_output(sig: &Signature) -> Option<&syn::Type> {
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let syn::Type::ImplTrait(bounds) = &**ty else {
+        return None;
+    };
+    bounds.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let last = bound.path.segments.last()?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        if last.ident != "Future" {
+            return None;
+        }
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
+}
+
+/// Recognises a plain `fn` returning `impl Future<Output = R>` whose whole body is one
+/// `async move { .. }` (or `async { .. }`) block. Returns the block's keywords and span, and
+/// its contents.
+pub fn returned_async_block(
+    sig: &Signature,
+    body: &TokenStream,
+) -> Option<(ReturnedBlock, TokenStream)> {
+    if sig.asyncness.is_some() {
+        return None;
+    }
+    future_output(sig)?;
+    let tokens: Vec<TokenTree> = body.clone().into_iter().collect();
+    let (keywords, block) = match tokens.as_slice() {
+        [TokenTree::Ident(kw_async), TokenTree::Group(block)] if kw_async == "async" => {
+            (&tokens[..1], block)
+        }
+        [TokenTree::Ident(kw_async), TokenTree::Ident(kw_move), TokenTree::Group(block)]
+            if kw_async == "async" && kw_move == "move" =>
+        {
+            (&tokens[..2], block)
+        }
+        _ => return None,
+    };
+    (block.delimiter() == Delimiter::Brace).then(|| {
+        (
+            ReturnedBlock {
+                keywords: keywords.iter().cloned().collect(),
+                brace: block.span(),
+            },
+            block.stream(),
+        )
+    })
+}
+
 /// Parses the item `#[retry]` is on.
 pub fn item(tokens: TokenStream) -> Item {
     match syn::parse2::<ItemFn>(tokens.clone()) {

@@ -7,7 +7,9 @@ use quote::{format_ident, ToTokens};
 use syn::spanned::Spanned as _;
 use syn::{Attribute, FnArg, Pat, PatIdent, ReceiverKind, ReturnType, Signature, Type};
 
-use crate::parse::ItemFn;
+use crate::parse::{
+    async_trait_body, future_output, returned_async_block, BoxedBody, ItemFn, ReturnedBlock,
+};
 
 /// How the function runs its attempts.
 pub enum Flavor {
@@ -18,16 +20,9 @@ pub enum Flavor {
     /// What `#[async_trait]` made of an `async fn`: a plain `fn` returning
     /// `Box::pin(async move { .. })`. The retry loop goes inside that async block.
     Boxed(BoxedBody),
-}
-
-/// The pieces of an `#[async_trait]` body around its async block.
-pub struct BoxedBody {
-    /// Tokens up to and including `Box::pin`.
-    pub before: TokenStream,
-    /// The span of `( .. )` after `Box::pin`.
-    pub parens: Span,
-    /// Tokens after `Box::pin( .. )`.
-    pub after: TokenStream,
+    /// A plain `fn` returning `impl Future<Output = R>` whose body is one `async move { .. }`
+    /// block. The retry loop goes inside that block.
+    Returned(ReturnedBlock),
 }
 
 /// How one argument is prepared at the start of each attempt.
@@ -69,7 +64,8 @@ pub struct Plan {
     pub flavor: Flavor,
     /// Per-attempt preparation, receiver first.
     pub args: Vec<ArgPlan>,
-    /// The body to run for each attempt (the async block's contents for [`Flavor::Boxed`]).
+    /// The body to run for each attempt (the async block's contents for [`Flavor::Boxed`] and
+    /// [`Flavor::Returned`]).
     pub body: TokenStream,
     /// The span of the body's braces.
     pub brace: Span,
@@ -97,10 +93,14 @@ pub fn plan(func: ItemFn) -> Plan {
         brace,
         body,
     } = func;
-    let (flavor, body) = match (sig.asyncness.is_some(), async_trait_body(&body)) {
-        (true, _) => (Flavor::Async, body),
-        (false, Some((boxed, inner))) => (Flavor::Boxed(boxed), inner),
-        (false, None) => (Flavor::Blocking, body),
+    let (flavor, body) = if sig.asyncness.is_some() {
+        (Flavor::Async, body)
+    } else if let Some((boxed, inner)) = async_trait_body(&body) {
+        (Flavor::Boxed(boxed), inner)
+    } else if let Some((block, inner)) = returned_async_block(&sig, &body) {
+        (Flavor::Returned(block), inner)
+    } else {
+        (Flavor::Blocking, body)
     };
     let mut args = Vec::new();
     let mut rename_receiver = false;
@@ -196,6 +196,12 @@ pub fn plan(func: ItemFn) -> Plan {
     let (ret, ret_span) = match (&sig.output, &flavor) {
         // `#[async_trait]` annotates its own result (`let __ret: R = ..`).
         (_, Flavor::Boxed(_)) => (None, sig.ident.span()),
+        // `impl Future<Output = R>`: the attempts' result is `R`.
+        (_, Flavor::Returned(_)) => match future_output(&sig) {
+            Some(ty) if !mentions_impl(&ty.to_token_stream()) => (Some(ty.clone()), ty.span()),
+            Some(ty) => (None, ty.span()),
+            None => (None, sig.ident.span()),
+        },
         (ReturnType::Type(_, ty), _) if !mentions_impl(&ty.to_token_stream()) => {
             (Some((**ty).clone()), ty.span())
         }
@@ -266,48 +272,6 @@ fn cfg_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
         .filter(|attr| attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr"))
         .cloned()
         .collect()
-}
-
-/// Recognises the body `#[async_trait]` gives a method: `Box::pin(async move { .. })`, maybe
-/// after declarations. Returns the pieces around the async block and the block's contents.
-pub fn async_trait_body(body: &TokenStream) -> Option<(BoxedBody, TokenStream)> {
-    let tokens: Vec<TokenTree> = body.clone().into_iter().collect();
-    // The last top-level group, right after `pin`, holding exactly `async move { .. }`.
-    let at = tokens.iter().rposition(
-        |tt| matches!(tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis),
-    )?;
-    if at == 0 || !matches!(&tokens[at - 1], TokenTree::Ident(i) if i == "pin") {
-        return None;
-    }
-    let TokenTree::Group(parens) = &tokens[at] else {
-        return None;
-    };
-    let inner: Vec<TokenTree> = parens.stream().into_iter().collect();
-    let [TokenTree::Ident(kw_async), TokenTree::Ident(kw_move), TokenTree::Group(block)] =
-        inner.as_slice()
-    else {
-        return None;
-    };
-    if kw_async != "async" || kw_move != "move" || block.delimiter() != Delimiter::Brace {
-        return None;
-    }
-    let after: TokenStream = tokens[at + 1..].iter().cloned().collect();
-    // Nothing but an optional `;`-free tail may follow.
-    if after
-        .clone()
-        .into_iter()
-        .any(|tt| !matches!(tt, TokenTree::Punct(_)))
-    {
-        return None;
-    }
-    Some((
-        BoxedBody {
-            before: tokens[..at].iter().cloned().collect(),
-            parens: parens.span(),
-            after,
-        },
-        block.stream(),
-    ))
 }
 
 /// Whether a type mentions `impl Trait` (which cannot be written in a `let` annotation).

@@ -429,7 +429,9 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     //     #[retry(attempts = 3, base = "200ms", jitter)]
     //     async fn fetch(&mut self, url: String) -> Result<Page, Error> { BODY }
     //
-    // Output (async; a plain `fn` runs the same turn in `__private::run_blocking`):
+    // Output (async; a plain `fn` runs the same turn in `__private::run_blocking`; for
+    // `#[async_trait]`'s `Box::pin(async move { BODY })` and for `-> impl Future` with
+    // `async move { BODY }`, the same lines go inside that async block):
     //
     //     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
     //         const __RETRY_POLICY: Policy = Policy::new().with_attempts(3)...;
@@ -487,7 +489,7 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             #setup
             #private::run_blocking(#begin, |#step| { #turn })
         },
-        Flavor::Async | Flavor::Boxed(_) => quote! {
+        Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => quote! {
             #private::async_needs_tokio!();
             #setup
             let mut #step = #begin;
@@ -510,6 +512,12 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             );
             parens.set_span(boxed.parens);
             quote!(#before #parens #after)
+        }
+        Flavor::Returned(returned) => {
+            let keywords = &returned.keywords;
+            let mut block = Group::new(proc_macro2::Delimiter::Brace, body);
+            block.set_span(returned.brace);
+            quote!(#keywords #block)
         }
         _ => body,
     };

@@ -125,6 +125,54 @@ fn async_sleeps_on_tokio_and_sync_blocks() {
     assert!(functions(&out)[0].sig.asyncness.is_none());
 }
 
+#[test]
+fn a_function_returning_an_async_block_gets_the_loop_inside_the_block() {
+    let item = quote! {
+        fn fetch(id: u64) -> impl Future<Output = Result<u64, String>> + Send {
+            async move { Ok(id) }
+        }
+    };
+    let out = expand(r#"timeout = "1s""#, &item);
+    assert!(!out.contains("compile_error"), "{out}");
+    let func = &functions(&out)[0];
+    assert!(func.sig.asyncness.is_none());
+    // The body is still one `async move` block, and the loop and its sleep are inside it.
+    let body: Vec<TokenTree> = func.block.stmts[0].to_token_stream().into_iter().collect();
+    assert!(
+        matches!(&body[..2], [TokenTree::Ident(a), TokenTree::Ident(m)] if a == "async" && m == "move"),
+        "{out}"
+    );
+    let TokenTree::Group(block) = &body[2] else {
+        panic!("{out}")
+    };
+    let inner = block.stream().to_string();
+    assert!(
+        inner.contains("loop") && inner.contains("sleep ("),
+        "{inner}"
+    );
+    // `R` annotates each attempt's result.
+    assert!(inner.contains("Result < u64 , String >"), "{inner}");
+
+    // Work before the block would run once: refused, pointing at the return type.
+    let item = quote! {
+        fn fetch(id: u64) -> impl Future<Output = Result<u64, String>> {
+            let twice = id * 2;
+            async move { Ok(twice) }
+        }
+    };
+    let out = expand("", &item);
+    assert!(
+        out.contains("compile_error") && out.contains("one `async move"),
+        "{out}"
+    );
+    // Another `impl Trait` return is a blocking function, as before.
+    let item = quote! {
+        fn numbers() -> impl Iterator<Item = u8> { [1].into_iter() }
+    };
+    let out = expand("", &item);
+    assert!(out.contains("run_blocking"), "{out}");
+}
+
 /// Pay only for what the policy uses: no clock without a deadline, no previous-delay state
 /// without decorrelated jitter.
 #[test]

@@ -7,7 +7,10 @@ use syn::{Expr, FnArg, Lit, LitStr, ReturnType, Type};
 
 use crate::duration::{self, Dur, DurationError};
 use crate::errors::Errors;
-use crate::parse::{Args, Filter, ItemFn, Number, Spanned, Timeout};
+use crate::parse::{
+    async_trait_body, future_output, returned_async_block, Args, Filter, ItemFn, Number, Spanned,
+    Timeout,
+};
 use crate::vocab::{closest, find, list, BackoffKind, JitterKind};
 
 /// Where the policy comes from.
@@ -423,9 +426,23 @@ fn check_item(func: &ItemFn, errors: &mut Errors) -> Option<Shape> {
         ok = false;
     }
     check_returned_borrow(func, errors);
-    let boxed = crate::plan::async_trait_body(&func.body).is_some();
+    let boxed = async_trait_body(&func.body).is_some();
+    let returned = returned_async_block(sig, &func.body).is_some();
+    if let (None, false, false, Some(_), ReturnType::Type(_, ret)) = (
+        &sig.asyncness,
+        boxed,
+        returned,
+        future_output(sig),
+        &sig.output,
+    ) {
+        errors.add(syn::Error::new_spanned(
+            ret,
+            "`#[retry]` on a function returning `impl Future` needs its whole body to be one `async move { .. }` block (each attempt runs that block); or make it an `async fn`",
+        ));
+        ok = false;
+    }
     ok.then_some(Shape {
-        is_async: sig.asyncness.is_some() || boxed,
+        is_async: sig.asyncness.is_some() || boxed || returned,
         made_sync_by_runtime_macro: sig.asyncness.is_none()
             && mentions_ident(&func.body, "block_on"),
     })
