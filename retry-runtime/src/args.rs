@@ -6,7 +6,7 @@
 #[diagnostic::on_unimplemented(
     message = "`#[retry]` needs to clone this argument for every attempt, but `{Self}` is not `Clone`",
     label = "taken by value here, so every attempt needs its own copy",
-    note = "take the argument by reference (`&{Self}` or `&mut {Self}`), or implement `Clone` for `{Self}`"
+    note = "take the argument by reference (`&{Self}` or `&mut {Self}`), or make `{Self}` `Clone` (for a generic or `impl Trait` argument, add a `Clone` bound)"
 )]
 pub trait CloneForRetry: Sized {
     /// A fresh copy for one attempt.
