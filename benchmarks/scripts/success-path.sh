@@ -3,7 +3,8 @@
 # retry-runtime by path, built with the default release profile (`cargo build --release`, no
 # tuning), counted by callgrind as the difference of two runs with different call counts (so
 # start-up cancels out). Each call builds the future where it is polled (as `.await` does) and
-# polls it to completion with a no-op waker.
+# polls it to completion with a no-op waker. backon and tokio-retry2 run the same body beside
+# ours, at the versions in the workspace's Cargo.lock.
 #
 #   benchmarks/scripts/success-path.sh     # needs valgrind
 #
@@ -21,6 +22,7 @@ fi
 export CARGO_TARGET_DIR="$WORK/target"
 
 mkdir -p "$WORK/src"
+cp "$ROOT/Cargo.lock" "$WORK/Cargo.lock"
 cat > "$WORK/Cargo.toml" <<TOML
 [package]
 name = "success-path"
@@ -31,6 +33,9 @@ publish = false
 [dependencies]
 retry-runtime = { path = "$ROOT/retry-runtime" }
 tokio = { version = "1.40", features = ["time", "rt"] }
+# Peers, at the versions the workspace's lock file has (copied below).
+backon = "1.6"
+tokio-retry2 = { version = "0.9", features = ["jitter"] }
 
 [workspace]
 TOML
@@ -105,6 +110,22 @@ async fn builder(x: u64) -> Result<u64, u32> {
     POLICY.retry(async |_| succeed!(x)).await
 }
 
+async fn backon(x: u64) -> Result<u64, u32> {
+    use backon::Retryable;
+    let backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(200))
+        .with_max_times(2);
+    (move || plain(x)).retry(backoff).await
+}
+
+async fn tokio_retry2(x: u64) -> Result<u64, u32> {
+    use tokio_retry2::strategy::ExponentialBackoff;
+    tokio_retry2::Retry::spawn(ExponentialBackoff::from_millis(200).take(2), move || async move {
+        plain(x).await.map_err(tokio_retry2::RetryError::transient)
+    })
+    .await
+}
+
 fn plain_sync(x: u64) -> Result<u64, u32> {
     succeed!(x)
 }
@@ -151,6 +172,16 @@ fn call_builder(i: u64) -> Result<u64, u32> {
 }
 
 #[inline(never)]
+fn call_backon(i: u64) -> Result<u64, u32> {
+    run(pin!(backon(i)))
+}
+
+#[inline(never)]
+fn call_tokio_retry2(i: u64) -> Result<u64, u32> {
+    run(pin!(tokio_retry2(i)))
+}
+
+#[inline(never)]
 fn call_plain_sync(i: u64) -> Result<u64, u32> {
     plain_sync(i)
 }
@@ -184,6 +215,8 @@ fn main() {
         "async: hand-written loop" => call_hand_written,
         "async: hand-written loop, first attempt peeled" => call_hand_written_peeled,
         "async: Policy::retry" => call_builder,
+        "async: backon" => call_backon,
+        "async: tokio-retry2" => call_tokio_retry2,
         "sync: no retry" => call_plain_sync,
         "sync: #[retry]" => call_ours_sync,
         _ => return,
@@ -211,6 +244,7 @@ echo "| scenario | instructions per call |"
 echo "|---|---:|"
 for scenario in "async: no retry" "async: #[retry]" "async: hand-written loop" \
     "async: hand-written loop, first attempt peeled" "async: Policy::retry" \
+    "async: backon" "async: tokio-retry2" \
     "async: #[retry] decorrelated + deadline" "sync: no retry" "sync: #[retry]"; do
     low=$(count "$scenario" "$LOW")
     high=$(count "$scenario" "$HIGH")
