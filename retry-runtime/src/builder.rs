@@ -987,62 +987,70 @@ mod running {
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
             const NAME: &str = "Policy::retry";
             let mut this = self.project();
-            loop {
-                let outcome = match this.state.as_mut().project() {
-                    StateProj::Start => match this.gate.enter() {
-                        Ok(permit) => {
-                            *this.permit = Some(permit);
-                            let attempt = (this.op)(this.key.attempt(this.step.attempt()));
-                            let (step, policy) = (&*this.step, *this.policy);
-                            let attempt = this
-                                .limit
-                                .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
-                            this.state.set(State::Running { attempt });
-                            continue;
+            'turn: loop {
+                let outcome = 'outcome: {
+                    let mut state = this.state.as_mut().project();
+                    if let StateProj::Start = state {
+                        match this.gate.enter() {
+                            Ok(permit) => {
+                                *this.permit = Some(permit);
+                                let attempt = (this.op)(this.key.attempt(this.step.attempt()));
+                                let (step, policy) = (&*this.step, *this.policy);
+                                let attempt = this
+                                    .limit
+                                    .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
+                                this.state.set(State::Running { attempt });
+                                // Polled at once, below, without going round the loop.
+                                state = this.state.as_mut().project();
+                            }
+                            Err(refusal) => break 'outcome refused(this.step, refusal, NAME),
                         }
-                        Err(refusal) => refused(this.step, refusal, NAME),
-                    },
-                    StateProj::Running { attempt } => {
-                        let outcome = L::finish(ready!(attempt.poll(cx)));
-                        let settled = match this.permit.take() {
-                            Some(permit) => settle::<_, _, _, G>(
-                                this.step,
-                                this.policy,
-                                this.judge,
-                                this.hook,
-                                *this.budget,
-                                this.gate,
-                                permit,
-                                NAME,
-                                &outcome,
-                            ),
-                            // Not reached: every attempt starts with its permit.
-                            None => None,
-                        };
-                        match settled {
-                            None => outcome,
-                            Some(delay) => {
-                                drop(outcome);
-                                if delay.is_zero() {
-                                    // Retry at once: no timer to set up.
-                                    this.state.set(State::Start);
-                                } else {
-                                    let sleep = crate::engine::sleep(delay);
-                                    this.state.set(State::Sleeping { sleep });
+                    }
+                    match state {
+                        // Not reached: a start became a running attempt, or a refusal broke out above.
+                        StateProj::Start => continue 'turn,
+                        StateProj::Running { attempt } => {
+                            let outcome = L::finish(ready!(attempt.poll(cx)));
+                            let settled = match this.permit.take() {
+                                Some(permit) => settle::<_, _, _, G>(
+                                    this.step,
+                                    this.policy,
+                                    this.judge,
+                                    this.hook,
+                                    *this.budget,
+                                    this.gate,
+                                    permit,
+                                    NAME,
+                                    &outcome,
+                                ),
+                                // Not reached: every attempt starts with its permit.
+                                None => None,
+                            };
+                            match settled {
+                                None => outcome,
+                                Some(delay) => {
+                                    drop(outcome);
+                                    if delay.is_zero() {
+                                        // Retry at once: no timer to set up.
+                                        this.state.set(State::Start);
+                                    } else {
+                                        let sleep = crate::engine::sleep(delay);
+                                        this.state.set(State::Sleeping { sleep });
+                                    }
+                                    continue 'turn;
                                 }
-                                continue;
                             }
                         }
-                    }
-                    StateProj::Sleeping { sleep } => {
-                        ready!(sleep.poll(cx));
-                        this.state.set(State::Start);
-                        continue;
-                    }
-                    StateProj::Recovering { answer } => {
-                        let answer = ready!(answer.poll(cx));
-                        this.state.set(State::Start);
-                        return Poll::Ready(answer);
+                        StateProj::Sleeping { sleep } => {
+                            ready!(sleep.poll(cx));
+                            this.state.set(State::Start);
+                            continue 'turn;
+                        }
+                        StateProj::Recovering { answer } => {
+                            let answer = ready!(answer.poll(cx));
+                            this.state.set(State::Start);
+                            return Poll::Ready(answer);
+                        }
                     }
                 };
                 // The call's outcome: an error goes to the fallback, if there is one.
