@@ -146,39 +146,25 @@ fn run<F: Future>(mut future: Pin<&mut F>) -> F::Output {
     }
 }
 
-#[inline(never)]
-fn call_plain(i: u64) -> Result<u64, u32> {
-    run(pin!(plain(i)))
+/// `fn $name(i) -> Result<u64, u32>`, out of line, that builds `$f(i)`'s future where it is
+/// polled and polls it to completion.
+macro_rules! poll_here {
+    ($($name:ident => $f:ident),* $(,)?) => {$(
+        #[inline(never)]
+        fn $name(i: u64) -> Result<u64, u32> {
+            run(pin!($f(i)))
+        }
+    )*};
 }
 
-#[inline(never)]
-fn call_ours(i: u64) -> Result<u64, u32> {
-    run(pin!(ours(i)))
-}
-
-#[inline(never)]
-fn call_hand_written(i: u64) -> Result<u64, u32> {
-    run(pin!(hand_written(i)))
-}
-
-#[inline(never)]
-fn call_hand_written_peeled(i: u64) -> Result<u64, u32> {
-    run(pin!(hand_written_peeled(i)))
-}
-
-#[inline(never)]
-fn call_builder(i: u64) -> Result<u64, u32> {
-    run(pin!(builder(i)))
-}
-
-#[inline(never)]
-fn call_backon(i: u64) -> Result<u64, u32> {
-    run(pin!(backon(i)))
-}
-
-#[inline(never)]
-fn call_tokio_retry2(i: u64) -> Result<u64, u32> {
-    run(pin!(tokio_retry2(i)))
+poll_here! {
+    call_plain => plain,
+    call_ours => ours,
+    call_hand_written => hand_written,
+    call_hand_written_peeled => hand_written_peeled,
+    call_builder => builder,
+    call_backon => backon,
+    call_tokio_retry2 => tokio_retry2,
 }
 
 #[inline(never)]
