@@ -44,7 +44,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use retry_benchmarks::sim::{hop_ms, plot_path, Queue};
+use retry_benchmarks::sim::{finish, hop_ms, plot_path, Queue};
 use retry_runtime::{CircuitBreaker, Jitter, Permit, Policy, RetryBudget};
 
 /// Simulated time is kept in integer nanoseconds.
@@ -601,25 +601,12 @@ fn main() -> ExitCode {
         }
     }
 
-    match plot(&path, &tallies) {
-        Ok(()) => println!("\nplot written to {}", path.display()),
-        Err(err) => {
-            eprintln!("cannot write the plot to {}: {err}", path.display());
-            return ExitCode::FAILURE;
-        }
-    }
-
-    if failures.is_empty() {
-        println!(
-            "\nchecks hold: the breaker keeps at most half the unprotected outage load, the budget \
-             with it no more than the breaker alone, and every configuration recovers"
-        );
-        ExitCode::SUCCESS
-    } else {
-        println!();
-        for failure in &failures {
-            eprintln!("check failed: {failure}");
-        }
-        ExitCode::FAILURE
-    }
+    finish(
+        plot(&path, &tallies),
+        &path,
+        &failures,
+        "checks hold: the breaker keeps at most half the unprotected outage load, the budget \
+         with it no more than the breaker alone, and every configuration recovers",
+        "check failed",
+    )
 }

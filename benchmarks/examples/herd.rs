@@ -32,7 +32,7 @@ use std::time::Duration;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use retry_benchmarks::sim::{hop_ms, plot_path, Queue};
+use retry_benchmarks::sim::{finish, hop_ms, plot_path, Queue};
 use retry_runtime::{Backoff, Jitter, Policy, RetryBudget};
 
 const BASE_MS: u64 = 5;
@@ -465,25 +465,12 @@ fn main() -> ExitCode {
         }
     }
 
-    match plot(&path, &strategies, &results) {
-        Ok(()) => println!("\nplot written to {}", path.display()),
-        Err(err) => {
-            eprintln!("cannot write the plot to {}: {err}", path.display());
-            return ExitCode::FAILURE;
-        }
-    }
-
-    if failures.is_empty() {
-        println!(
-            "\norderings hold: work full ≈ equal < decorrelated < exponential < none for N ≥ 50; \
-             exponential time ≫ every jittered strategy; the budget caps outage load"
-        );
-        ExitCode::SUCCESS
-    } else {
-        println!();
-        for failure in &failures {
-            eprintln!("ordering not reproduced: {failure}");
-        }
-        ExitCode::FAILURE
-    }
+    finish(
+        plot(&path, &strategies, &results),
+        &path,
+        &failures,
+        "orderings hold: work full ≈ equal < decorrelated < exponential < none for N ≥ 50; \
+         exponential time ≫ every jittered strategy; the budget caps outage load",
+        "ordering not reproduced",
+    )
 }

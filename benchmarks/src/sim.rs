@@ -130,3 +130,45 @@ pub fn plot_path(default: &str) -> Result<std::path::PathBuf, String> {
     }
     Ok(path)
 }
+
+/// The end of a simulation: says where the plot went (or why it could not be written), then
+/// whether its checks held (`held` is printed when they all did; each failure is printed after
+/// `failed`). Success only if the plot was written and every check held.
+///
+/// ```
+/// use std::process::ExitCode;
+/// let path = std::path::Path::new("target/plot.svg");
+/// let ok: Result<(), String> = Ok(());
+/// assert_eq!(retry_benchmarks::sim::finish(ok, path, &[], "checks hold", "check failed"), ExitCode::SUCCESS);
+/// let failures = ["too many attempts".to_string()];
+/// let ok: Result<(), String> = Ok(());
+/// assert_eq!(retry_benchmarks::sim::finish(ok, path, &failures, "", "check failed"), ExitCode::FAILURE);
+/// let unwritten: Result<(), String> = Err("disk full".into());
+/// assert_eq!(retry_benchmarks::sim::finish(unwritten, path, &[], "", ""), ExitCode::FAILURE);
+/// ```
+pub fn finish(
+    plotted: Result<(), impl std::fmt::Display>,
+    path: &std::path::Path,
+    failures: &[String],
+    held: &str,
+    failed: &str,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match plotted {
+        Ok(()) => println!("\nplot written to {}", path.display()),
+        Err(err) => {
+            eprintln!("cannot write the plot to {}: {err}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if failures.is_empty() {
+        println!("\n{held}");
+        ExitCode::SUCCESS
+    } else {
+        println!();
+        for failure in failures {
+            eprintln!("{failed}: {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}
