@@ -1,6 +1,7 @@
 // What `#[retry(attempts = 3, base = "200ms", jitter)]` makes of README's `fetch_user`,
-// exactly, without the `tracing` and `metrics` features (which add one event and one counter
-// per retry and per give-up); checked by `the_documented_expansion_is_the_real_one` in
+// exactly, without the `tracing` and `metrics` features (which add one event per retry and per
+// give-up, and a static for the counters' handles); checked by
+// `the_documented_expansion_is_the_real_one` in
 // retry-macros.
 async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
     ::retry_runtime::__private::async_needs_tokio!();
@@ -10,7 +11,7 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
             .with_base(::core::time::Duration::new(0u64, 200000000u32))
             .with_jitter(::retry_runtime::__private::Jitter::Full);
     let mut __retry_step =
-        ::retry_runtime::__private::Step::<::retry_runtime::__private::Nothing>::begin(
+        ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
             &__RETRY_POLICY,
             false,
         );
@@ -37,18 +38,33 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                     &__retry_result,
                 )
             else {
+                ::retry_runtime::__private::Step::accepted(
+                    &__retry_step,
+                    ::retry_runtime::__private::Guards::NONE,
+                    ::core::option::Option::None,
+                    &::retry_runtime::__private::Site::new(&"fetch_user"),
+                );
                 return __retry_result;
             };
-            match ::retry_runtime::__private::Step::decide(
+            let __retry_judged = ::retry_runtime::__private::Judged::error(
+                ::retry_runtime::__private::Verdict::RETRY,
+            );
+            let __retry_turn = ::retry_runtime::__private::Step::turn(
                 &mut __retry_step,
                 &__RETRY_POLICY,
-                ::retry_runtime::__private::RETRY,
-                ::retry_runtime::__private::NO_BUDGET,
-            ) {
-                ::core::result::Result::Ok(__retry_info) => {
+                ::retry_runtime::__private::Guards::NONE,
+                ::core::option::Option::None,
+                __retry_judged,
+                &::retry_runtime::__private::Site::new(&"fetch_user"),
+            );
+            match __retry_turn {
+                ::retry_runtime::__private::Turn::Retry(__retry_info) => {
                     ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
                 }
-                ::core::result::Result::Err(_) => {
+                ::retry_runtime::__private::Turn::GiveUp(_) => {
+                    return __retry_result;
+                }
+                ::retry_runtime::__private::Turn::Done => {
                     return __retry_result;
                 }
             }

@@ -185,7 +185,14 @@ fn the_builders_count_under_their_own_names() {
             .retry_blocking(|_| Err::<(), _>(Error::Busy))
             .breaker(&breaker)
             .call();
-        assert_eq!(out, Err(Error::Open)); // two failures open it; the third attempt is refused
+        // Two failures open it: the second is the call's outcome.
+        assert_eq!(out, Err(Error::Busy));
+        let out = policy
+            .retry_blocking(|_| Err::<(), _>(Error::Busy))
+            .breaker(&breaker)
+            .call();
+        // While it is open the attempt is refused: not an attempt, counted apart.
+        assert_eq!(out, Err(Error::Open));
     });
     let counters = recorder.counters();
     let expected: BTreeMap<String, u64> = [
@@ -195,15 +202,20 @@ fn the_builders_count_under_their_own_names() {
         ),
         (
             "retry_calls_total{function=Policy::retry_blocking,outcome=gave_up}",
-            1,
+            2,
         ),
         (
             "retry_attempts_total{function=Policy::retry_blocking}",
             2 + 2,
         ),
+        ("retry_refused_total{function=Policy::retry_blocking}", 1),
         (
             "retry_retries_total{function=Policy::retry_blocking}",
             1 + 1,
+        ),
+        (
+            "retry_give_ups_total{function=Policy::retry_blocking,reason=breaker_opened}",
+            1,
         ),
         (
             "retry_give_ups_total{function=Policy::retry_blocking,reason=breaker_open}",

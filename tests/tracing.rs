@@ -263,9 +263,10 @@ mod guarded {
 #[test]
 fn breaker_transitions_and_refusals_are_events() {
     let recorder = Recorder::default();
+    // The failure that opens the breaker is the call's outcome.
     assert_eq!(
         run(&recorder, guarded::call(false)),
-        Err(guarded::Error::Open)
+        Err(guarded::Error::Down)
     );
     let events = take(&recorder);
     let opened: Vec<_> = events
@@ -278,9 +279,26 @@ fn breaker_transitions_and_refusals_are_events() {
     let gave_up = events.last().unwrap();
     assert_eq!(gave_up.0, Level::WARN);
     assert!(
-        gave_up.2.contains("reason=the circuit breaker is open"),
+        gave_up
+            .2
+            .contains("reason=the circuit breaker has just opened"),
         "{}",
         gave_up.2
+    );
+    // While it is open, a call is refused without an attempt: a DEBUG event, as for any call
+    // whose first outcome is final.
+    assert_eq!(
+        run(&recorder, guarded::call(true)),
+        Err(guarded::Error::Open)
+    );
+    let events = take(&recorder);
+    let refused = events.last().unwrap();
+    assert_eq!(refused.0, Level::DEBUG);
+    assert!(
+        refused.2.contains("reason=the circuit breaker is open")
+            && refused.2.contains("attempts=0"),
+        "{}",
+        refused.2
     );
     // After the break, the next call is a probe; its success closes the breaker.
     let later = async {

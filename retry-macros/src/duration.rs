@@ -30,56 +30,70 @@ impl Dur {
     }
 }
 
+/// Nanoseconds in a second.
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
 /// Parses `"<number><unit>"`; the number may have a fractional part (`"1.5s"`), whitespace
-/// between number and unit is allowed (`"10 ms"`).
+/// between number and unit is allowed (`"10 ms"`). The value is the number times the unit,
+/// exactly, truncated to whole nanoseconds. `tests/durations.corpus` holds the grammar's cases.
 pub fn parse(text: &str) -> Result<Dur, DurationError> {
     let text = text.trim();
     if text.starts_with('-') {
         return Err(DurationError::Negative);
     }
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .ok_or(DurationError::Unparsable)?;
-    let (number, unit) = text.split_at(split);
-    let unit_nanos: u128 = match unit.trim_start() {
-        "ns" => 1,
-        // The micro sign (U+00B5) and the Greek mu (U+03BC) look alike; accept both.
-        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => return Err(DurationError::Unparsable),
-    };
+    let (number, unit) = split_number(text);
+    let unit_nanos = unit_nanos(unit.trim_start()).ok_or(DurationError::Unparsable)?;
     let number = number.replace('_', "");
-    let (int, frac) = match number.split_once('.') {
-        Some((int, frac)) => (int, frac),
-        None => (number.as_str(), ""),
-    };
+    let (int, frac) = number.split_once('.').unwrap_or((number.as_str(), ""));
     if int.is_empty() && frac.is_empty() || frac.contains('.') {
         return Err(DurationError::Unparsable);
     }
-    // Integer part, saturating far above `Duration::MAX` so overflow is detected below.
-    let mut total: u128 = 0;
-    for digit in int.bytes() {
-        total = total
-            .saturating_mul(10)
-            .saturating_add(u128::from(digit - b'0'));
-    }
-    total = total.saturating_mul(unit_nanos);
-    // Fractional part: each digit is worth unit/10^i; digits below one nanosecond are dropped.
-    let mut scale = unit_nanos;
-    for digit in frac.bytes() {
-        if scale < 10 {
-            break;
-        }
-        scale /= 10;
-        total = total.saturating_add(u128::from(digit - b'0') * scale);
-    }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| DurationError::Overflow)?;
+    // Saturating far above `Duration::MAX`, so that overflow is detected below.
+    let whole = int
+        .bytes()
+        .fold(0u128, |total, digit| {
+            total
+                .saturating_mul(10)
+                .saturating_add(u128::from(digit - b'0'))
+        })
+        .saturating_mul(unit_nanos);
+    let total = whole.saturating_add(fraction_nanos(frac, unit_nanos));
+    let secs = u64::try_from(total / NANOS_PER_SEC).map_err(|_| DurationError::Overflow)?;
     Ok(Dur {
         secs,
-        nanos: (total % 1_000_000_000) as u32,
+        nanos: (total % NANOS_PER_SEC) as u32,
+    })
+}
+
+/// `text` split where the number (digits, `.` and `_`) ends; the unit may be empty.
+fn split_number(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
+/// The nanoseconds in one `unit`, if it is one of [`UNITS`].
+fn unit_nanos(unit: &str) -> Option<u128> {
+    match unit {
+        "ns" => Some(1),
+        // The micro sign (U+00B5) and the Greek mu (U+03BC) look alike; accept both.
+        "us" | "\u{b5}s" | "\u{3bc}s" => Some(1_000),
+        "ms" => Some(1_000_000),
+        "s" => Some(1_000_000_000),
+        "m" => Some(60_000_000_000),
+        "h" => Some(3_600_000_000_000),
+        _ => None,
+    }
+}
+
+/// `0.<frac>` units in whole nanoseconds, exactly, truncated. Folding the digits from the last
+/// one, `floor((digit * unit + below) / 10)` keeps every digit's share (a digit of an hour worth
+/// a fraction of a nanosecond still adds to the digits before it), and the running value stays
+/// below one unit, so it cannot overflow however many digits there are.
+fn fraction_nanos(frac: &str, unit_nanos: u128) -> u128 {
+    frac.bytes().rev().fold(0, |below, digit| {
+        (u128::from(digit - b'0') * unit_nanos + below) / 10
     })
 }
 
@@ -87,11 +101,7 @@ pub fn parse(text: &str) -> Result<Dur, DurationError> {
 /// error message: a missing unit, an unknown unit (with the accepted spelling when the unit is a
 /// common long form such as `secs`), or not a number at all.
 pub fn explain_unparsable(text: &str) -> String {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
+    let (number, unit) = split_number(text.trim());
     let unit = unit.trim_start();
     let is_number = number.bytes().any(|b| b.is_ascii_digit())
         && number.bytes().filter(|b| *b == b'.').count() <= 1;
@@ -218,6 +228,39 @@ mod tests {
                 "{not_a_number:?}"
             );
         }
+    }
+
+    /// The grammar's cases, shared with retry-runtime's copy of the parser.
+    const CORPUS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/durations.corpus"
+    ));
+
+    #[test]
+    fn every_case_of_the_duration_corpus() {
+        let mut failures = Vec::new();
+        let mut cases = 0;
+        for (index, line) in CORPUS.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = index + 1;
+            let (input, expected) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("durations.corpus:{at}: no tab in {line:?}"));
+            let parsed = match parse(input) {
+                Ok(d) => format!("{}.{:09}", d.secs, d.nanos),
+                Err(_) => "error".to_string(),
+            };
+            if parsed != expected {
+                failures.push(format!(
+                    "durations.corpus:{at}: {input:?} parsed as {parsed}, expected {expected}"
+                ));
+            }
+            cases += 1;
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(cases > 100, "durations.corpus has only {cases} cases");
     }
 
     #[test]

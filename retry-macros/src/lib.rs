@@ -25,6 +25,7 @@ mod expand;
 mod parse;
 mod plan;
 mod render;
+mod tokens;
 mod valid;
 mod vocab;
 

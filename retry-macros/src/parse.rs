@@ -13,7 +13,8 @@ use syn::spanned::Spanned as _;
 use syn::{Attribute, Expr, Ident, Lit, LitStr, Pat, Signature, Token, Visibility};
 
 use crate::errors::Errors;
-use crate::vocab::{closest, list, BackoffKind, JitterKind, Key};
+use crate::tokens::shown;
+use crate::vocab::{closest, list, Arity, BackoffKind, Choice, JitterKind, Key};
 
 /// A function as written: attributes, visibility and signature parsed, the body kept as the
 /// tokens inside its braces (as tracing-attributes' `MaybeItemFn` does).
@@ -291,6 +292,7 @@ pub struct Args {
     pub breaker: Option<Spanned<Expr>>,
     pub fallback: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
+    pub name: Option<Spanned<LitStr>>,
     pub krate: Option<Spanned<syn::Path>>,
 }
 
@@ -298,6 +300,15 @@ pub struct Args {
 pub enum Timeout {
     Literal(LitStr),
     Expr(Box<Expr>),
+}
+
+impl Timeout {
+    fn span(&self) -> Span {
+        match self {
+            Timeout::Literal(lit) => lit.span(),
+            Timeout::Expr(expr) => expr.span(),
+        }
+    }
 }
 
 /// `on = PATTERN` or `unless = PATTERN`, with an optional `if` guard.
@@ -355,199 +366,123 @@ fn skip_to_comma(input: ParseStream) {
     });
 }
 
+/// What `attempts = …` takes, for its errors.
+const ATTEMPTS_EXPECTED: &str = "an integer literal such as `attempts = 3`";
+/// What `factor = …` takes, for its errors.
+const FACTOR_EXPECTED: &str = "a number such as `factor = 2.0`";
+
+/// One argument: its key, then its value parsed by the key's own rule and set once.
 fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
-    let key = match input.call(Ident::parse_any) {
-        Ok(key) => key,
-        Err(_) => {
-            let tt: TokenTree = input.parse()?;
-            return Err(syn::Error::new(
-                tt.span(),
-                format!(
-                    "expected an argument name such as `attempts`, found `{tt}`; \
-                     arguments are written `key = value` or as a bare flag such as `jitter`"
-                ),
-            ));
+    let written = WrittenKey::parse(input)?;
+    written.check_arity(input)?;
+    let key = &written.ident;
+    match written.key {
+        Key::Attempts => out.set_attempts(key, number(input, ATTEMPTS_EXPECTED)?),
+        Key::Base => out.set_base(key, duration_lit(input, Key::Base)?),
+        Key::Max => out.set_max(key, duration_lit(input, Key::Max)?),
+        Key::Factor => out.set_factor(key, number(input, FACTOR_EXPECTED)?),
+        Key::Backoff => out.set_backoff(key, choice::<BackoffKind>(input)?),
+        Key::Jitter => {
+            let kind = written.has_value.then(|| choice::<JitterKind>(input));
+            out.set_jitter(key, kind.transpose()?)
         }
-    };
-    let name = key.to_string();
-    let has_value = input.peek(Token![=]);
-    if has_value {
-        input.parse::<Token![=]>()?;
+        Key::Deadline => out.set_deadline(key, duration_lit(input, Key::Deadline)?),
+        Key::MaxHint => out.set_max_hint(key, duration_lit(input, Key::MaxHint)?),
+        Key::Timeout => out.set_timeout(key, timeout(input)?),
+        Key::On => out.set_on(key, filter(input)?),
+        Key::Unless => out.set_unless(key, filter(input)?),
+        Key::When => out.set_when(key, input.parse()?),
+        Key::Classify => out.set_classify(key),
+        Key::Until => out.set_until(key, input.parse()?),
+        Key::ClassifyOk => out.set_classify_ok(key),
+        Key::Context => out.set_context(key, context_name(input)?),
+        Key::Idempotency => out.set_idempotency_key(key, input.parse()?),
+        Key::OnRetry => out.set_on_retry(key, input.parse()?),
+        Key::Budget => out.set_budget(key, input.parse()?),
+        Key::Breaker => out.set_breaker(key, input.parse()?),
+        Key::Fallback => out.set_fallback(key, input.parse()?),
+        Key::Policy => out.set_policy(key, input.parse()?),
+        Key::Name => out.set_name(key, name_lit(input)?),
+        Key::Crate => {
+            let (path, span) = crate_path(input)?;
+            out.set_crate(key, path, span)
+        }
     }
-    let Some(known) = Key::from_name(&name) else {
-        if has_value {
-            // Skip the value; an expression may hold commas (`|a, b| ...`).
-            let fork = input.fork();
-            if fork.parse::<Expr>().is_ok() {
-                input.advance_to(&fork);
-            } else {
-                skip_to_comma(input);
-            }
-        }
-        return Err(syn::Error::new(key.span(), unknown_key_message(&name)));
-    };
-    let needs_value = || -> syn::Result<()> {
-        if has_value {
-            Ok(())
-        } else {
-            Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "`{name}` needs a value: write `{name} = {}`",
-                    known.example()
-                ),
-            ))
-        }
-    };
-    match known {
-        Key::Attempts => {
-            needs_value()?;
-            let value = number(input, "an integer literal such as `attempts = 3`")?;
-            set(&mut out.attempts, &key, value)
-        }
-        Key::Timeout => {
-            needs_value()?;
-            // A string is a duration checked now; anything else is evaluated at each call.
-            if input.peek(LitStr) {
-                let lit: LitStr = input.parse()?;
-                let span = lit.span();
-                set_spanned(&mut out.timeout, &key, Timeout::Literal(lit), span)
-            } else {
-                let expr: Expr = input.parse()?;
-                let span = expr.span();
-                set_spanned(&mut out.timeout, &key, Timeout::Expr(Box::new(expr)), span)
-            }
-        }
-        Key::Base | Key::Max | Key::Deadline | Key::MaxHint => {
-            needs_value()?;
-            let lit = duration_lit(input, &name)?;
-            let slot = match known {
-                Key::Base => &mut out.base,
-                Key::Max => &mut out.max,
-                Key::MaxHint => &mut out.max_hint,
-                _ => &mut out.deadline,
-            };
-            set(slot, &key, lit)
-        }
-        Key::On | Key::Unless => {
-            needs_value()?;
-            let pat = Pat::parse_multi_with_leading_vert(input)?;
-            let guard = if input.peek(Token![if]) {
-                input.parse::<Token![if]>()?;
-                Some(input.parse::<Expr>()?)
-            } else {
-                None
-            };
-            let span = pat.span();
-            let slot = if known == Key::On {
-                &mut out.on
-            } else {
-                &mut out.unless
-            };
-            set_spanned(slot, &key, Filter { pat, guard }, span)
-        }
-        Key::When
-        | Key::Until
-        | Key::OnRetry
-        | Key::Budget
-        | Key::Breaker
-        | Key::Fallback
-        | Key::Policy
-        | Key::Idempotency => {
-            needs_value()?;
-            let expr: Expr = input.parse()?;
-            let span = expr.span();
-            let slot = match known {
-                Key::When => &mut out.when,
-                Key::Until => &mut out.until,
-                Key::Idempotency => &mut out.idempotency_key,
-                Key::OnRetry => &mut out.on_retry,
-                Key::Budget => &mut out.budget,
-                Key::Breaker => &mut out.breaker,
-                Key::Fallback => &mut out.fallback,
-                _ => &mut out.policy,
-            };
-            set_spanned(slot, &key, expr, span)
-        }
-        Key::Classify | Key::ClassifyOk => {
-            if has_value {
-                let value: Expr = input.parse()?;
-                return Err(syn::Error::new_spanned(
-                    value,
-                    format!("`{name}` is a flag and takes no value: write `{name}` alone"),
+}
+
+/// A known key as written, with its `=` (if any) consumed.
+struct WrittenKey {
+    key: Key,
+    /// The key's identifier, for spans and messages.
+    ident: Ident,
+    /// Whether `=` followed the key.
+    has_value: bool,
+}
+
+impl WrittenKey {
+    /// Parses `key` or `key =`; an unknown key is an error, its value skipped.
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let ident = match input.call(Ident::parse_any) {
+            Ok(ident) => ident,
+            Err(_) => {
+                let tt: TokenTree = input.parse()?;
+                return Err(syn::Error::new(
+                    tt.span(),
+                    format!(
+                        "expected an argument name such as `attempts`, found `{tt}`; \
+                         arguments are written `key = value` or as a bare flag such as `jitter`"
+                    ),
                 ));
             }
-            let slot = if known == Key::Classify {
-                &mut out.classify
-            } else {
-                &mut out.classify_ok
-            };
-            set_spanned(slot, &key, (), key.span())
+        };
+        let has_value = input.peek(Token![=]);
+        if has_value {
+            input.parse::<Token![=]>()?;
         }
-        Key::Context => {
-            needs_value()?;
-            let value: Expr = input.parse()?;
-            match &value {
-                Expr::Path(path)
-                    if path.qself.is_none()
-                        && path.attrs.is_empty()
-                        && path.path.get_ident().is_some() =>
-                {
-                    let ident = path
-                        .path
-                        .get_ident()
-                        .cloned()
-                        .unwrap_or_else(|| key.clone());
-                    let span = ident.span();
-                    set_spanned(&mut out.context, &key, ident, span)
-                }
-                other => {
-                    let shown = quote::ToTokens::to_token_stream(other).to_string();
-                    Err(syn::Error::new_spanned(
-                        other,
-                        format!("`context` takes a name to bind the attempt to, such as `context = attempt`, found `{shown}`"),
-                    ))
-                }
-            }
-        }
-        Key::Factor => {
-            needs_value()?;
-            let value = number(input, "a number such as `factor = 2.0`")?;
-            set(&mut out.factor, &key, value)
-        }
-        Key::Backoff => {
-            needs_value()?;
-            let ident = choice(input, "backoff", &BackoffKind::names())?;
-            set(&mut out.backoff, &key, ident)
-        }
-        Key::Jitter => {
+        let name = ident.to_string();
+        let Some(key) = Key::from_name(&name) else {
             if has_value {
-                let ident = choice(input, "jitter", &JitterKind::names())?;
-                let span = ident.span();
-                set_spanned(&mut out.jitter, &key, Some(ident), span)
-            } else {
-                set_spanned(&mut out.jitter, &key, None, key.span())
+                skip_value(input);
             }
+            return Err(syn::Error::new(ident.span(), unknown_key_message(&name)));
+        };
+        Ok(WrittenKey {
+            key,
+            ident,
+            has_value,
+        })
+    }
+
+    /// A key that needs a value must have one; a flag must not.
+    fn check_arity(&self, input: ParseStream) -> syn::Result<()> {
+        let name = self.key.name();
+        match (self.key.arity(), self.has_value) {
+            (Arity::Value, false) => Err(syn::Error::new(
+                self.ident.span(),
+                format!(
+                    "`{name}` needs a value: write `{name} = {}`",
+                    self.key.example()
+                ),
+            )),
+            (Arity::Flag, true) => {
+                let value: Expr = input.parse()?;
+                Err(syn::Error::new_spanned(
+                    value,
+                    format!("`{name}` is a flag and takes no value: write `{name}` alone"),
+                ))
+            }
+            (Arity::Value, true) | (Arity::Flag, false) | (Arity::FlagOrValue, _) => Ok(()),
         }
-        Key::Crate => {
-            needs_value()?;
-            let lit: LitStr = input.parse().map_err(|err| {
-                syn::Error::new(
-                    err.span(),
-                    "expected the runtime crate's path as a string, such as `crate = \"::retry_runtime\"`",
-                )
-            })?;
-            let path: syn::Path = lit.parse().map_err(|_| {
-                syn::Error::new(
-                    lit.span(),
-                    format!(
-                        "`{}` is not a path; expected something like `crate = \"::retry_runtime\"`",
-                        lit.value()
-                    ),
-                )
-            })?;
-            set_spanned(&mut out.krate, &key, path, lit.span())
-        }
+    }
+}
+
+/// Skips the value of an unknown key; an expression may hold commas (`|a, b| ...`).
+fn skip_value(input: ParseStream) {
+    let fork = input.fork();
+    if fork.parse::<Expr>().is_ok() {
+        input.advance_to(&fork);
+    } else {
+        skip_to_comma(input);
     }
 }
 
@@ -563,12 +498,130 @@ fn unknown_key_message(name: &str) -> String {
     }
 }
 
-fn set<T: Spannable>(slot: &mut Option<Spanned<T>>, key: &Ident, value: T) -> syn::Result<()> {
-    let span = value.value_span();
-    set_spanned(slot, key, value, span)
+/// One setter per key; each sets its value once, and a second one is an error at its key.
+impl Args {
+    fn set_attempts(&mut self, key: &Ident, value: Number) -> syn::Result<()> {
+        let span = value.lit.span();
+        set_once(&mut self.attempts, key, value, span)
+    }
+
+    fn set_base(&mut self, key: &Ident, lit: LitStr) -> syn::Result<()> {
+        let span = lit.span();
+        set_once(&mut self.base, key, lit, span)
+    }
+
+    fn set_max(&mut self, key: &Ident, lit: LitStr) -> syn::Result<()> {
+        let span = lit.span();
+        set_once(&mut self.max, key, lit, span)
+    }
+
+    fn set_factor(&mut self, key: &Ident, value: Number) -> syn::Result<()> {
+        let span = value.lit.span();
+        set_once(&mut self.factor, key, value, span)
+    }
+
+    fn set_backoff(&mut self, key: &Ident, ident: Ident) -> syn::Result<()> {
+        let span = ident.span();
+        set_once(&mut self.backoff, key, ident, span)
+    }
+
+    /// `None` for a bare `jitter`.
+    fn set_jitter(&mut self, key: &Ident, ident: Option<Ident>) -> syn::Result<()> {
+        let span = ident.as_ref().map_or(key.span(), Ident::span);
+        set_once(&mut self.jitter, key, ident, span)
+    }
+
+    fn set_deadline(&mut self, key: &Ident, lit: LitStr) -> syn::Result<()> {
+        let span = lit.span();
+        set_once(&mut self.deadline, key, lit, span)
+    }
+
+    fn set_max_hint(&mut self, key: &Ident, lit: LitStr) -> syn::Result<()> {
+        let span = lit.span();
+        set_once(&mut self.max_hint, key, lit, span)
+    }
+
+    fn set_timeout(&mut self, key: &Ident, timeout: Timeout) -> syn::Result<()> {
+        let span = timeout.span();
+        set_once(&mut self.timeout, key, timeout, span)
+    }
+
+    fn set_on(&mut self, key: &Ident, filter: Filter) -> syn::Result<()> {
+        let span = filter.pat.span();
+        set_once(&mut self.on, key, filter, span)
+    }
+
+    fn set_unless(&mut self, key: &Ident, filter: Filter) -> syn::Result<()> {
+        let span = filter.pat.span();
+        set_once(&mut self.unless, key, filter, span)
+    }
+
+    fn set_when(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.when, key, expr, span)
+    }
+
+    fn set_classify(&mut self, key: &Ident) -> syn::Result<()> {
+        set_once(&mut self.classify, key, (), key.span())
+    }
+
+    fn set_until(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.until, key, expr, span)
+    }
+
+    fn set_classify_ok(&mut self, key: &Ident) -> syn::Result<()> {
+        set_once(&mut self.classify_ok, key, (), key.span())
+    }
+
+    fn set_context(&mut self, key: &Ident, ident: Ident) -> syn::Result<()> {
+        let span = ident.span();
+        set_once(&mut self.context, key, ident, span)
+    }
+
+    fn set_idempotency_key(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.idempotency_key, key, expr, span)
+    }
+
+    fn set_on_retry(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.on_retry, key, expr, span)
+    }
+
+    fn set_budget(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.budget, key, expr, span)
+    }
+
+    fn set_breaker(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.breaker, key, expr, span)
+    }
+
+    fn set_fallback(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.fallback, key, expr, span)
+    }
+
+    fn set_policy(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.policy, key, expr, span)
+    }
+
+    fn set_name(&mut self, key: &Ident, lit: LitStr) -> syn::Result<()> {
+        let span = lit.span();
+        set_once(&mut self.name, key, lit, span)
+    }
+
+    /// `span` is the string's: the path was parsed out of it.
+    fn set_crate(&mut self, key: &Ident, path: syn::Path, span: Span) -> syn::Result<()> {
+        set_once(&mut self.krate, key, path, span)
+    }
 }
 
-fn set_spanned<T>(
+/// Fills `slot`, or fails at `key` if an earlier argument already did.
+fn set_once<T>(
     slot: &mut Option<Spanned<T>>,
     key: &Ident,
     value: T,
@@ -588,90 +641,148 @@ fn set_spanned<T>(
     Ok(())
 }
 
-/// Things whose span is the value's span.
-trait Spannable {
-    fn value_span(&self) -> Span;
-}
-
-impl Spannable for Number {
-    fn value_span(&self) -> Span {
-        self.lit.span()
-    }
-}
-
-impl Spannable for LitStr {
-    fn value_span(&self) -> Span {
-        self.span()
-    }
-}
-
-impl Spannable for Ident {
-    fn value_span(&self) -> Span {
-        self.span()
-    }
-}
-
-/// A possibly negated numeric literal.
+/// A possibly negated numeric literal; `expected` says which, for the error.
 fn number(input: ParseStream, expected: &str) -> syn::Result<Number> {
     let minus: Option<Token![-]> = input.parse()?;
-    let fail = |span: Span, found: String| {
-        syn::Error::new(span, format!("expected {expected}, found {found}"))
-    };
     if input.peek(Lit) {
         let lit: Lit = input.parse()?;
-        match lit {
+        return match lit {
             Lit::Int(_) | Lit::Float(_) => Ok(Number { lit, minus }),
             other => {
-                let shown = quote::ToTokens::to_token_stream(&other).to_string();
                 let hint = match &other {
                     Lit::Str(s) if s.value().trim().parse::<f64>().is_ok() => "; remove the quotes",
                     _ => "",
                 };
-                Err(fail(other.span(), format!("`{shown}`{hint}")))
+                let found = format!("`{}`{hint}", shown(&other));
+                Err(syn::Error::new(
+                    other.span(),
+                    format!("expected {expected}, found {found}"),
+                ))
             }
-        }
-    } else {
-        let expr: Expr = input.parse()?;
-        let shown = quote::ToTokens::to_token_stream(&expr).to_string();
-        Err(syn::Error::new_spanned(
-            expr,
-            format!("expected {expected}, found `{shown}`; only literals can be checked at compile time (for values known at run time, build a `Policy` and write `policy = …`)"),
-        ))
+        };
     }
+    let expr: Expr = input.parse()?;
+    let found = shown(&expr);
+    Err(syn::Error::new_spanned(
+        expr,
+        format!("expected {expected}, found `{found}`; only literals can be checked at compile time (for values known at run time, build a `Policy` and write `policy = …`)"),
+    ))
 }
 
 /// A string literal holding a duration.
-fn duration_lit(input: ParseStream, key: &str) -> syn::Result<LitStr> {
+fn duration_lit(input: ParseStream, key: Key) -> syn::Result<LitStr> {
     if input.peek(LitStr) {
         return input.parse();
     }
+    let key = key.name();
     let expr: Expr = input.parse()?;
-    let shown = quote::ToTokens::to_token_stream(&expr).to_string();
+    let units = crate::duration::UNITS;
     let message = match &expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Int(int), ..
         }) => {
             let n = int.base10_digits();
-            format!("`{key}` needs a unit: write `{key} = \"{n}ms\"` or `{key} = \"{n}s\"` (units: {})", crate::duration::UNITS)
+            format!("`{key}` needs a unit: write `{key} = \"{n}ms\"` or `{key} = \"{n}s\"` (units: {units})")
         }
         Expr::Lit(syn::ExprLit {
             lit: Lit::Float(float), ..
         }) => {
             let n = float.base10_digits();
-            format!("`{key}` needs a unit: write `{key} = \"{n}s\"` or `{key} = \"{n}ms\"` (units: {})", crate::duration::UNITS)
+            format!("`{key}` needs a unit: write `{key} = \"{n}s\"` or `{key} = \"{n}ms\"` (units: {units})")
         }
-        Expr::Lit(_) => {
-            format!("expected a duration string such as `{key} = \"200ms\"`, found `{shown}`")
-        }
+        Expr::Lit(_) => format!(
+            "expected a duration string such as `{key} = \"200ms\"`, found `{}`",
+            shown(&expr)
+        ),
         _ => format!(
-            "expected a duration string such as `{key} = \"200ms\"`, found `{shown}`; only literals can be checked at compile time (for values known at run time, build a `Policy` and write `policy = …`)"
+            "expected a duration string such as `{key} = \"200ms\"`, found `{}`; only literals can be checked at compile time (for values known at run time, build a `Policy` and write `policy = …`)",
+            shown(&expr)
         ),
     };
     Err(syn::Error::new_spanned(expr, message))
 }
 
-/// An identifier naming one of `choices`.
-fn choice(input: ParseStream, key: &str, choices: &[&str]) -> syn::Result<Ident> {
+/// `timeout = "2s"`, checked now, or any other expression, evaluated at each call.
+fn timeout(input: ParseStream) -> syn::Result<Timeout> {
+    if input.peek(LitStr) {
+        Ok(Timeout::Literal(input.parse()?))
+    } else {
+        Ok(Timeout::Expr(Box::new(input.parse()?)))
+    }
+}
+
+/// `PATTERN` or `PATTERN if GUARD`.
+fn filter(input: ParseStream) -> syn::Result<Filter> {
+    let pat = Pat::parse_multi_with_leading_vert(input)?;
+    let guard = if input.peek(Token![if]) {
+        input.parse::<Token![if]>()?;
+        Some(input.parse::<Expr>()?)
+    } else {
+        None
+    };
+    Ok(Filter { pat, guard })
+}
+
+/// `context = NAME`: a plain identifier to bind the attempt to.
+fn context_name(input: ParseStream) -> syn::Result<Ident> {
+    let value: Expr = input.parse()?;
+    if let Expr::Path(path) = &value {
+        if path.qself.is_none() && path.attrs.is_empty() {
+            if let Some(ident) = path.path.get_ident() {
+                return Ok(ident.clone());
+            }
+        }
+    }
+    Err(syn::Error::new_spanned(
+        &value,
+        format!(
+            "`context` takes a name to bind the attempt to, such as `context = attempt`, found `{}`",
+            shown(&value)
+        ),
+    ))
+}
+
+/// `name = "provider-a"`: a string literal (whether it is empty is checked later).
+fn name_lit(input: ParseStream) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    let expected = format!(
+        "expected a string literal such as `name = {}`",
+        Key::Name.example()
+    );
+    match input.parse::<Expr>() {
+        Ok(expr) => Err(syn::Error::new_spanned(
+            &expr,
+            format!("{expected}, found `{}`", shown(&expr)),
+        )),
+        Err(err) => Err(syn::Error::new(err.span(), expected)),
+    }
+}
+
+/// `crate = "::retry_runtime"`: the path inside the string, and the string's span.
+fn crate_path(input: ParseStream) -> syn::Result<(syn::Path, Span)> {
+    let lit: LitStr = input.parse().map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            "expected the runtime crate's path as a string, such as `crate = \"::retry_runtime\"`",
+        )
+    })?;
+    let path: syn::Path = lit.parse().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`{}` is not a path; expected something like `crate = \"::retry_runtime\"`",
+                lit.value()
+            ),
+        )
+    })?;
+    Ok((path, lit.span()))
+}
+
+/// An identifier naming one of `T`'s choices (checked later, with a suggestion).
+fn choice<T: Choice>(input: ParseStream) -> syn::Result<Ident> {
+    let key = T::KEY.name();
     if input.peek(LitStr) {
         let lit: LitStr = input.parse()?;
         let value = lit.value();
@@ -680,11 +791,13 @@ fn choice(input: ParseStream, key: &str, choices: &[&str]) -> syn::Result<Ident>
             format!("`{key}` takes a name, not a string: write `{key} = {value}`"),
         ));
     }
-    let ident = input.call(Ident::parse_any).map_err(|err| {
+    input.call(Ident::parse_any).map_err(|err| {
         syn::Error::new(
             err.span(),
-            format!("expected one of {} after `{key} =`", list(choices)),
+            format!(
+                "expected one of {} after `{key} =`",
+                list(&T::written_all())
+            ),
         )
-    })?;
-    Ok(ident)
+    })
 }

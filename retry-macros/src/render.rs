@@ -1,13 +1,20 @@
-//! Stage 4: render. Named pieces, each a small function over the [`Config`] and the [`Plan`],
-//! put together by one template at the end ([`render`]). Every generated identifier is made in
-//! [`Names`].
+//! Stage 4: render. Typed pieces that render themselves (`ToTokens`), each built from the
+//! [`Config`] and the [`Plan`], put together by one template at the end ([`render`]). Every
+//! generated identifier is made in [`Names`].
+//!
+//! The generated loop holds no rule of the retry: it asks the gate (the breaker), runs the
+//! attempt, judges the outcome with the filters, and hands the verdict to the engine's one turn
+//! (`Step::turn`), which reports to the breaker, keeps the budget, counts, and says to retry
+//! after a delay or to give up. Only the events are written here, so that their target is the
+//! retried function's module.
 
-use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Group, Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned as _;
 
 use crate::duration::Dur;
 use crate::plan::{ArgPlan, Flavor, Plan, Prep};
+use crate::tokens::{last_span, respan};
 use crate::valid::{Config, KeyPolicy, PolicySource, TimeoutValue};
 use crate::vocab::JitterKind;
 
@@ -18,14 +25,23 @@ struct Names {
     step: Ident,
     result: Ident,
     err: Ident,
+    ok: Ident,
     delay: Ident,
     info: Ident,
+    reason: Ident,
+    judged: Ident,
+    turn: Ident,
+    open: Ident,
+    answer: Ident,
+    final_error: Ident,
+    context: Ident,
     policy_local: Ident,
     budget_local: Ident,
     breaker_local: Ident,
     permit: Ident,
     timeout_local: Ident,
     key: Ident,
+    metrics: Ident,
     label: syn::Lifetime,
 }
 
@@ -39,14 +55,23 @@ impl Names {
             step: local("__retry_step"),
             result: local("__retry_result"),
             err: local("__retry_err"),
+            ok: local("__retry_ok"),
             delay: local("__retry_delay"),
             info: local("__retry_info"),
+            reason: local("__retry_reason"),
+            judged: local("__retry_judged"),
+            turn: local("__retry_turn"),
+            open: local("__retry_open"),
+            answer: local("__retry_answer"),
+            final_error: local("__retry_final"),
+            context: local("__retry_context"),
             policy_local: local("__retry_policy"),
             budget_local: local("__retry_budget"),
             breaker_local: local("__retry_breaker"),
             permit: local("__retry_permit"),
             timeout_local: local("__retry_timeout"),
             key: local("__retry_key"),
+            metrics: Ident::new("__RETRY_METRICS", mixed),
             label: syn::Lifetime {
                 apostrophe: mixed,
                 ident: local("__retry_decide"),
@@ -73,164 +98,280 @@ impl Signals {
     };
 }
 
-/// The rewritten function.
-pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
-    let names = Names::new(config);
-    // A signal's tokens, or nothing when the runtime was built without it.
-    let traced = |tokens: TokenStream| if signals.tracing { tokens } else { quote!() };
-    let counted = |tokens: TokenStream| if signals.metrics { tokens } else { quote!() };
-    let private = &names.private;
-    let (step, result, delay) = (&names.step, &names.result, &names.delay);
-    let is_blocking = matches!(plan.flavor, Flavor::Blocking);
+/// What every piece reads: the configuration, the plan, the names, the signals.
+struct Ctx<'a> {
+    config: &'a Config,
+    plan: &'a Plan,
+    names: Names,
+    signals: Signals,
+}
 
-    let policy_setup = policy_setup(config, plan, &names);
-    let policy = policy_ref(config, &names);
-    let memory = memory_type(config, &names, is_blocking);
-    let wants_clock = config.on_retry.is_some();
-    let budget_setup = budget_setup(config, &names);
-    // The call's key: the caller's (`idempotency_key = EXPR`, typed at the expression), or a
-    // nonce from which a random key is derived only if the body asks for it.
-    let key_setup = config.context.as_ref().map(|_| {
-        let key = &names.key;
-        let given = match &config.idempotency_key {
-            Some(expr) => {
-                let span = expr.span();
-                let ty = {
-                    let private = respan(private, span);
-                    quote_spanned!(span=> #private::IdempotencyKey)
-                };
-                quote_spanned!(span=> ::core::option::Option::Some::<#ty>(#expr))
+impl Ctx<'_> {
+    fn is_blocking(&self) -> bool {
+        matches!(self.plan.flavor, Flavor::Blocking)
+    }
+
+    /// Whether `until` or `classify_ok` may turn an `Ok` into a failed attempt.
+    fn judges_ok(&self) -> bool {
+        self.config.until.is_some() || self.config.classify_ok.is_some()
+    }
+
+    /// `&__retry_step` (or `&*__retry_step` in the blocking loop's closure).
+    fn step_ref(&self) -> TokenStream {
+        let step = &self.names.step;
+        if self.is_blocking() {
+            quote!(&*#step)
+        } else {
+            quote!(&#step)
+        }
+    }
+
+    /// `&mut __retry_step` (or `&mut *__retry_step`).
+    fn step_mut(&self) -> TokenStream {
+        let step = &self.names.step;
+        if self.is_blocking() {
+            quote!(&mut *#step)
+        } else {
+            quote!(&mut #step)
+        }
+    }
+
+    /// `return VALUE` from the function, or from the blocking loop's turn.
+    fn finish(&self, value: TokenStream) -> TokenStream {
+        let private = &self.names.private;
+        if self.is_blocking() {
+            quote!(return #private::Flow::Done(#value))
+        } else {
+            quote!(return #value)
+        }
+    }
+
+    /// `tokens` when the runtime emits events, nothing otherwise.
+    fn traced(&self, tokens: TokenStream) -> TokenStream {
+        if self.signals.tracing {
+            tokens
+        } else {
+            TokenStream::new()
+        }
+    }
+
+    /// The call's name for events and counters: `name = "..."`, or the function's path
+    /// (`Client::fetch` for a method).
+    fn call_name(&self) -> TokenStream {
+        let private = &self.names.private;
+        let name = &self.plan.name;
+        match &self.config.name {
+            Some(given) => quote!(#given),
+            None if self.plan.has_receiver => {
+                quote!(#private::Qualified(::core::any::type_name::<Self>(), #name))
             }
-            None => quote!(::core::option::Option::None),
-        };
-        quote!(let #key = #private::CallKey::new(#given);)
-    });
-    let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
-    let attempt = attempt_runner(config, plan, &names);
-    let step_mut = if is_blocking {
-        quote!(&mut *#step)
-    } else {
-        quote!(&mut #step)
-    };
-    let finish = |r: &Ident| {
-        if is_blocking {
-            quote!(return #private::Flow::Done(#r))
+            None => quote!(#name),
+        }
+    }
+
+    /// How the events show the failed outcome.
+    fn shown(&self) -> TokenStream {
+        let (private, result, err) = (&self.names.private, &self.names.result, &self.names.err);
+        if self.judges_ok() {
+            quote!(#private::shown_outcome!(&#result))
         } else {
-            quote!(return #r)
+            quote!(#private::shown!(#err))
         }
-    };
-    let go_on = |d: TokenStream| {
-        if is_blocking {
-            quote!(#private::Flow::Retry(#d))
+    }
+}
+
+/// `&Site::new(&NAME)` (or, with the `metrics` feature, `&Site::with_cell(&NAME, &HANDLES)`):
+/// where the engine's counters go.
+struct SiteArg<'a>(&'a Ctx<'a>);
+
+impl ToTokens for SiteArg<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let private = &ctx.names.private;
+        let name = ctx.call_name();
+        tokens.extend(if ctx.signals.metrics {
+            let cell = &ctx.names.metrics;
+            quote!(&#private::Site::with_cell(&#name, &#cell))
         } else {
-            d
+            quote!(&#private::Site::new(&#name))
+        });
+    }
+}
+
+/// `Guards { budget, breaker }`, or `Guards::NONE`.
+struct GuardsArg<'a>(&'a Ctx<'a>);
+
+impl ToTokens for GuardsArg<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let Ctx { config, names, .. } = self.0;
+        let private = &names.private;
+        if config.budget.is_none() && config.breaker.is_none() {
+            tokens.extend(quote!(#private::Guards::NONE));
+            return;
         }
-    };
-    let function = if plan.has_receiver {
-        let name = &plan.name;
-        quote!(#private::Qualified(::core::any::type_name::<Self>(), #name))
-    } else {
-        let name = &plan.name;
-        quote!(#name)
-    };
-    let step_ref = if is_blocking {
-        quote!(&*#step)
-    } else {
-        quote!(&#step)
-    };
-    let deposit = config.budget.as_ref().map(|_| {
-        let budget = &names.budget_local;
-        quote!(#private::RetryBudget::deposit(#budget);)
-    });
-    let permit = &names.permit;
-    let has_breaker = config.breaker.is_some();
-    let permit_success = has_breaker.then(|| quote!(#private::Permit::success(#permit);));
-    let count_success = counted(
-        quote!(#private::count_done!(#function, #private::Step::attempt(#step_ref), "success");),
-    );
-    let on_success = quote! {
-        #permit_success
-        #deposit
-        #count_success
-    };
-    let check_result = result_check(plan, &names, "__retry_error");
-    let judges_ok = config.until.is_some() || config.classify_ok.is_some();
-    let decide_chain = decide_chain(config, &names);
-    // Bindings nothing reads are not made: the error is read by the filters, the hook and the
-    // events; the reason by the events and counters.
-    let err_read = config.unless.is_some()
-        || config.on.is_some()
-        || config.when.is_some()
-        || config.classify.is_some()
-        || config.on_retry.is_some()
-        || signals.tracing;
-    let err_pat = if err_read {
-        names.err.to_token_stream()
-    } else {
-        quote!(_)
-    };
-    let budget_arg = match &config.budget {
-        Some(_) => {
-            let budget = &names.budget_local;
-            quote!(::core::option::Option::Some(#budget))
-        }
-        None => quote!(#private::NO_BUDGET),
-    };
-    let (err, info) = (&names.err, &names.info);
-    // The hook sees the error, or the whole outcome when `Ok` values may be retried too.
-    let hook_sees = if judges_ok {
-        quote!(&#result)
-    } else {
-        quote!(#err)
-    };
-    let hook = config.on_retry.as_ref().map(|hook| {
-        let private = respan(private, hook.span());
-        let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #hook_sees, &#info));
-        quote!(#call;)
-    });
-    let return_success = finish(result);
-    let give_up = match &config.fallback {
-        None => finish(result),
-        Some(fallback) => {
-            let span = fallback.span();
-            let answer_ident = Ident::new("__retry_answer", Span::mixed_site());
-            let error = Ident::new("__retry_final", Span::mixed_site());
-            let called = {
-                let private = respan(private, span);
-                quote_spanned!(span=> #private::call_fallback(#fallback, #error))
-            };
-            let answer = if is_blocking {
-                called
+        let some = |present: bool, local: &Ident| {
+            if present {
+                quote!(::core::option::Option::Some(#local))
             } else {
-                quote! {{
-                    #[allow(unused_imports)]
-                    use #private::{AnswerIsFuture as _, AnswerIsValue as _};
-                    let #answer_ident = #private::Answer(#called);
-                    #answer_ident.__retry_answer().await
-                }}
-            };
-            let value = quote! {
-                match #private::RetryResult::__retry_take_error(#result) {
-                    ::core::result::Result::Ok(#result) => #result,
-                    ::core::result::Result::Err(#error) => #answer,
+                quote!(::core::option::Option::None)
+            }
+        };
+        let budget = some(config.budget.is_some(), &names.budget_local);
+        let breaker = some(config.breaker.is_some(), &names.breaker_local);
+        tokens.extend(quote!(#private::Guards { budget: #budget, breaker: #breaker }));
+    }
+}
+
+/// The permit the attempt runs under: the gate's, or `None` without a breaker.
+struct PermitArg<'a>(&'a Ctx<'a>);
+
+impl ToTokens for PermitArg<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let Ctx { config, names, .. } = self.0;
+        tokens.extend(match config.breaker {
+            Some(_) => names.permit.to_token_stream(),
+            None => quote!(::core::option::Option::None),
+        });
+    }
+}
+
+/// How the call ends when it gives up: its last outcome, or the fallback's answer to its
+/// error.
+struct GiveUpReturn<'a>(&'a Ctx<'a>);
+
+impl ToTokens for GiveUpReturn<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let (private, result) = (&ctx.names.private, &ctx.names.result);
+        let Some(fallback) = &ctx.config.fallback else {
+            tokens.extend(ctx.finish(quote!(#result)));
+            return;
+        };
+        let span = fallback.span();
+        let error = &ctx.names.final_error;
+        let called = {
+            let private = respan(private, span);
+            quote_spanned!(span=> #private::call_fallback(#fallback, #error))
+        };
+        let answer = if ctx.is_blocking() {
+            called
+        } else {
+            let answer = &ctx.names.answer;
+            quote! {{
+                #[allow(unused_imports)]
+                use #private::{AnswerIsFuture as _, AnswerIsValue as _};
+                let #answer = #private::Answer(#called);
+                #answer.__retry_answer().await
+            }}
+        };
+        tokens.extend(ctx.finish(quote! {
+            match #private::RetryResult::__retry_take_error(#result) {
+                ::core::result::Result::Ok(#result) => #result,
+                ::core::result::Result::Err(#error) => #answer,
+            }
+        }));
+    }
+}
+
+/// With a breaker, the attempt asks it first; a refusal ends the call at once, with
+/// `E::from(BreakerOpen)` or the fallback's answer.
+struct Gate<'a>(&'a Ctx<'a>);
+
+impl ToTokens for Gate<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let Some(breaker) = &ctx.config.breaker else {
+            return;
+        };
+        let Names {
+            private,
+            permit,
+            open,
+            result,
+            breaker_local,
+            ..
+        } = &ctx.names;
+        let refused = {
+            let span = breaker.span();
+            let private = respan(private, span);
+            quote_spanned!(span=> #private::breaker_refused(#open))
+        };
+        let step_ref = ctx.step_ref();
+        let annotation = ctx.plan.ret.as_ref().map(|ty| quote!(: #ty));
+        let site = SiteArg(ctx);
+        let name = ctx.call_name();
+        let trace = ctx.traced(quote! {
+            #private::trace_give_up!(
+                #name,
+                #private::Step::attempts_made(#step_ref),
+                #private::GiveUp::BreakerOpen,
+                #private::shown!(&#open)
+            );
+        });
+        let give_up = GiveUpReturn(ctx);
+        tokens.extend(quote! {
+            let #permit = match #private::Step::enter(#step_ref, ::core::option::Option::Some(#breaker_local)) {
+                ::core::result::Result::Ok(#permit) => #permit,
+                ::core::result::Result::Err(#open) => {
+                    #private::Step::refused(#step_ref, #site);
+                    #trace
+                    #[allow(unreachable_code)]
+                    let #result #annotation = #refused;
+                    #give_up;
                 }
             };
-            if is_blocking {
-                quote!(return #private::Flow::Done(#value))
-            } else {
-                quote!(return #value)
-            }
-        }
-    };
-    let retry_after = go_on(quote!(#private::RetryInfo::delay(&#info)));
+        });
+    }
+}
 
-    // One attempt and the decision after it: the value is the delay to sleep before the next
-    // attempt; success and giving up return from the function (or the blocking loop's turn).
-    let verdict = Ident::new("__retry_verdict", Span::mixed_site());
-    let judge = if judges_ok {
-        // `until` and `classify_ok` may turn an `Ok` into a failed attempt.
-        let outcome = result_check(plan, &names, "__retry_outcome");
-        let ok = Ident::new("__retry_ok", Span::mixed_site());
+/// The success path, then the judgment of a failed outcome: `let __retry_judged: Judged = …;`.
+/// An accepted outcome takes the engine's (inlined) success turn and returns.
+struct Judge<'a>(&'a Ctx<'a>);
+
+impl ToTokens for Judge<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let Ctx { config, names, .. } = ctx;
+        let Names {
+            private,
+            judged,
+            err,
+            ok,
+            result,
+            ..
+        } = names;
+        let step_ref = ctx.step_ref();
+        let (guards, permit, site) = (GuardsArg(ctx), PermitArg(ctx), SiteArg(ctx));
+        let accepted = quote! {
+            #private::Step::accepted(#step_ref, #guards, #permit, #site);
+        };
+        let return_success = ctx.finish(quote!(#result));
+        let errors = decide_chain(config, names);
+        // The error binding is made only where something reads it: the filters, the hook,
+        // the events.
+        let err_read = config.unless.is_some()
+            || config.on.is_some()
+            || config.when.is_some()
+            || config.classify.is_some()
+            || (config.on_retry.is_some() && !ctx.judges_ok())
+            || (ctx.signals.tracing && !ctx.judges_ok());
+        let err_pat = if err_read {
+            err.to_token_stream()
+        } else {
+            quote!(_)
+        };
+        if !ctx.judges_ok() {
+            let check = result_check(ctx.plan, names, "__retry_error");
+            tokens.extend(quote! {
+                let ::core::option::Option::Some(#err_pat) = #check else {
+                    #accepted
+                    #return_success;
+                };
+                let #judged = #private::Judged::error(#errors);
+            });
+            return;
+        }
+        let outcome = result_check(ctx.plan, names, "__retry_outcome");
         let satisfied = match &config.until {
             Some(until) => {
                 let private = respan(private, until.span());
@@ -246,183 +387,173 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             }
             None => quote!(#private::Decision::Stop),
         };
-        if has_breaker {
-            // The breaker counts a value as a failure only when `classify_ok` calls it
-            // transient: a value that fails `until` is the service answering "not yet".
-            let (satisfied_local, decision_local) = (
-                Ident::new("__retry_satisfied", Span::mixed_site()),
-                Ident::new("__retry_decision", Span::mixed_site()),
-            );
-            quote! {
-                let #verdict = match #outcome {
-                    ::core::result::Result::Ok(#ok) => {
-                        let #satisfied_local: bool = #satisfied;
-                        let #decision_local: #private::Decision = #decision;
-                        match #private::ok_verdict(#satisfied_local, #decision_local) {
-                            ::core::option::Option::None => {
-                                #on_success
-                                #return_success;
-                            }
-                            ::core::option::Option::Some(verdict) => {
-                                #private::breaker_report(#permit, #private::Decision::is_retry(#decision_local));
-                                verdict
-                            }
-                        }
+        tokens.extend(quote! {
+            let #judged = match #outcome {
+                ::core::result::Result::Ok(#ok) => {
+                    let #judged = #private::Judged::value(#satisfied, #decision);
+                    if #private::Judged::is_accepted(&#judged) {
+                        #accepted
+                        #return_success;
                     }
-                    ::core::result::Result::Err(#err) => {
-                        let verdict = #decide_chain;
-                        #private::breaker_report(#permit, ::core::result::Result::is_ok(&verdict));
-                        verdict
-                    }
-                };
-            }
+                    #judged
+                }
+                ::core::result::Result::Err(#err_pat) => #private::Judged::error(#errors),
+            };
+        });
+    }
+}
+
+/// The engine's turn after a failed attempt, and what the function does with its answer: the
+/// delay to sleep (after the event and the hook), or the give-up return.
+struct TurnMatch<'a>(&'a Ctx<'a>);
+
+impl ToTokens for TurnMatch<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let Names {
+            private,
+            judged,
+            turn,
+            info,
+            reason,
+            result,
+            err,
+            ..
+        } = &ctx.names;
+        let (step_mut, step_ref) = (ctx.step_mut(), ctx.step_ref());
+        let policy = policy_ref(ctx.config, &ctx.names);
+        let (guards, permit, site) = (GuardsArg(ctx), PermitArg(ctx), SiteArg(ctx));
+        let name = ctx.call_name();
+        let shown = ctx.shown();
+        let trace_retry = ctx.traced(quote!(#private::trace_retry!(#name, &#info, #shown);));
+        let trace_give_up = ctx.traced(quote! {
+            #private::trace_give_up!(#name, #private::Step::attempt(#step_ref), #reason, #shown);
+        });
+        // The hook sees the error, or the whole outcome when `Ok` values may be retried too.
+        let hook = ctx.config.on_retry.as_ref().map(|hook| {
+            let sees = if ctx.judges_ok() {
+                quote!(&#result)
+            } else {
+                quote!(#err)
+            };
+            let private = respan(private, hook.span());
+            let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #sees, &#info));
+            quote!(#call;)
+        });
+        let delay = quote!(#private::RetryInfo::delay(&#info));
+        let retry_after = if ctx.is_blocking() {
+            quote!(#private::Flow::Retry(#delay))
         } else {
-            quote! {
-                let #verdict = match #outcome {
-                    ::core::result::Result::Ok(#ok) => match #private::ok_verdict(#satisfied, #decision) {
-                        ::core::option::Option::None => {
-                            #on_success
-                            #return_success;
-                        }
-                        ::core::option::Option::Some(verdict) => verdict,
-                    },
-                    ::core::result::Result::Err(#err) => #decide_chain,
-                };
-            }
-        }
-    } else if has_breaker {
-        // A transient error counts against the service; a permanent one is the service
-        // answering.
-        quote! {
-            let ::core::option::Option::Some(#err_pat) = #check_result else {
-                #on_success
-                #return_success;
-            };
-            let #verdict = #decide_chain;
-            #private::breaker_report(#permit, ::core::result::Result::is_ok(&#verdict));
-        }
-    } else {
-        quote! {
-            let ::core::option::Option::Some(#err_pat) = #check_result else {
-                #on_success
-                #return_success;
-            };
-        }
-    };
-    // Without `until`/`classify_ok` (or a breaker) the verdict is written into the engine call.
-    let verdict = if judges_ok || has_breaker {
-        quote!(#verdict)
-    } else {
-        decide_chain
-    };
-    let shown = if judges_ok {
-        quote!(&#result)
-    } else {
-        quote!(#err)
-    };
-    // The engine's decision; the events are emitted here, so that their target is the
-    // retried function's module (they expand to nothing without the `tracing` feature).
-    let reason = Ident::new("__retry_reason", Span::mixed_site());
-    let reason_pat = if signals.tracing || signals.metrics {
-        quote!(#reason)
-    } else {
-        quote!(_)
-    };
-    let reason_shown = if judges_ok {
-        quote!(#private::reason_for(#reason, #private::RetryResult::__retry_error(&#result).is_none()))
-    } else {
-        quote!(#reason)
-    };
-    let trace_retry =
-        traced(quote!(#private::trace_retry!(#function, &#info, #private::shown!(#shown));));
-    let count_retry = counted(quote!(#private::count_retry!(#function);));
-    let trace_give_up = traced(quote! {
-        #private::trace_give_up!(
-            #function,
-            #private::Step::attempt(#step_ref),
-            #reason_shown,
-            #private::shown!(#shown)
-        );
-    });
-    let count_give_up = counted(quote! {
-        #private::count_give_up!(#function, #reason_shown);
-        #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
-    });
-    let decision = quote! {
-        match #private::Step::decide(#step_mut, #policy, #verdict, #budget_arg) {
-            ::core::result::Result::Ok(#info) => {
-                #trace_retry
-                #count_retry
-                #hook
-                #retry_after
-            }
-            ::core::result::Result::Err(#reason_pat) => {
-                #trace_give_up
-                #count_give_up
-                #give_up;
-            }
-        }
-    };
-    // With a breaker, the attempt asks it first; a refusal ends the call at once.
-    let gate = config.breaker.as_ref().map(|breaker| {
-        let breaker_local = &names.breaker_local;
-        let open = Ident::new("__retry_open", Span::mixed_site());
-        let refused = {
-            let span = breaker.span();
-            let private = respan(private, span);
-            quote_spanned!(span=> #private::breaker_refused(#open))
+            delay
         };
-        let trace_refused = traced(quote! {
-            #private::trace_give_up!(
-                #function,
-                #private::Step::attempt(#step_ref),
-                #private::GiveUp::BreakerOpen,
-                #private::shown!(&#open)
-            );
-        });
-        let count_refused = counted(quote! {
-            #private::count_give_up!(#function, #private::GiveUp::BreakerOpen);
-            #private::count_done!(#function, #private::Step::attempt(#step_ref), "gave_up");
-        });
-        quote! {
-            let #permit = match #private::CircuitBreaker::try_acquire(#breaker_local) {
-                ::core::result::Result::Ok(#permit) => #permit,
-                ::core::result::Result::Err(#open) => {
-                    #[allow(unreachable_code)]
-                    let #result #annotation = #refused;
-                    #trace_refused
-                    #count_refused
+        let reason_pat = if ctx.signals.tracing {
+            reason.to_token_stream()
+        } else {
+            quote!(_)
+        };
+        let give_up = GiveUpReturn(ctx);
+        let return_success = ctx.finish(quote!(#result));
+        tokens.extend(quote! {
+            let #turn = #private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site);
+            match #turn {
+                #private::Turn::Retry(#info) => {
+                    #trace_retry
+                    #hook
+                    #retry_after
+                }
+                #private::Turn::GiveUp(#reason_pat) => {
+                    #trace_give_up
                     #give_up;
                 }
-            };
-        }
-    });
-    // With a breaker that the failure has just opened, the next attempt is refused at once,
-    // without a sleep.
-    let decision = match &config.breaker {
-        Some(_) => {
-            let breaker_local = &names.breaker_local;
-            let at_once = go_on(quote!(::core::time::Duration::ZERO));
-            quote! {
-                if ::core::result::Result::is_ok(&#verdict)
-                    && #private::Step::has_attempts_left(#step_ref, #policy)
-                    && !#private::CircuitBreaker::admits(#breaker_local)
-                {
-                    #at_once
-                } else {
-                    #decision
+                #private::Turn::Done => {
+                    #return_success;
                 }
             }
+        });
+    }
+}
+
+/// What a call sets up once: the policy, the guards, the key, the timeout, the counters'
+/// handles.
+struct Setup<'a>(&'a Ctx<'a>);
+
+impl ToTokens for Setup<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let (config, names) = (ctx.config, &ctx.names);
+        let private = &names.private;
+        tokens.extend(policy_setup(config, ctx.plan, names));
+        tokens.extend(budget_setup(config, names));
+        if let Some(breaker) = &config.breaker {
+            let span = breaker.span();
+            let private = respan(private, span);
+            let ty = quote_spanned!(span=> #private::CircuitBreaker);
+            let local = &names.breaker_local;
+            tokens.extend(quote_spanned!(span=> let #local: &#ty = &#breaker;));
         }
-        None => decision,
+        // The call's key: the caller's (`idempotency_key = EXPR`, typed at the expression), or
+        // a nonce from which a random key is derived only if the body asks for it.
+        if config.context.is_some() {
+            let key = &names.key;
+            let given = match &config.idempotency_key {
+                Some(expr) => {
+                    let span = expr.span();
+                    let ty = {
+                        let private = respan(private, span);
+                        quote_spanned!(span=> #private::IdempotencyKey)
+                    };
+                    quote_spanned!(span=> ::core::option::Option::Some::<#ty>(#expr))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            tokens.extend(quote!(let #key = #private::CallKey::new(#given);));
+        }
+        // A run-time timeout is evaluated once per call, with its type checked at the
+        // expression.
+        if let Some((TimeoutValue::Expr(expr), _)) = &config.timeout {
+            let local = &names.timeout_local;
+            let ty = quote_spanned!(expr.span()=> ::core::time::Duration);
+            tokens.extend(quote!(let #local: #ty = #expr;));
+        }
+        if ctx.signals.metrics {
+            let cell = &names.metrics;
+            tokens.extend(quote! {
+                static #cell: #private::MetricsCell = #private::MetricsCell::new();
+            });
+        }
+    }
+}
+
+/// The rewritten function.
+pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
+    let ctx = Ctx {
+        config,
+        plan,
+        names: Names::new(config),
+        signals,
     };
-    let turn = quote! {
+    let Names {
+        private,
+        step,
+        result,
+        delay,
+        ..
+    } = &ctx.names;
+    let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
+    let attempt = attempt_runner(config, plan, &ctx.names);
+    let (gate, judge, turn) = (Gate(&ctx), Judge(&ctx), TurnMatch(&ctx));
+    let one_turn = quote! {
         #gate
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
         let #result #annotation = #attempt;
         #judge
-        #decision
+        #turn
     };
+    let setup = Setup(&ctx);
+    let memory = memory_type(config, &ctx.names, ctx.is_blocking());
+    let policy = policy_ref(config, &ctx.names);
+    let wants_clock = config.on_retry.is_some();
+    let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock));
 
     // Input:
     //
@@ -431,70 +562,93 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     //
     // Output (async; a plain `fn` runs the same turn in `__private::run_blocking`; for
     // `#[async_trait]`'s `Box::pin(async move { BODY })` and for `-> impl Future` with
-    // `async move { BODY }`, the same lines go inside that async block):
+    // `async move { BODY }`, the same lines go inside that async block). This comment is the
+    // real expansion, checked by `the_sample_expansion_in_render_is_the_real_one`:
     //
+    // SAMPLE-EXPANSION-START
     //     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
-    //         const __RETRY_POLICY: Policy = Policy::new().with_attempts(3)...;
-    //         let mut __retry_step = Step::<Nothing>::begin(&__RETRY_POLICY, false);
+    //         ::retry_runtime::__private::async_needs_tokio!();
+    //         const __RETRY_POLICY: ::retry_runtime::__private::Policy =
+    //             ::retry_runtime::__private::Policy::new()
+    //                 .with_attempts(3u32)
+    //                 .with_base(::core::time::Duration::new(0u64, 200000000u32))
+    //                 .with_jitter(::retry_runtime::__private::Jitter::Full);
+    //         let mut __retry_step =
+    //             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
+    //                 &__RETRY_POLICY,
+    //                 false,
+    //             );
     //         loop {
     //             let __retry_delay = {
+    //                 #[allow(
+    //                     clippy::redundant_closure_call,
+    //                     clippy::needless_return,
+    //                     unreachable_code
+    //                 )]
     //                 let __retry_result: Result<Page, Error> = {
-    //                     let __retry_self = &mut *self;          // per-attempt preparation
-    //                     let url = RetryArg::__retry_clone(&url);
-    //                     async move { BODY /* self renamed __retry_self */ }
+    //                     let __retry_self = &mut *self;
+    //                     async move { BODY }
     //                 }
     //                 .await;
-    //                 let Some(__retry_err) = RetryResult::__retry_error(&__retry_result) else {
-    //                     return __retry_result;                   // the success path
-    //                 };
-    //                 // The filters (`unless`, `on`, `when`, `classify`) give the verdict; the
-    //                 // engine applies attempts, deadline, jitter, hints and budget, and traces.
-    //                 let Some(__retry_delay) = Step::delay_after(&mut __retry_step,
-    //                     &__RETRY_POLICY, RETRY, NO_BUDGET, "fetch", shown!(__retry_err))
+    //                 let ::core::option::Option::Some(_) =
+    //                     <Result<Page, Error> as ::retry_runtime::__private::RetryResult>::__retry_error(
+    //                         &__retry_result,
+    //                     )
     //                 else {
-    //                     return __retry_result;                   // giving up
+    //                     ::retry_runtime::__private::Step::accepted(
+    //                         &__retry_step,
+    //                         ::retry_runtime::__private::Guards::NONE,
+    //                         ::core::option::Option::None,
+    //                         &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
+    //                             ::core::any::type_name::<Self>(),
+    //                             "fetch",
+    //                         )),
+    //                     );
+    //                     return __retry_result;
     //                 };
-    //                 __retry_delay
+    //                 let __retry_judged = ::retry_runtime::__private::Judged::error(
+    //                     ::retry_runtime::__private::Verdict::RETRY,
+    //                 );
+    //                 let __retry_turn = ::retry_runtime::__private::Step::turn(
+    //                     &mut __retry_step,
+    //                     &__RETRY_POLICY,
+    //                     ::retry_runtime::__private::Guards::NONE,
+    //                     ::core::option::Option::None,
+    //                     __retry_judged,
+    //                     &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
+    //                         ::core::any::type_name::<Self>(),
+    //                         "fetch",
+    //                     )),
+    //                 );
+    //                 match __retry_turn {
+    //                     ::retry_runtime::__private::Turn::Retry(__retry_info) => {
+    //                         ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
+    //                     }
+    //                     ::retry_runtime::__private::Turn::GiveUp(_) => {
+    //                         return __retry_result;
+    //                     }
+    //                     ::retry_runtime::__private::Turn::Done => {
+    //                         return __retry_result;
+    //                     }
+    //                 }
     //             };
-    //             sleep(__retry_delay).await;
+    //             if __retry_delay != ::core::time::Duration::ZERO {
+    //                 ::retry_runtime::__private::sleep(__retry_delay).await;
+    //             }
     //         }
     //     }
-    // A run-time timeout is evaluated once per call, with its type checked at the expression.
-    let timeout_setup = match &config.timeout {
-        Some((TimeoutValue::Expr(expr), _)) => {
-            let local = &names.timeout_local;
-            let span = expr.span();
-            let ty = quote_spanned!(span=> ::core::time::Duration);
-            quote!(let #local: #ty = #expr;)
-        }
-        _ => quote!(),
-    };
-    let breaker_setup = config.breaker.as_ref().map(|breaker| {
-        let span = breaker.span();
-        let private = respan(private, span);
-        let ty = quote_spanned!(span=> #private::CircuitBreaker);
-        let local = &names.breaker_local;
-        quote_spanned!(span=> let #local: &#ty = &#breaker;)
-    });
-    let setup = quote! {
-        #policy_setup
-        #budget_setup
-        #breaker_setup
-        #key_setup
-        #timeout_setup
-    };
-    let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock));
+    // SAMPLE-EXPANSION-END
     let body = match &plan.flavor {
         Flavor::Blocking => quote! {
             #setup
-            #private::run_blocking(#begin, |#step| { #turn })
+            #private::run_blocking(#begin, |#step| { #one_turn })
         },
         Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => quote! {
             #private::async_needs_tokio!();
             #setup
             let mut #step = #begin;
             loop {
-                let #delay = { #turn };
+                let #delay = { #one_turn };
                 // A zero delay retries at once: no timer to set up.
                 if #delay != ::core::time::Duration::ZERO {
                     #private::sleep(#delay).await;
@@ -607,13 +761,13 @@ fn memory_type(config: &Config, names: &Names, is_blocking: bool) -> TokenStream
             let needs_clock = keys.deadline.is_some() || config.on_retry.is_some();
             let needs_previous = keys.jitter == Some(JitterKind::Decorrelated);
             match (needs_clock, needs_previous) {
-                (false, false) => quote!(#private::Nothing),
-                (false, true) => quote!(#private::Previous),
-                (true, false) => quote!(#private::Started<#clock>),
-                (true, true) => quote!(#private::Everything<#clock>),
+                (false, false) => quote!(#private::NoMemory),
+                (false, true) => quote!(#private::PreviousDelay),
+                (true, false) => quote!(#private::StartTime<#clock>),
+                (true, true) => quote!(#private::StartAndPrevious<#clock>),
             }
         }
-        PolicySource::Expr { .. } => quote!(#private::Everything<#clock>),
+        PolicySource::Expr { .. } => quote!(#private::StartAndPrevious<#clock>),
     }
 }
 
@@ -638,7 +792,7 @@ fn attempt_runner(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
     let body = &plan.body;
     let context = config.context.as_ref().map(|ctx| {
         let (step, key) = (&names.step, &names.key);
-        let value = Ident::new("__retry_context", Span::mixed_site());
+        let value = &names.context;
         (
             quote!(let #value = #private::CallKey::attempt(#key, #private::Step::attempt(&#step));),
             quote!(let #ctx = &#value;),
@@ -744,14 +898,15 @@ fn result_check(plan: &Plan, names: &Names, method: &str) -> TokenStream {
     }
 }
 
-/// The filters, in order (`unless`, `on`, `when`, `classify`), as one `Verdict` expression.
+/// The filters, in order (`unless`, `on`, `when`, `classify`), as one `Verdict` expression
+/// (a `Classify` decision becomes a verdict in the runtime, by its one mapping).
 /// They run after the attempt, where the arguments are the function's own, as declared.
 fn decide_chain(config: &Config, names: &Names) -> TokenStream {
     let private = &names.private;
     let (err, label) = (&names.err, &names.label);
     let stop = |reason: &str| {
         let reason = Ident::new(reason, Span::call_site());
-        quote!(break #label ::core::result::Result::Err(#private::GiveUp::#reason))
+        quote!(break #label #private::Verdict::Stop(#private::GiveUp::#reason))
     };
     let mut chain = TokenStream::new();
     if let Some(filter) = &config.unless {
@@ -780,18 +935,11 @@ fn decide_chain(config: &Config, names: &Names) -> TokenStream {
                 let at_flag = Ident::new("__retry_classified", span);
                 quote_spanned!(span=> { let #at_flag = #err; #private::classify(#at_flag) })
             };
-            let stop = stop("Permanent");
-            quote! {
-                match #call {
-                    #private::Decision::Stop => { #stop; }
-                    #private::Decision::Retry => ::core::result::Result::Ok(::core::option::Option::None),
-                    #private::Decision::RetryAfter(wait) => ::core::result::Result::Ok(::core::option::Option::Some(wait)),
-                }
-            }
+            quote!(#private::Verdict::of_error(#call))
         }
-        None => quote!(#private::RETRY),
+        None => quote!(#private::Verdict::RETRY),
     };
-    if chain.is_empty() && config.classify.is_none() {
+    if chain.is_empty() {
         return last;
     }
     quote!(#label: { #chain #last })
@@ -885,33 +1033,4 @@ fn nameable_from_nested_item(expr: &syn::Expr, generics: &syn::Generics) -> bool
         syn::GenericParam::Const(c) => c.ident == first.ident,
         syn::GenericParam::Lifetime(_) => false,
     })
-}
-
-/// `tokens` with every span set to `span`, so that errors about them point there.
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
-    tokens
-        .clone()
-        .into_iter()
-        .map(|mut tt| {
-            if let TokenTree::Group(group) = &tt {
-                let mut new = Group::new(group.delimiter(), respan(&group.stream(), span));
-                new.set_span(span);
-                tt = TokenTree::Group(new);
-            } else {
-                tt.set_span(span);
-            }
-            tt
-        })
-        .collect()
-}
-
-/// The span of the last token of `tokens` (or `default`). A path whose first token has a
-/// type's first span and whose last has its last span covers exactly that type, so rustc
-/// reports an obligation on the path and one on the type as a single error.
-fn last_span(tokens: &TokenStream, default: Span) -> Span {
-    tokens
-        .clone()
-        .into_iter()
-        .last()
-        .map_or(default, |tt| tt.span())
 }

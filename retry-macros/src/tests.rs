@@ -186,24 +186,24 @@ fn state_only_for_what_the_policy_uses() {
             .to_string()
     };
     let out = expand(r#"attempts = 3, jitter"#, &async_item());
-    assert!(memory(&out).contains("Nothing"), "{out}");
+    assert!(memory(&out).contains("NoMemory"), "{out}");
     assert!(!out.contains("Clock"), "{out}");
 
     let out = expand(r#"deadline = "1s""#, &async_item());
     assert!(
-        memory(&out).contains("Started < :: retry_runtime :: __private :: TokioClock"),
+        memory(&out).contains("StartTime < :: retry_runtime :: __private :: TokioClock"),
         "{out}"
     );
     let out = expand(r#"deadline = "1s""#, &sync_item());
     assert!(
-        memory(&out).contains("Started < :: retry_runtime :: __private :: StdClock"),
+        memory(&out).contains("StartTime < :: retry_runtime :: __private :: StdClock"),
         "{out}"
     );
 
     let out = expand(r#"jitter = decorrelated"#, &async_item());
-    assert!(memory(&out).contains("Previous"), "{out}");
+    assert!(memory(&out).contains("PreviousDelay"), "{out}");
     let out = expand(r#"jitter = decorrelated, deadline = "1s""#, &async_item());
-    assert!(memory(&out).contains("Everything"), "{out}");
+    assert!(memory(&out).contains("StartAndPrevious"), "{out}");
 }
 
 #[test]
@@ -400,6 +400,97 @@ fn non_functions_are_rejected_and_kept() {
     assert!(out.contains("compile_error"), "{out}");
 }
 
+// ---- `name = "..."` -------------------------------------------------------------------------
+
+/// The arguments parsed and validated against `async_item()`: the config, and every error
+/// message with the column it starts at.
+fn checked(args: &str) -> (Option<crate::valid::Config>, Vec<(String, usize)>) {
+    let mut errors = crate::errors::Errors::default();
+    let raw = crate::parse::args(tokens(args), &mut errors);
+    let func: crate::parse::ItemFn = syn::parse2(async_item()).expect("the item parses");
+    let config = crate::valid::config(raw, &func, &mut errors);
+    let messages = errors
+        .into_error()
+        .into_iter()
+        .flatten()
+        .map(|err| (err.to_string(), err.span().start().column))
+        .collect();
+    (config, messages)
+}
+
+#[test]
+fn a_name_is_accepted_and_reaches_the_config() {
+    let (config, messages) = checked(r#"name = "provider-a", attempts = 2"#);
+    assert!(messages.is_empty(), "{messages:?}");
+    let name = config.expect("a config").name.expect("the name");
+    assert_eq!(name.value(), "provider-a");
+    let (config, _) = checked("attempts = 2");
+    assert!(config.expect("a config").name.is_none());
+    // `name` is not a policy key: it goes with `policy` too.
+    let (config, messages) = checked(r#"policy = POLICY, name = "provider-a""#);
+    assert!(config.is_some() && messages.is_empty(), "{messages:?}");
+    let out = expand(r#"name = "provider-a""#, &async_item());
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn an_empty_name_is_rejected() {
+    let (config, messages) = checked(r#"attempts = 2, name = """#);
+    assert!(config.is_none());
+    assert_eq!(
+        messages,
+        [(
+            "`name = \"\"` is empty; name the call as its events and metrics should show it, such as `name = \"provider-a\"`, or remove `name` to keep the function's path".to_string(),
+            21
+        )]
+    );
+}
+
+#[test]
+fn a_name_that_is_not_a_string_literal_is_rejected() {
+    for (args, found) in [
+        ("name = 3", "3"),
+        ("name = provider_a", "provider_a"),
+        ("name = b\"provider-a\"", "b\"provider-a\""),
+        ("name = NAMES[0]", "NAMES [0]"),
+    ] {
+        let (config, messages) = checked(args);
+        assert!(config.is_none(), "`{args}`");
+        let expected =
+            format!("expected a string literal such as `name = \"provider-a\"`, found `{found}`");
+        assert_eq!(messages, [(expected, 7)], "`{args}`");
+    }
+    let (_, messages) = checked("name");
+    assert_eq!(
+        messages,
+        [(
+            "`name` needs a value: write `name = \"provider-a\"`".to_string(),
+            0
+        )]
+    );
+    let (_, messages) = checked("name = , attempts = 2");
+    assert_eq!(
+        messages,
+        [(
+            "expected a string literal such as `name = \"provider-a\"`".to_string(),
+            7
+        )]
+    );
+}
+
+#[test]
+fn a_name_given_twice_is_rejected_at_the_second() {
+    let (config, messages) = checked(r#"name = "a", name = "b""#);
+    assert!(config.is_none());
+    assert_eq!(
+        messages,
+        [(
+            "`name` is given more than once; keep only one".to_string(),
+            12
+        )]
+    );
+}
+
 // ---- property test: random attribute token streams ------------------------------------------
 
 /// Single tokens the argument parser could meet: every key, `=`, `,`, `|`, signs, literals of
@@ -421,6 +512,7 @@ const VOCABULARY: &[&str] = &[
     "on_retry",
     "budget",
     "policy",
+    "name",
     "crate",
     "exponential",
     "constant",
@@ -503,6 +595,7 @@ const VOCABULARY: &[&str] = &[
     "\"0.0000000000001s\"",
     "\"\\u{0}\"",
     "\"::retry_runtime\"",
+    "\"provider-a\"",
     "\"a b c\"",
     "\"∞s\"",
     "r\"1s\"",
@@ -718,13 +811,15 @@ fn signals_are_written_only_when_the_runtime_has_them() {
         crate::expand::retry_with(args(), async_item(), signals).to_string()
     };
     let none = with(false, false);
-    assert!(!none.contains("trace_") && !none.contains("count_") && !none.contains("shown"));
+    assert!(!none.contains("trace_") && !none.contains("MetricsCell") && !none.contains("shown"));
+    assert!(none.contains("Site :: new"), "{none}");
     let traced = with(true, false);
     assert!(traced.contains("trace_retry") && traced.contains("trace_give_up"));
-    assert!(!traced.contains("count_"));
+    assert!(!traced.contains("MetricsCell"));
+    // The counters are the engine's: the function only gives it a place for its handles.
     let counted = with(false, true);
-    assert!(counted.contains("count_retry") && counted.contains("count_done"));
-    assert!(!counted.contains("trace_"));
+    assert!(counted.contains("MetricsCell") && counted.contains("Site :: with_cell"));
+    assert!(!counted.contains("trace_") && !counted.contains("Site :: new"));
 }
 
 /// `#[async_trait]` expands first and hands `#[retry]` a plain `fn` returning
@@ -785,4 +880,37 @@ fn a_body_that_does_not_parse_is_passed_through() {
     let out = expand("attempts = 2", &item);
     assert!(!out.contains("compile_error"), "{out}");
     assert!(out.contains("let x = ;"), "{out}");
+}
+
+/// The Input/Output comment above `render`'s template is the real expansion of its input
+/// (formatted), so it cannot name functions the runtime no longer has.
+#[test]
+fn the_sample_expansion_in_render_is_the_real_one() {
+    let source = include_str!("render.rs");
+    let start = source
+        .find("// SAMPLE-EXPANSION-START")
+        .expect("start marker");
+    let end = source.find("// SAMPLE-EXPANSION-END").expect("end marker");
+    let sample: String = source[start..end]
+        .lines()
+        .skip(1)
+        .map(|line| line.trim_start().trim_start_matches("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let none = crate::render::Signals {
+        tracing: false,
+        metrics: false,
+    };
+    let args = tokens(r#"attempts = 3, base = "200ms", jitter"#);
+    let item = quote! {
+        async fn fetch(&mut self, url: String) -> Result<Page, Error> { BODY }
+    };
+    let expanded = crate::expand::retry_with(args, item, none).to_string();
+    let sample_tokens: TokenStream = sample.parse().expect("the sample parses");
+    let expanded_tokens: TokenStream = expanded.parse().expect("the expansion parses");
+    assert_eq!(
+        normalized(expanded_tokens),
+        normalized(sample_tokens),
+        "the sample in render.rs is stale: regenerate it from this output (then rustfmt it): {expanded}"
+    );
 }

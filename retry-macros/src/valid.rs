@@ -1,9 +1,9 @@
 //! Stage 2: validate. Every argument, the rules between them and the item itself are checked,
 //! producing a typed [`Config`]; every problem goes to the one error sink.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::Span;
 use syn::spanned::Spanned as _;
-use syn::{Expr, FnArg, Lit, LitStr, ReturnType, Type};
+use syn::{Expr, FnArg, Ident, Lit, LitStr, ReturnType, Type};
 
 use crate::duration::{self, Dur, DurationError};
 use crate::errors::Errors;
@@ -11,7 +11,8 @@ use crate::parse::{
     async_trait_body, future_output, returned_async_block, Args, Filter, ItemFn, Number, Spanned,
     Timeout,
 };
-use crate::vocab::{closest, find, list, BackoffKind, JitterKind};
+use crate::tokens::{first_mut_reference, mentions_ident, shown};
+use crate::vocab::{closest, list, BackoffKind, Choice, JitterKind, Key};
 
 /// Where the policy comes from.
 pub enum PolicySource {
@@ -77,324 +78,375 @@ pub struct Config {
     pub breaker: Option<Expr>,
     /// `fallback = …`: answers the final error.
     pub fallback: Option<Expr>,
+    /// `name = "…"`: the call's name in events and metrics (non-empty); `None` for the
+    /// function's path.
+    pub name: Option<LitStr>,
 }
 
 /// Checks `args` against each other and against the item, and builds the [`Config`]; `None`
 /// when anything was wrong (the reasons are in `errors`).
 pub fn config(args: Args, func: &ItemFn, errors: &mut Errors) -> Option<Config> {
-    let shape = check_item(func, errors);
-    let is_async = shape.is_some_and(|s| s.is_async);
-    let errors = &mut *errors;
+    args.validate(func, errors)
+}
 
-    let attempts = args
-        .attempts
-        .as_ref()
-        .and_then(|a| check_attempts(a, errors));
-    let base = args
-        .base
-        .as_ref()
-        .and_then(|d| check_duration(d, "base", errors));
-    let max = args
-        .max
-        .as_ref()
-        .and_then(|d| check_duration(d, "max", errors));
-    let deadline = args
-        .deadline
-        .as_ref()
-        .and_then(|d| check_duration(d, "deadline", errors));
-    let max_hint = args
-        .max_hint
-        .as_ref()
-        .and_then(|d| check_duration(d, "max_hint", errors));
-    let factor = args.factor.as_ref().and_then(|f| check_factor(f, errors));
-    let backoff = args.backoff.as_ref().and_then(|b| {
-        check_choice(&b.value, b.span, "backoff", &BackoffKind::names(), errors)
-            .and_then(|name| find(&BackoffKind::ALL, BackoffKind::name, name))
-    });
-    let jitter = match &args.jitter {
-        Some(Spanned { value: None, .. }) => Some(JitterKind::Full),
-        Some(Spanned {
-            value: Some(ident),
-            span,
-            ..
-        }) => check_choice(ident, *span, "jitter", &JitterKind::names(), errors)
-            .and_then(|name| find(&JitterKind::ALL, JitterKind::name, name)),
-        None => None,
-    };
+/// The attempts when `attempts` is not given.
+const DEFAULT_ATTEMPTS: u32 = 3;
 
-    // Rules between arguments.
-    if let (Some(base), Some(max), Some(max_arg)) = (base, max, &args.max) {
-        if max < base {
-            errors.push(
-                max_arg.span,
-                format!(
-                    "`max` ({}) is below `base` ({}): no delay could reach `base`; raise `max` or lower `base`",
-                    duration::display(max),
-                    duration::display(base)
-                ),
-            );
+impl Args {
+    /// Every check, each bad argument reported (none stops the others), then the [`Config`]
+    /// if `errors` holds nothing, from this stage or an earlier one.
+    pub fn validate(self, func: &ItemFn, errors: &mut Errors) -> Option<Config> {
+        let shape = Shape::of(func, errors);
+        let keys = self.policy_keys(errors);
+        self.check_policy_rules(&keys, errors);
+        let timeout = self.timeout(shape, errors);
+        self.check_idempotency_key(errors);
+        self.check_filters(errors);
+        self.check_name(errors);
+        if !errors.is_empty() {
+            return None;
+        }
+        Some(self.into_config(keys, timeout))
+    }
+
+    /// `attempts`, `base`, `max`, `factor`, `backoff`, `jitter`, `deadline`, `max_hint`, each
+    /// on its own.
+    fn policy_keys(&self, errors: &mut Errors) -> KeyPolicy {
+        let duration = |arg: &Option<Spanned<LitStr>>, key, errors: &mut Errors| {
+            arg.as_ref()
+                .and_then(|arg| check_duration(&arg.value, key, errors))
+        };
+        let attempts = self.attempts.as_ref().and_then(|arg| arg.attempts(errors));
+        let base = duration(&self.base, Key::Base, errors);
+        let max = duration(&self.max, Key::Max, errors);
+        let deadline = duration(&self.deadline, Key::Deadline, errors);
+        let max_hint = duration(&self.max_hint, Key::MaxHint, errors);
+        KeyPolicy {
+            attempts: attempts.unwrap_or(DEFAULT_ATTEMPTS),
+            base,
+            max,
+            factor: self.factor.as_ref().and_then(|arg| arg.factor(errors)),
+            backoff: self.backoff.as_ref().and_then(|arg| arg.choice(errors)),
+            jitter: self.jitter.as_ref().and_then(|arg| arg.jitter(errors)),
+            deadline,
+            max_hint,
         }
     }
-    if let (Some(factor_arg), Some(backoff)) = (&args.factor, backoff) {
-        if backoff != BackoffKind::Exponential {
-            errors.push(
-                factor_arg.key,
-                format!("`factor` only applies to `backoff = exponential`; remove it or change `backoff = {}`", backoff.name()),
-            );
+
+    /// The rules between policy keys: `max` not below `base`, `factor` only with a strategy
+    /// that takes one, and no key beside `policy`.
+    fn check_policy_rules(&self, keys: &KeyPolicy, errors: &mut Errors) {
+        if let (Some(base), Some(max), Some(max_arg)) = (keys.base, keys.max, &self.max) {
+            if max < base {
+                errors.push(
+                    max_arg.span,
+                    format!(
+                        "`max` ({}) is below `base` ({}): no delay could reach `base`; raise `max` or lower `base`",
+                        duration::display(max),
+                        duration::display(base)
+                    ),
+                );
+            }
+        }
+        if let (Some(factor_arg), Some(backoff)) = (&self.factor, keys.backoff) {
+            if !backoff.takes_factor() {
+                errors.push(
+                    factor_arg.key,
+                    format!(
+                        "`factor` only applies to `backoff = {}`; remove it or change `backoff = {}`",
+                        BackoffKind::WITH_FACTOR.name(),
+                        backoff.name()
+                    ),
+                );
+            }
+        }
+        if self.policy.is_some() {
+            self.check_no_key_beside_policy(errors);
         }
     }
-    if args.policy.is_some() {
+
+    /// With `policy = …`, the keys it replaces are errors at each key.
+    fn check_no_key_beside_policy(&self, errors: &mut Errors) {
         let keys = [
-            ("attempts", args.attempts.as_ref().map(|a| a.key)),
-            ("base", args.base.as_ref().map(|a| a.key)),
-            ("max", args.max.as_ref().map(|a| a.key)),
-            ("factor", args.factor.as_ref().map(|a| a.key)),
-            ("backoff", args.backoff.as_ref().map(|a| a.key)),
-            ("jitter", args.jitter.as_ref().map(|a| a.key)),
+            (Key::Attempts, self.attempts.as_ref().map(|a| a.key)),
+            (Key::Base, self.base.as_ref().map(|a| a.key)),
+            (Key::Max, self.max.as_ref().map(|a| a.key)),
+            (Key::Factor, self.factor.as_ref().map(|a| a.key)),
+            (Key::Backoff, self.backoff.as_ref().map(|a| a.key)),
+            (Key::Jitter, self.jitter.as_ref().map(|a| a.key)),
         ];
-        for (name, key) in keys {
-            if let Some(span) = key {
+        for (key, span) in keys {
+            if let Some(span) = span {
                 errors.push(
                     span,
-                    format!("`{name}` cannot be combined with `policy`; set it on the `Policy` value instead"),
+                    format!(
+                        "`{}` cannot be combined with `policy`; set it on the `Policy` value instead",
+                        key.name()
+                    ),
                 );
             }
         }
     }
 
-    let timeout = args.timeout.as_ref().and_then(|arg| match &arg.value {
-        Timeout::Literal(lit) => {
-            let spanned = Spanned {
-                value: lit.clone(),
-                key: arg.key,
-                span: arg.span,
-            };
-            let d = check_duration(&spanned, "timeout", errors)?;
-            if d.as_nanos() == 0 {
-                errors.push(
-                    arg.span,
-                    "`timeout = \"0ms\"` would cut off every attempt at once; give each attempt some time, such as `timeout = \"2s\"`",
-                );
+    /// `timeout`: a literal must be a non-zero duration, and any timeout needs an async body.
+    fn timeout(&self, shape: Option<Shape>, errors: &mut Errors) -> Option<(TimeoutValue, Span)> {
+        let arg = self.timeout.as_ref()?;
+        let value = match &arg.value {
+            Timeout::Literal(lit) => {
+                let d = check_duration(lit, Key::Timeout, errors);
+                if d.is_some_and(|d| d.as_nanos() == 0) {
+                    errors.push(
+                        arg.span,
+                        "`timeout = \"0ms\"` would cut off every attempt at once; give each attempt some time, such as `timeout = \"2s\"`",
+                    );
+                }
+                d.map(TimeoutValue::Literal)
             }
-            Some(TimeoutValue::Literal(d))
-        }
-        Timeout::Expr(expr) => Some(TimeoutValue::Expr(expr.clone())),
-    });
-    if let Some(arg) = &args.timeout {
-        if !is_async && shape.is_some() {
-            let message = if shape.is_some_and(|s| s.made_sync_by_runtime_macro) {
+            Timeout::Expr(expr) => Some(TimeoutValue::Expr(expr.clone())),
+        };
+        if let Some(shape) = shape.filter(|shape| !shape.is_async) {
+            let message = if shape.made_sync_by_runtime_macro {
                 "`timeout` needs an `async fn`, and `#[tokio::main]` or `#[tokio::test]` above `#[retry]` has already made this function synchronous; put `#[retry]` above it, so that it sees the `async fn`"
             } else {
                 "`timeout` needs an `async fn`: a blocking call cannot be cut off; make the function `async` or remove `timeout`"
             };
             errors.push(arg.key, message);
         }
+        value.map(|value| (value, arg.key))
     }
-    if let (Some(key), None) = (&args.idempotency_key, &args.context) {
-        errors.push(
-            key.key,
-            "`idempotency_key` is read through the attempt context: add `context = attempt` and send `attempt.idempotency_key()` with the request",
-        );
-    }
-    for (name, filter) in [("on", &args.on), ("unless", &args.unless)] {
-        if let Some(filter) = filter {
-            check_filter(name, filter, errors);
+
+    /// `idempotency_key` is read through the attempt context, so it needs `context`.
+    fn check_idempotency_key(&self, errors: &mut Errors) {
+        if let (Some(key), None) = (&self.idempotency_key, &self.context) {
+            errors.push(
+                key.key,
+                "`idempotency_key` is read through the attempt context: add `context = attempt` and send `attempt.idempotency_key()` with the request",
+            );
         }
     }
 
-    if !errors.is_empty() {
-        return None;
+    /// `on` and `unless` must each decide something.
+    fn check_filters(&self, errors: &mut Errors) {
+        for (key, filter) in [(Key::On, &self.on), (Key::Unless, &self.unless)] {
+            if let Some(filter) = filter {
+                filter.check(key, errors);
+            }
+        }
     }
 
-    let krate = match args.krate {
-        Some(k) => k.value,
-        None => syn::parse_quote!(::retry_runtime),
-    };
-    let policy = match args.policy {
-        Some(policy) => PolicySource::Expr {
-            expr: policy.value,
-            deadline,
-            max_hint,
-        },
-        None => PolicySource::Keys(KeyPolicy {
-            attempts: attempts.unwrap_or(3),
-            base,
-            max,
-            factor,
-            backoff,
-            jitter,
-            deadline,
-            max_hint,
-        }),
-    };
-    Some(Config {
-        policy,
-        krate,
-        timeout: timeout.zip(args.timeout.map(|t| t.key)),
-        on: args.on.map(|f| f.value),
-        unless: args.unless.map(|f| f.value),
-        when: args.when.map(|w| w.value),
-        classify: args.classify.map(|c| c.key),
-        until: args.until.map(|u| u.value),
-        classify_ok: args.classify_ok.map(|c| c.key),
-        context: args.context.map(|c| c.value),
-        idempotency_key: args.idempotency_key.map(|k| k.value),
-        on_retry: args.on_retry.map(|h| h.value),
-        budget: args.budget.map(|b| b.value),
-        breaker: args.breaker.map(|b| b.value),
-        fallback: args.fallback.map(|f| f.value),
-    })
-}
-
-/// Rejects a pattern that matches every error (`on = e`, `on = _`) when it has no guard: such a
-/// filter decides nothing.
-fn check_filter(name: &str, filter: &Spanned<Filter>, errors: &mut Errors) {
-    if filter.value.guard.is_some() {
-        return;
-    }
-    let shown = match &filter.value.pat {
-        syn::Pat::Wild(_) => "_".to_string(),
-        syn::Pat::Ident(ident)
-            if ident.subpat.is_none()
-                && ident
-                    .ident
-                    .to_string()
-                    .starts_with(|c: char| c.is_lowercase() || c == '_') =>
+    /// `name` must name something.
+    fn check_name(&self, errors: &mut Errors) {
+        if let Some(name) = self
+            .name
+            .as_ref()
+            .filter(|name| name.value.value().is_empty())
         {
-            ident.ident.to_string()
+            errors.push(
+                name.span,
+                "`name = \"\"` is empty; name the call as its events and metrics should show it, such as `name = \"provider-a\"`, or remove `name` to keep the function's path",
+            );
         }
-        _ => return,
-    };
-    let effect = if name == "on" {
-        "so it filters nothing (retrying every error is already the default)"
-    } else {
-        "so nothing would ever be retried"
-    };
-    errors.push(
-        filter.span,
-        format!(
-            "`{name} = {shown}` matches every error, {effect}; name the variants to match (`{name} = MyError::Timeout | MyError::Io(_)`), or decide with code: `when = |e| ...`"
-        ),
-    );
+    }
+
+    /// The checked arguments as the [`Config`].
+    fn into_config(self, keys: KeyPolicy, timeout: Option<(TimeoutValue, Span)>) -> Config {
+        let krate = match self.krate {
+            Some(krate) => krate.value,
+            None => syn::parse_quote!(::retry_runtime),
+        };
+        let policy = match self.policy {
+            Some(policy) => PolicySource::Expr {
+                expr: policy.value,
+                deadline: keys.deadline,
+                max_hint: keys.max_hint,
+            },
+            None => PolicySource::Keys(keys),
+        };
+        Config {
+            policy,
+            krate,
+            timeout,
+            on: self.on.map(|f| f.value),
+            unless: self.unless.map(|f| f.value),
+            when: self.when.map(|w| w.value),
+            classify: self.classify.map(|c| c.key),
+            until: self.until.map(|u| u.value),
+            classify_ok: self.classify_ok.map(|c| c.key),
+            context: self.context.map(|c| c.value),
+            idempotency_key: self.idempotency_key.map(|k| k.value),
+            on_retry: self.on_retry.map(|h| h.value),
+            budget: self.budget.map(|b| b.value),
+            breaker: self.breaker.map(|b| b.value),
+            fallback: self.fallback.map(|f| f.value),
+            name: self.name.map(|n| n.value),
+        }
+    }
 }
 
-fn check_attempts(arg: &Spanned<Number>, errors: &mut Errors) -> Option<u32> {
-    let span = arg.span;
-    let Lit::Int(int) = &arg.value.lit else {
-        let shown = quote::ToTokens::to_token_stream(&arg.value.lit).to_string();
+impl Spanned<Filter> {
+    /// Rejects a pattern that matches every error (`on = e`, `on = _`) when it has no guard:
+    /// such a filter decides nothing.
+    fn check(&self, key: Key, errors: &mut Errors) {
+        if self.value.guard.is_some() {
+            return;
+        }
+        let shown = match &self.value.pat {
+            syn::Pat::Wild(_) => "_".to_string(),
+            syn::Pat::Ident(ident)
+                if ident.subpat.is_none()
+                    && ident
+                        .ident
+                        .to_string()
+                        .starts_with(|c: char| c.is_lowercase() || c == '_') =>
+            {
+                ident.ident.to_string()
+            }
+            _ => return,
+        };
+        let effect = if key == Key::On {
+            "so it filters nothing (retrying every error is already the default)"
+        } else {
+            "so nothing would ever be retried"
+        };
+        let name = key.name();
         errors.push(
-            span,
-            format!("`attempts` counts calls, so it must be a whole number such as `attempts = 3`, found `{shown}`"),
-        );
-        return None;
-    };
-    if arg.value.negative() {
-        errors.add(syn::Error::new_spanned(
-            arg.value.tokens(),
+            self.span,
             format!(
-                "`attempts` cannot be negative (found `-{}`); it counts calls, the first included, so use at least `attempts = 1`",
-                int.base10_digits()
+                "`{name} = {shown}` matches every error, {effect}; name the variants to match (`{name} = MyError::Timeout | MyError::Io(_)`), or decide with code: `when = |e| ...`"
             ),
-        ));
-        return None;
-    }
-    match int.base10_parse::<u32>() {
-        Ok(0) => {
-            errors.push(
-                span,
-                "`attempts` counts the first call too, so it must be at least 1 (`attempts = 1` means no retry)",
-            );
-            None
-        }
-        Ok(n) => Some(n),
-        Err(_) => {
-            errors.push(
-                span,
-                format!(
-                    "`attempts = {}` does not fit in a `u32`; the largest accepted value is {}",
-                    int.base10_digits(),
-                    u32::MAX
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn check_duration(arg: &Spanned<LitStr>, key: &str, errors: &mut Errors) -> Option<Dur> {
-    let text = arg.value.value();
-    match duration::parse(&text) {
-        Ok(d) => Some(d),
-        Err(DurationError::Negative) => {
-            errors.push(
-                arg.span,
-                format!(
-                    "`{key}` cannot be negative (found `\"{text}\"`); durations start at `\"0ms\"`"
-                ),
-            );
-            None
-        }
-        Err(DurationError::Unparsable) => {
-            errors.push(arg.span, duration::explain_unparsable(&text));
-            None
-        }
-        Err(DurationError::Overflow) => {
-            errors.push(
-                arg.span,
-                format!("`\"{text}\"` is too long: durations must fit in `std::time::Duration` (about 584 billion years)"),
-            );
-            None
-        }
-    }
-}
-
-fn check_factor(arg: &Spanned<Number>, errors: &mut Errors) -> Option<f64> {
-    let parsed = match &arg.value.lit {
-        Lit::Int(int) => int.base10_parse::<f64>().ok(),
-        Lit::Float(float) => float.base10_parse::<f64>().ok(),
-        _ => None,
-    };
-    let Some(mut factor) = parsed else {
-        errors.push(arg.span, "expected a number such as `factor = 2.0`");
-        return None;
-    };
-    if arg.value.negative() {
-        factor = -factor;
-    }
-    if !factor.is_finite() {
-        let shown = quote::ToTokens::to_token_stream(&arg.value.lit).to_string();
-        errors.push(
-            arg.span,
-            format!("`factor = {shown}` is too large to be a finite `f64`; use a number such as `factor = 2.0`"),
         );
-        None
-    } else if factor < 1.0 {
-        errors.add(syn::Error::new_spanned(
-            arg.value.tokens(),
-            format!("`factor` must be at least 1.0 (found `{factor}`): a smaller factor would shrink the delays; use `backoff = constant` for equal delays"),
-        ));
-        None
-    } else {
-        Some(factor)
     }
 }
 
-fn check_choice<'a>(
-    ident: &syn::Ident,
-    span: Span,
-    key: &str,
-    choices: &[&'a str],
-    errors: &mut Errors,
-) -> Option<&'a str> {
+impl Spanned<Number> {
+    /// `attempts`: a whole number from 1 to `u32::MAX`.
+    fn attempts(&self, errors: &mut Errors) -> Option<u32> {
+        let span = self.span;
+        let Lit::Int(int) = &self.value.lit else {
+            errors.push(
+                span,
+                format!(
+                    "`attempts` counts calls, so it must be a whole number such as `attempts = 3`, found `{}`",
+                    shown(&self.value.lit)
+                ),
+            );
+            return None;
+        };
+        if self.value.negative() {
+            errors.add(syn::Error::new_spanned(
+                self.value.tokens(),
+                format!(
+                    "`attempts` cannot be negative (found `-{}`); it counts calls, the first included, so use at least `attempts = 1`",
+                    int.base10_digits()
+                ),
+            ));
+            return None;
+        }
+        match int.base10_parse::<u32>() {
+            Ok(0) => {
+                errors.push(
+                    span,
+                    "`attempts` counts the first call too, so it must be at least 1 (`attempts = 1` means no retry)",
+                );
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(
+                    span,
+                    format!(
+                        "`attempts = {}` does not fit in a `u32`; the largest accepted value is {}",
+                        int.base10_digits(),
+                        u32::MAX
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `factor`: a finite number of at least 1.
+    fn factor(&self, errors: &mut Errors) -> Option<f64> {
+        let parsed = match &self.value.lit {
+            Lit::Int(int) => int.base10_parse::<f64>().ok(),
+            Lit::Float(float) => float.base10_parse::<f64>().ok(),
+            _ => None,
+        };
+        let Some(mut factor) = parsed else {
+            errors.push(self.span, "expected a number such as `factor = 2.0`");
+            return None;
+        };
+        if self.value.negative() {
+            factor = -factor;
+        }
+        if !factor.is_finite() {
+            errors.push(
+                self.span,
+                format!(
+                    "`factor = {}` is too large to be a finite `f64`; use a number such as `factor = 2.0`",
+                    shown(&self.value.lit)
+                ),
+            );
+            None
+        } else if factor < 1.0 {
+            errors.add(syn::Error::new_spanned(
+                self.value.tokens(),
+                format!("`factor` must be at least 1.0 (found `{factor}`): a smaller factor would shrink the delays; use `backoff = constant` for equal delays"),
+            ));
+            None
+        } else {
+            Some(factor)
+        }
+    }
+}
+
+impl Spanned<Ident> {
+    /// The choice of `T` this identifier names (`backoff = linear`).
+    fn choice<T: Choice>(&self, errors: &mut Errors) -> Option<T> {
+        named_choice(&self.value, self.span, errors)
+    }
+}
+
+impl Spanned<Option<Ident>> {
+    /// `jitter = KIND`, or a bare `jitter`.
+    fn jitter(&self, errors: &mut Errors) -> Option<JitterKind> {
+        match &self.value {
+            None => Some(JitterKind::BARE),
+            Some(ident) => named_choice(ident, self.span, errors),
+        }
+    }
+}
+
+/// The choice of `T` written `ident`, or an error at `span` with the closest choice.
+fn named_choice<T: Choice>(ident: &Ident, span: Span, errors: &mut Errors) -> Option<T> {
     let name = ident.to_string();
-    if let Some(found) = choices.iter().find(|choice| **choice == name) {
+    if let Some(found) = T::from_written(&name) {
         return Some(found);
     }
-    let hint = match closest(&name, choices) {
-        Some(best) => format!("did you mean `{best}`? expected one of {}", list(choices)),
-        None => format!("expected one of {}", list(choices)),
+    let choices = T::written_all();
+    let hint = match closest(&name, &choices) {
+        Some(best) => format!("did you mean `{best}`? expected one of {}", list(&choices)),
+        None => format!("expected one of {}", list(&choices)),
     };
-    errors.push(span, format!("unknown {key} `{name}`; {hint}"));
+    errors.push(span, format!("unknown {} `{name}`; {hint}", T::KEY.name()));
+    None
+}
+
+/// The duration `lit` holds, or an error at it saying why it is not one.
+fn check_duration(lit: &LitStr, key: Key, errors: &mut Errors) -> Option<Dur> {
+    let text = lit.value();
+    let message = match duration::parse(&text) {
+        Ok(d) => return Some(d),
+        Err(DurationError::Negative) => format!(
+            "`{}` cannot be negative (found `\"{text}\"`); durations start at `\"0ms\"`",
+            key.name()
+        ),
+        Err(DurationError::Unparsable) => duration::explain_unparsable(&text),
+        Err(DurationError::Overflow) => format!(
+            "`\"{text}\"` is too long: durations must fit in `std::time::Duration` (about 584 billion years)"
+        ),
+    };
+    errors.push(lit.span(), message);
     None
 }
 
@@ -407,45 +459,47 @@ pub struct Shape {
     pub made_sync_by_runtime_macro: bool,
 }
 
-/// Checks of the function itself: what cannot be retried at all. `None` if it cannot.
-fn check_item(func: &ItemFn, errors: &mut Errors) -> Option<Shape> {
-    let sig = &func.sig;
-    let mut ok = true;
-    if let Some(constness) = &sig.constness {
-        errors.push(
-            constness.span,
-            "`#[retry]` cannot be used on a `const fn`: retrying sleeps between attempts; remove `const`",
-        );
-        ok = false;
+impl Shape {
+    /// Checks of the function itself: what cannot be retried at all. `None` if it cannot.
+    fn of(func: &ItemFn, errors: &mut Errors) -> Option<Shape> {
+        let sig = &func.sig;
+        let mut ok = true;
+        if let Some(constness) = &sig.constness {
+            errors.push(
+                constness.span,
+                "`#[retry]` cannot be used on a `const fn`: retrying sleeps between attempts; remove `const`",
+            );
+            ok = false;
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.push(
+                variadic.dots.spans[0],
+                "`#[retry]` cannot retry a variadic function: the arguments cannot be replayed",
+            );
+            ok = false;
+        }
+        check_returned_borrow(func, errors);
+        let boxed = async_trait_body(&func.body).is_some();
+        let returned = returned_async_block(sig, &func.body).is_some();
+        if let (None, false, false, Some(_), ReturnType::Type(_, ret)) = (
+            &sig.asyncness,
+            boxed,
+            returned,
+            future_output(sig),
+            &sig.output,
+        ) {
+            errors.add(syn::Error::new_spanned(
+                ret,
+                "`#[retry]` on a function returning `impl Future` needs its whole body to be one `async move { .. }` block (each attempt runs that block); or make it an `async fn`",
+            ));
+            ok = false;
+        }
+        ok.then_some(Shape {
+            is_async: sig.asyncness.is_some() || boxed || returned,
+            made_sync_by_runtime_macro: sig.asyncness.is_none()
+                && mentions_ident(&func.body, "block_on"),
+        })
     }
-    if let Some(variadic) = &sig.variadic {
-        errors.push(
-            variadic.dots.spans[0],
-            "`#[retry]` cannot retry a variadic function: the arguments cannot be replayed",
-        );
-        ok = false;
-    }
-    check_returned_borrow(func, errors);
-    let boxed = async_trait_body(&func.body).is_some();
-    let returned = returned_async_block(sig, &func.body).is_some();
-    if let (None, false, false, Some(_), ReturnType::Type(_, ret)) = (
-        &sig.asyncness,
-        boxed,
-        returned,
-        future_output(sig),
-        &sig.output,
-    ) {
-        errors.add(syn::Error::new_spanned(
-            ret,
-            "`#[retry]` on a function returning `impl Future` needs its whole body to be one `async move { .. }` block (each attempt runs that block); or make it an `async fn`",
-        ));
-        ok = false;
-    }
-    ok.then_some(Shape {
-        is_async: sig.asyncness.is_some() || boxed || returned,
-        made_sync_by_runtime_macro: sig.asyncness.is_none()
-            && mentions_ident(&func.body, "block_on"),
-    })
 }
 
 /// A function returning a borrow of one of its `&mut` arguments (`-> Result<&mut Conn, E>`
@@ -474,51 +528,7 @@ fn check_returned_borrow(func: &ItemFn, errors: &mut Errors) {
     }
 }
 
-/// The span of the first `&mut` (or `Pin<&mut …>`) in a type.
+/// The span of a type holding a `&mut` (or `Pin<&mut …>`), if it holds one.
 fn mut_reference_in(ty: &Type) -> Option<Span> {
-    fn walk(tokens: TokenStream) -> Option<Span> {
-        let mut previous_and: Option<Span> = None;
-        let mut lifetime_pending = false;
-        for tt in tokens {
-            match &tt {
-                TokenTree::Punct(p) if p.as_char() == '&' => {
-                    previous_and = Some(p.span());
-                    lifetime_pending = false;
-                    continue;
-                }
-                TokenTree::Punct(p) if p.as_char() == '\'' && previous_and.is_some() => {
-                    lifetime_pending = true;
-                    continue;
-                }
-                TokenTree::Ident(ident) if previous_and.is_some() => {
-                    if ident == "mut" {
-                        return previous_and;
-                    }
-                    if lifetime_pending {
-                        lifetime_pending = false;
-                        continue;
-                    }
-                }
-                TokenTree::Group(group) => {
-                    if let Some(span) = walk(group.stream()) {
-                        return Some(span);
-                    }
-                }
-                _ => {}
-            }
-            previous_and = None;
-            lifetime_pending = false;
-        }
-        None
-    }
-    walk(quote::ToTokens::to_token_stream(ty)).map(|_| ty.span())
-}
-
-/// Whether `ident` occurs anywhere in `tokens`.
-fn mentions_ident(tokens: &TokenStream, ident: &str) -> bool {
-    tokens.clone().into_iter().any(|tt| match tt {
-        TokenTree::Ident(i) => i == ident,
-        TokenTree::Group(g) => mentions_ident(&g.stream(), ident),
-        _ => false,
-    })
+    first_mut_reference(quote::ToTokens::to_token_stream(ty)).map(|_| ty.span())
 }

@@ -1,6 +1,7 @@
-//! The words of `#[retry(...)]`: its keys, the backoff and jitter names, and "did you mean"
-//! suggestions. Imports nothing from the rest of the crate; every other stage matches on these
-//! enums exhaustively, so a new key is a compile error until each stage handles it.
+//! The words of `#[retry(...)]`: its keys, the backoff and jitter names, the rule between them
+//! (`factor` applies to `backoff = exponential` alone), and "did you mean" suggestions.
+//! Imports nothing from the rest of the crate; every other stage matches on these enums
+//! exhaustively, so a new key is a compile error until each stage handles it.
 
 /// One key of `#[retry(...)]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,12 +28,13 @@ pub enum Key {
     Breaker,
     Fallback,
     Policy,
+    Name,
     Crate,
 }
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 23] = [
+    pub const ALL: [Key; 24] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -55,6 +57,7 @@ impl Key {
         Key::Breaker,
         Key::Fallback,
         Key::Policy,
+        Key::Name,
         Key::Crate,
     ];
 
@@ -83,6 +86,7 @@ impl Key {
             Key::Breaker => "breaker",
             Key::Fallback => "fallback",
             Key::Policy => "policy",
+            Key::Name => "name",
             Key::Crate => "crate",
         }
     }
@@ -95,8 +99,8 @@ impl Key {
             Key::MaxHint => "\"60s\"",
             Key::Timeout => "\"2s\"",
             Key::Factor => "2.0",
-            Key::Backoff => "exponential",
-            Key::Jitter => "full",
+            Key::Backoff => BackoffKind::Exponential.name(),
+            Key::Jitter => JitterKind::BARE.name(),
             Key::On | Key::Unless => "MyError::Timeout | MyError::Io(_)",
             Key::When => "|e| e.is_transient()",
             Key::Classify | Key::ClassifyOk => "",
@@ -108,7 +112,37 @@ impl Key {
             Key::Breaker => "MY_BREAKER",
             Key::Fallback => "|e| Ok(cached())",
             Key::Policy => "MY_POLICY",
+            Key::Name => "\"provider-a\"",
             Key::Crate => "\"::retry_runtime\"",
+        }
+    }
+
+    /// Whether the key is written with a value, alone, or either way.
+    pub const fn arity(self) -> Arity {
+        match self {
+            Key::Classify | Key::ClassifyOk => Arity::Flag,
+            Key::Jitter => Arity::FlagOrValue,
+            Key::Attempts
+            | Key::Base
+            | Key::Max
+            | Key::Factor
+            | Key::Backoff
+            | Key::Deadline
+            | Key::MaxHint
+            | Key::Timeout
+            | Key::On
+            | Key::Unless
+            | Key::When
+            | Key::Until
+            | Key::Context
+            | Key::Idempotency
+            | Key::OnRetry
+            | Key::Budget
+            | Key::Breaker
+            | Key::Fallback
+            | Key::Policy
+            | Key::Name
+            | Key::Crate => Arity::Value,
         }
     }
 
@@ -118,8 +152,47 @@ impl Key {
     }
 
     /// Every key's name, for suggestions.
-    pub fn names() -> [&'static str; 23] {
+    pub fn names() -> [&'static str; Key::ALL.len()] {
         Key::ALL.map(Key::name)
+    }
+}
+
+/// How a key is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// `key = value`, always.
+    Value,
+    /// `key` alone, never with a value (`classify`).
+    Flag,
+    /// Either way (`jitter`, `jitter = equal`).
+    FlagOrValue,
+}
+
+/// A key whose value is one name out of a fixed list (`backoff = linear`, `jitter = full`).
+/// Parsing and validation take the key, the names and their order from here alone.
+pub trait Choice: Copy + 'static {
+    /// The key whose value this is.
+    const KEY: Key;
+    /// Every choice, in the order messages list them.
+    const CHOICES: &'static [Self];
+
+    /// The choice as written in the attribute.
+    fn written(self) -> &'static str;
+
+    /// Every choice as written, for messages and suggestions.
+    fn written_all() -> Vec<&'static str> {
+        Self::CHOICES
+            .iter()
+            .map(|choice| choice.written())
+            .collect()
+    }
+
+    /// The choice written `word`, if there is one.
+    fn from_written(word: &str) -> Option<Self> {
+        Self::CHOICES
+            .iter()
+            .copied()
+            .find(|choice| choice.written() == word)
     }
 }
 
@@ -161,13 +234,25 @@ impl BackoffKind {
         }
     }
 
-    /// Every name, for suggestions.
-    pub fn names() -> [&'static str; 4] {
-        BackoffKind::ALL.map(BackoffKind::name)
+    /// The one strategy that multiplies its delays, and so the only one `factor` applies to.
+    pub const WITH_FACTOR: BackoffKind = BackoffKind::Exponential;
+
+    /// Whether `factor` may be given with this strategy.
+    pub const fn takes_factor(self) -> bool {
+        matches!(self, BackoffKind::WITH_FACTOR)
     }
 }
 
-/// `jitter = …` (a bare `jitter` is [`JitterKind::Full`]).
+impl Choice for BackoffKind {
+    const KEY: Key = Key::Backoff;
+    const CHOICES: &'static [Self] = &BackoffKind::ALL;
+
+    fn written(self) -> &'static str {
+        self.name()
+    }
+}
+
+/// `jitter = …` (a bare `jitter` is [`JitterKind::BARE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JitterKind {
     Full,
@@ -184,6 +269,9 @@ impl JitterKind {
         JitterKind::Decorrelated,
         JitterKind::None,
     ];
+
+    /// What a bare `jitter` flag means.
+    pub const BARE: JitterKind = JitterKind::Full;
 
     /// The name as written in the attribute.
     pub const fn name(self) -> &'static str {
@@ -204,16 +292,15 @@ impl JitterKind {
             JitterKind::None => "None",
         }
     }
-
-    /// Every name, for suggestions.
-    pub fn names() -> [&'static str; 4] {
-        JitterKind::ALL.map(JitterKind::name)
-    }
 }
 
-/// Find a name among `T::ALL` by its written form.
-pub fn find<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str, word: &str) -> Option<T> {
-    all.iter().copied().find(|item| name(*item) == word)
+impl Choice for JitterKind {
+    const KEY: Key = Key::Jitter;
+    const CHOICES: &'static [Self] = &JitterKind::ALL;
+
+    fn written(self) -> &'static str {
+        self.name()
+    }
 }
 
 /// `a`, `b`, `c` for error messages.
@@ -272,8 +359,18 @@ mod tests {
         assert_eq!(closest("attemtps", &keys), Some("attempts"));
         assert_eq!(closest("bsae", &keys), Some("base"));
         assert_eq!(closest("jiter", &keys), Some("jitter"));
+        assert_eq!(closest("nmae", &keys), Some("name"));
         assert_eq!(closest("retries", &keys), None);
         assert_eq!(closest("x", &keys), None);
+    }
+
+    #[test]
+    fn only_exponential_backoff_takes_a_factor() {
+        let with_factor: Vec<BackoffKind> = BackoffKind::ALL
+            .into_iter()
+            .filter(|kind| kind.takes_factor())
+            .collect();
+        assert_eq!(with_factor, [BackoffKind::Exponential]);
     }
 
     #[test]
@@ -282,16 +379,18 @@ mod tests {
             assert_eq!(Key::from_name(key.name()), Some(key));
         }
         for kind in BackoffKind::ALL {
-            assert_eq!(
-                find(&BackoffKind::ALL, BackoffKind::name, kind.name()),
-                Some(kind)
-            );
+            assert_eq!(BackoffKind::from_written(kind.name()), Some(kind));
         }
         for kind in JitterKind::ALL {
-            assert_eq!(
-                find(&JitterKind::ALL, JitterKind::name, kind.name()),
-                Some(kind)
-            );
+            assert_eq!(JitterKind::from_written(kind.name()), Some(kind));
         }
+        assert_eq!(
+            BackoffKind::written_all(),
+            BackoffKind::ALL.map(BackoffKind::name)
+        );
+        assert_eq!(
+            JitterKind::written_all(),
+            JitterKind::ALL.map(JitterKind::name)
+        );
     }
 }

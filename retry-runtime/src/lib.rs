@@ -75,26 +75,24 @@
 
 mod args;
 mod attempt;
-mod backoff;
-mod breaker;
-mod budget;
-pub mod builder;
 mod classify;
-#[cfg(feature = "serde")]
-mod config;
+mod doors;
 mod engine;
-mod jitter;
+mod guard;
+mod integrations;
 mod policy;
-mod schedule;
 
-#[cfg(feature = "tonic")]
-mod grpc;
 #[cfg(feature = "http")]
-pub mod http;
-#[cfg(feature = "reqwest-middleware")]
-pub mod middleware;
+#[doc(inline)]
+pub use classify::http;
 #[cfg(feature = "reqwest")]
-pub mod reqwest;
+#[doc(inline)]
+pub use classify::reqwest;
+#[doc(inline)]
+pub use doors::builder;
+#[cfg(feature = "reqwest-middleware")]
+#[doc(inline)]
+pub use integrations::middleware;
 
 #[doc(hidden)]
 pub mod __private;
@@ -103,17 +101,21 @@ pub mod __private;
 pub use args::CloneForRetry;
 // The traits the attribute's bounds name, re-exported here (hidden) so that compile errors
 // show them by their short name rather than by a path into `__private`.
-#[doc(hidden)]
-pub use __private::{FromBreakerOpen, FromTimedOut, RetryClassify, RetryClassifyOk, RetryResult};
 pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
-pub use backoff::Backoff;
-pub use breaker::{BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition};
-pub use budget::RetryBudget;
 pub use classify::{Classify, Decision, TimedOut};
+#[doc(hidden)]
+pub use doors::attribute::{
+    FromBreakerOpen, FromTimedOut, RetryClassify, RetryClassifyOk, RetryResult,
+};
+pub use doors::Schedule;
 pub use engine::GiveUp;
-pub use jitter::{seed_jitter, Jitter};
+pub use guard::breaker::{
+    BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition,
+};
+pub use guard::budget::RetryBudget;
+pub use policy::backoff::Backoff;
+pub use policy::jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
-pub use schedule::Schedule;
 
 #[cfg(feature = "macros")]
 #[cfg_attr(feature = "tokio", doc = include_str!("retry.md"))]

@@ -6,7 +6,7 @@ use core::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::backoff::{from_nanos_capped, nanos};
+use crate::policy::backoff::{from_nanos_capped, nanos};
 
 /// How a computed delay `d` is randomised (Brooker, "Exponential Backoff And Jitter").
 ///

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::engine::{GiveUp, Memory, Step};
+use crate::engine::{GiveUp, Guards, Memory, Step, Verdict};
 use crate::{Decision, Policy, RetryInfo};
 
 /// The retry engine's decision step as a value, for loops you drive yourself: a stream that
@@ -61,19 +61,19 @@ use crate::{Decision, Policy, RetryInfo};
 #[derive(Debug, Clone)]
 pub struct Schedule {
     policy: Policy,
-    step: Step<Fed>,
+    step: Step<CallerElapsed>,
 }
 
 /// What a caller-driven loop feeds in: the elapsed time, when it keeps one.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Fed {
+pub(crate) struct CallerElapsed {
     elapsed: Option<Duration>,
     previous: Duration,
 }
 
-impl Memory for Fed {
+impl Memory for CallerElapsed {
     fn begin(_: &Policy, _: bool) -> Self {
-        Fed::default()
+        CallerElapsed::default()
     }
     fn elapsed(&self) -> Option<Duration> {
         self.elapsed
@@ -131,13 +131,12 @@ impl Schedule {
         decision: Decision,
         elapsed: Option<Duration>,
     ) -> Result<RetryInfo, GiveUp> {
-        let verdict = match decision {
-            Decision::Stop => Err(GiveUp::Permanent),
-            Decision::Retry => Ok(None),
-            Decision::RetryAfter(hint) => Ok(Some(hint)),
-        };
         self.step.memory_mut().elapsed = elapsed;
-        self.step.decide(&self.policy, verdict, None)
+        match Verdict::of_error(decision) {
+            Verdict::Retry(hint) => self.step.retry_after(&self.policy, hint, Guards::NONE),
+            Verdict::Stop(reason) => Err(reason),
+            Verdict::Accept => Err(GiveUp::Permanent),
+        }
     }
 }
 

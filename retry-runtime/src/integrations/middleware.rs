@@ -6,15 +6,11 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::__private::TokioClock;
-use crate::builder::counters;
-use crate::engine::{Everything, Step};
-use crate::{
-    CircuitBreaker, Classify, Decision, GiveUp, IdempotencyKey, Policy, RetryBudget, TimedOut,
+use crate::engine::observe::{trace_give_up, trace_retry};
+use crate::engine::{
+    GiveUp, Guards, Judged, Site, StartAndPrevious, Step, TokioClock, Turn, Verdict,
 };
-
-/// The name in events and metrics.
-const NAME: &str = "reqwest-middleware";
+use crate::{CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
 
 /// Retries the requests of a [`reqwest_middleware`] client by a [`Policy`], on the same engine as
 /// `#[retry]`: the HTTP rules of [`crate::http`] (the status table, `x-should-retry`,
@@ -44,6 +40,7 @@ pub struct RetryMiddleware {
     breaker: Option<&'static CircuitBreaker>,
     timeout: Option<Duration>,
     idempotency_key: bool,
+    name: &'static str,
 }
 
 impl RetryMiddleware {
@@ -60,10 +57,25 @@ impl RetryMiddleware {
             breaker: None,
             timeout: None,
             idempotency_key: false,
+            name: "reqwest-middleware",
         }
     }
 
-    /// Draws a token from `budget` for each retry and refills it on success.
+    /// Names the calls in events and metrics (`reqwest-middleware` by default): one client
+    /// per provider, told apart.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy};
+    /// let layer = RetryMiddleware::new(Policy::new()).with_name("provider-a");
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Draws a token from `budget` for each retry and refills it on success or a permanent
+    /// answer (a 404 is the server answering).
     ///
     /// ```
     /// use retry_runtime::{middleware::RetryMiddleware, Policy, RetryBudget};
@@ -127,7 +139,7 @@ impl RetryMiddleware {
         request: Request,
         extensions: &mut http::Extensions,
         next: Next<'_>,
-        step: &Step<Everything<TokioClock>>,
+        step: &Step<StartAndPrevious<TokioClock>>,
     ) -> reqwest_middleware::Result<Response> {
         let sent = next.run(request, extensions);
         match self.timeout {
@@ -142,14 +154,9 @@ impl RetryMiddleware {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for RetryMiddleware {
-    async fn handle(
-        &self,
-        mut request: Request,
-        extensions: &mut http::Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+impl RetryMiddleware {
+    /// Adds the `Idempotency-Key` header, when asked to and the request needs one.
+    fn add_idempotency_key(&self, request: &mut Request) {
         let header = HeaderName::from_static("idempotency-key");
         if self.idempotency_key
             && !request.method().is_idempotent()
@@ -160,80 +167,73 @@ impl Middleware for RetryMiddleware {
                 request.headers_mut().insert(header, value);
             }
         }
-        let mut step = Step::<Everything<TokioClock>>::begin(&self.policy, false);
+    }
+}
+
+/// The verdict on an attempt's outcome by the HTTP rules: a success is accepted, a permanent
+/// answer stops, a transient one is retried, unless the request cannot be sent again (its body
+/// is a stream: then its first answer is the call's).
+fn judge(outcome: &reqwest_middleware::Result<Response>, replayable: bool) -> Judged {
+    let decision = match outcome {
+        Ok(response) if response.status().is_success() => return Judged::error(Verdict::Accept),
+        Ok(response) => response.classify(),
+        Err(err) => err.classify(),
+    };
+    let verdict = match Verdict::of_error(decision) {
+        Verdict::Retry(_) if !replayable => Verdict::Stop(GiveUp::NotReplayable),
+        verdict => verdict,
+    };
+    // A transient answer counts against the service even when it cannot be retried.
+    Judged::new(verdict, decision.is_retry(), false)
+}
+
+#[async_trait::async_trait]
+impl Middleware for RetryMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        self.add_idempotency_key(&mut request);
+        let site = Site::named(&self.name);
+        let guards = Guards {
+            budget: self.budget,
+            breaker: self.breaker,
+        };
+        let mut step = Step::<StartAndPrevious<TokioClock>>::begin(&self.policy, false);
         loop {
             // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
             let again = request.try_clone();
-            let permit = match self.breaker.map(CircuitBreaker::try_acquire).transpose() {
+            let permit = match step.enter(self.breaker) {
                 Ok(permit) => permit,
                 Err(open) => {
-                    counters::gave_up(NAME, step.attempt(), GiveUp::BreakerOpen);
+                    step.refused(&site);
+                    trace_give_up(&site, step.attempts_made(), GiveUp::BreakerOpen, &open);
                     return Err(reqwest_middleware::Error::middleware(open));
                 }
             };
             let outcome = self.attempt(request, extensions, next.clone(), &step).await;
-            let decision = match &outcome {
-                Ok(response) => response.classify(),
-                Err(err) => err.classify(),
-            };
-            if let Some(permit) = permit {
-                if decision.is_retry() {
-                    permit.failure()
-                } else {
-                    permit.success()
-                }
-            }
-            let verdict = match decision {
-                Decision::Stop => {
-                    let success = outcome
-                        .as_ref()
-                        .is_ok_and(|response| response.status().is_success());
-                    if let (true, Some(budget)) = (success, self.budget) {
-                        budget.deposit();
-                    }
-                    if success {
-                        counters::done(NAME, step.attempt(), true);
-                    } else {
-                        counters::gave_up(NAME, step.attempt(), GiveUp::Permanent);
-                    }
-                    return outcome;
-                }
-                Decision::Retry => Ok(None),
-                Decision::RetryAfter(hint) => Ok(Some(hint)),
-            };
-            if step.has_attempts_left(&self.policy)
-                && self.breaker.is_some_and(|breaker| !breaker.admits())
-            {
-                // The breaker has just opened: the next attempt would be refused, so this
-                // answer is the call's.
-                crate::engine::trace_give_up(
-                    NAME,
-                    step.attempt(),
-                    GiveUp::BreakerOpen,
-                    &Shown(&outcome),
-                );
-                counters::gave_up(NAME, step.attempt(), GiveUp::BreakerOpen);
+            let judged = judge(&outcome, again.is_some());
+            if judged.is_accepted() {
+                step.accepted(guards, permit, &site);
                 return outcome;
             }
-            let Some(again) = again else {
-                // A body that cannot be sent twice: the first answer is the call's.
-                counters::gave_up(NAME, step.attempt(), GiveUp::OutOfAttempts);
-                return outcome;
-            };
-            let shown = Shown(&outcome);
-            let delay = match step.failed(&self.policy, verdict, self.budget, NAME, &shown) {
-                Ok(info) => {
-                    counters::retried(NAME);
-                    info.delay()
-                }
-                Err(reason) => {
-                    counters::gave_up(NAME, step.attempt(), reason);
+            let shown = OutcomeSummary(&outcome);
+            let info = match step.turn(&self.policy, guards, permit, judged, &site) {
+                Turn::Done => return outcome,
+                Turn::Retry(info) => info,
+                Turn::GiveUp(reason) => {
+                    trace_give_up(&site, step.attempt(), reason, &shown);
                     return outcome;
                 }
             };
+            trace_retry(&site, &info, &shown);
+            // Only a request that can be sent again is retried.
+            let Some(again) = again else { return outcome };
             drop(outcome);
-            if !delay.is_zero() {
-                crate::engine::sleep(delay).await;
+            if !info.delay().is_zero() {
+                crate::engine::sleep(info.delay()).await;
             }
             request = again;
         }
@@ -241,9 +241,9 @@ impl Middleware for RetryMiddleware {
 }
 
 /// What the events show of an outcome: the status, or the error.
-struct Shown<'a>(&'a reqwest_middleware::Result<Response>);
+struct OutcomeSummary<'a>(&'a reqwest_middleware::Result<Response>);
 
-impl core::fmt::Debug for Shown<'_> {
+impl core::fmt::Display for OutcomeSummary<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
             Ok(response) => write!(f, "{}", response.status()),

@@ -1,5 +1,12 @@
 //! Error classification: which errors are worth another attempt.
 
+#[cfg(feature = "tonic")]
+mod grpc;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
+
 use core::time::Duration;
 use std::io;
 

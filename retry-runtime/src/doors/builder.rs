@@ -7,27 +7,29 @@
 //! call allocates nothing and pays only for what it uses. Their names are rarely written: chain
 //! the methods and `.await` (or `.call()`).
 
-use core::fmt;
 use core::time::Duration;
 
-use crate::__private::StdClock;
 use crate::attempt::CallKey;
-use crate::engine::{Everything, Flow, GiveUp, Step, Verdict};
+use crate::engine::observe::{trace_give_up, trace_retry};
+use crate::engine::verdict::longer;
+use crate::engine::{
+    Flow, GiveUp, Guards, Judged, Memory, Site, StartAndPrevious, StdClock, Step, Turn, Verdict,
+};
 use crate::{
-    Attempt, BreakerOpen, CircuitBreaker, Classify, Decision, IdempotencyKey, Permit, Policy,
-    RetryBudget, RetryInfo,
+    Attempt, BreakerOpen, CircuitBreaker, Classify, IdempotencyKey, Permit, Policy, RetryBudget,
+    RetryInfo,
 };
 
 // ---- deciding on an outcome --------------------------------------------------------------------
 
-/// How a builder judges an attempt's outcome: `None` when it is final, else the verdict (retry,
-/// with a server's hint if one was given, or give up for a reason). Built up by
+/// How a builder judges an attempt's outcome: [`Verdict::Accept`] when it is final, else a
+/// retry (with a server's hint if one was given) or a reason to give up. Built up by
 /// [`when`](RetryBlocking::when), [`classify`](RetryBlocking::classify), [`until`](RetryBlocking::until) and
 /// [`classify_ok`](RetryBlocking::classify_ok); the order is the attribute's: for an error `when` then
 /// `classify` (all must agree to retry), for a value `until` then `classify_ok`.
 pub trait Judge<T, E> {
     /// The verdict on one outcome.
-    fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict>;
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict;
 
     /// Whether a value says that the service is in trouble (`classify_ok` calls it
     /// transient), for the circuit breaker. A value that only fails `until` is the service
@@ -44,8 +46,11 @@ pub struct Errors;
 
 impl<T, E> Judge<T, E> for Errors {
     #[inline]
-    fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict> {
-        outcome.as_ref().err().map(|_| Ok(None))
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        match outcome {
+            Ok(_) => Verdict::Accept,
+            Err(_) => Verdict::RETRY,
+        }
     }
 }
 
@@ -55,9 +60,9 @@ pub struct When<F, J>(F, J);
 
 impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
     #[inline]
-    fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict> {
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.1.judge(outcome), outcome) {
-            (Some(Ok(_)), Err(error)) if !(self.0)(error) => Some(Err(GiveUp::When)),
+            (Verdict::Retry(_), Err(error)) if !(self.0)(error) => Verdict::Stop(GiveUp::When),
             (verdict, _) => verdict,
         }
     }
@@ -73,9 +78,9 @@ pub struct Classified<J>(J);
 
 impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
     #[inline]
-    fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict> {
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.0.judge(outcome), outcome) {
-            (Some(Ok(hint)), Err(error)) => Some(with_decision(hint, error.classify())),
+            (verdict @ Verdict::Retry(_), Err(error)) => verdict.and_error(error.classify()),
             (verdict, _) => verdict,
         }
     }
@@ -91,9 +96,9 @@ pub struct Until<F, J>(F, J);
 
 impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
     #[inline]
-    fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict> {
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.1.judge(outcome), outcome) {
-            (None, Ok(value)) if !(self.0)(value) => Some(Ok(None)),
+            (Verdict::Accept, Ok(value)) if !(self.0)(value) => Verdict::RETRY,
             (verdict, _) => verdict,
         }
     }
@@ -109,28 +114,20 @@ pub struct ClassifiedOk<J>(J);
 
 impl<T: Classify, E, J: Judge<T, E>> Judge<T, E> for ClassifiedOk<J> {
     #[inline]
-    fn judge(&self, outcome: &Result<T, E>) -> Option<Verdict> {
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.0.judge(outcome), outcome) {
-            (None, Ok(value)) => match value.classify() {
-                Decision::Stop => None,
-                decision => Some(with_decision(None, decision)),
+            (Verdict::Accept, Ok(value)) => Verdict::of_value(true, value.classify()),
+            // `until` already retries the value: its hint, if it gives one, counts too.
+            (Verdict::Retry(hint), Ok(value)) => match Verdict::of_value(false, value.classify()) {
+                Verdict::Retry(more) => Verdict::Retry(longer(hint, more)),
+                verdict => verdict,
             },
-            (Some(Ok(hint)), Ok(value)) => Some(with_decision(hint, value.classify()).or(Ok(hint))),
             (verdict, _) => verdict,
         }
     }
     #[inline]
     fn value_transient(&self, value: &T) -> bool {
         self.0.value_transient(value) || value.classify().is_retry()
-    }
-}
-
-/// A retry verdict with a hint so far, and a [`Decision`].
-fn with_decision(hint: Option<Duration>, decision: Decision) -> Verdict {
-    match decision {
-        Decision::Stop => Err(GiveUp::Permanent),
-        Decision::Retry => Ok(hint),
-        Decision::RetryAfter(wait) => Ok(Some(hint.map_or(wait, |hint| hint.max(wait)))),
     }
 }
 
@@ -187,10 +184,10 @@ pub trait Gate<'a> {
     type Refused;
     /// Asks to make an attempt.
     fn enter(&self) -> Result<Self::Permit, Self::Refused>;
-    /// Reports the attempt's outcome: `failed` when the filters judged it transient.
-    fn report(permit: Self::Permit, failed: bool);
-    /// Whether an attempt would be admitted now (asked before sleeping).
-    fn admits(&self) -> bool;
+    /// The breaker, for the engine's turn.
+    fn breaker(&self) -> Option<&'a CircuitBreaker>;
+    /// The permit, for the engine's turn to report on.
+    fn permit(permit: Option<Self::Permit>) -> Option<Permit<'a>>;
 }
 
 /// No circuit breaker.
@@ -205,10 +202,12 @@ impl<'a> Gate<'a> for NoBreaker {
         Ok(())
     }
     #[inline(always)]
-    fn report(_: (), _: bool) {}
+    fn breaker(&self) -> Option<&'a CircuitBreaker> {
+        None
+    }
     #[inline(always)]
-    fn admits(&self) -> bool {
-        true
+    fn permit(_: Option<()>) -> Option<Permit<'a>> {
+        None
     }
 }
 
@@ -223,17 +222,13 @@ impl<'a> Gate<'a> for Guarded<'a> {
     fn enter(&self) -> Result<Permit<'a>, BreakerOpen> {
         self.0.try_acquire()
     }
-    #[inline]
-    fn report(permit: Permit<'a>, failed: bool) {
-        if failed {
-            permit.failure()
-        } else {
-            permit.success()
-        }
+    #[inline(always)]
+    fn breaker(&self) -> Option<&'a CircuitBreaker> {
+        Some(self.0)
     }
-    #[inline]
-    fn admits(&self) -> bool {
-        self.0.admits()
+    #[inline(always)]
+    fn permit(permit: Option<Permit<'a>>) -> Option<Permit<'a>> {
+        permit
     }
 }
 
@@ -320,136 +315,98 @@ fn ready_now<T, E>(ready: core::future::Ready<Result<T, E>>) -> Result<T, E> {
     ready.into_inner()
 }
 
-/// The error of an attempt the breaker refused, with the give-up event.
+/// The error of an attempt the breaker refused, counted, with the give-up event.
 #[cold]
-fn refused<T, E, M: crate::engine::Memory>(
+fn refused<T, E, M: Memory>(
     step: &Step<M>,
     refusal: impl Refusal<E>,
-    function: &'static str,
+    site: &Site<'_>,
 ) -> Result<T, E> {
-    crate::engine::trace_give_up(
-        function,
-        step.attempt(),
+    step.refused(site);
+    trace_give_up(
+        site,
+        step.attempts_made(),
         GiveUp::BreakerOpen,
-        &"BreakerOpen",
+        &GiveUp::BreakerOpen,
     );
-    counters::gave_up(function, step.attempt(), GiveUp::BreakerOpen);
     Err(refusal.into_error())
 }
 
-/// What an event shows of an outcome whose types need not be `Debug`.
-struct Outcome(&'static str);
-
-impl fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+/// What the events of a builder show of an outcome whose types need not be `Display`: whether
+/// it was an error or a value (never a type name or a `Debug` dump). The attribute and the
+/// middleware, which know the types, show the error itself, or a response's status.
+fn outcome_text<T, E>(outcome: &Result<T, E>) -> &'static str {
+    match outcome {
+        Ok(_) => "a value judged a failure",
+        Err(_) => "an error",
     }
 }
 
-fn outcome_of<T, E>(outcome: &Result<T, E>) -> Outcome {
-    Outcome(match outcome {
-        Ok(_) => core::any::type_name::<T>(),
-        Err(_) => core::any::type_name::<E>(),
-    })
-}
-
-/// What every builder does with an attempt's outcome: `None` when it is the call's result (a
-/// final value, or a failure the engine gives up on), `Some(delay)` to sleep and retry. The
-/// decision is the engine's; this adds the judge, the budget's refill and the hook.
+/// What every builder does with an attempt's outcome: judge it, then take the engine's turn.
+/// `None` when it is the call's result (a final value, or a failure the engine gives up on),
+/// `Some(delay)` to sleep and retry. The events and the hook are the builder's; everything
+/// else is the engine's.
 #[allow(clippy::too_many_arguments)]
-fn settle<'a, T, E, M: crate::engine::Memory, G: Gate<'a>>(
+#[inline]
+fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
     step: &mut Step<M>,
     policy: &Policy,
     judge: &impl Judge<T, E>,
     hook: &impl Hook<T, E>,
-    budget: Option<&RetryBudget>,
-    gate: &G,
-    permit: G::Permit,
-    function: &'static str,
+    guards: Guards<'a>,
+    permit: Option<G::Permit>,
+    site: &Site<'_>,
     outcome: &Result<T, E>,
 ) -> Option<Duration> {
     let verdict = judge.judge(outcome);
-    // The breaker counts what says the service is in trouble: a transient error, or a value
-    // `classify_ok` calls transient. A permanent error is the service answering.
-    let failed = match outcome {
-        Err(_) => matches!(verdict, Some(Ok(_))),
-        Ok(value) => verdict.is_some() && judge.value_transient(value),
-    };
-    G::report(permit, failed);
-    if matches!(verdict, Some(Ok(_))) && step.has_attempts_left(policy) && !gate.admits() {
-        // The breaker has just opened: the next attempt is refused at once, without a sleep.
-        return Some(Duration::ZERO);
-    }
-    let Some(verdict) = verdict else {
-        if let Some(budget) = budget {
-            budget.deposit();
+    let judged = match outcome {
+        Err(_) => Judged::error(verdict),
+        Ok(value) => {
+            let transient = verdict != Verdict::Accept && judge.value_transient(value);
+            Judged::new(verdict, transient, true)
         }
-        counters::done(function, step.attempt(), true);
-        return None;
     };
-    match step.failed(policy, verdict, budget, function, &outcome_of(outcome)) {
-        Ok(info) => {
-            counters::retried(function);
+    if judged.is_accepted() {
+        step.accepted(guards, G::permit(permit), site);
+        return None;
+    }
+    failed(
+        step,
+        policy,
+        hook,
+        guards,
+        G::permit(permit),
+        judged,
+        site,
+        outcome,
+    )
+}
+
+/// [`settle`] after a failure, out of line.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+#[inline(never)]
+fn failed<T, E, M: Memory>(
+    step: &mut Step<M>,
+    policy: &Policy,
+    hook: &impl Hook<T, E>,
+    guards: Guards<'_>,
+    permit: Option<Permit<'_>>,
+    judged: Judged,
+    site: &Site<'_>,
+    outcome: &Result<T, E>,
+) -> Option<Duration> {
+    match step.turn(policy, guards, permit, judged, site) {
+        Turn::Done => None,
+        Turn::Retry(info) => {
+            trace_retry(site, &info, &outcome_text(outcome));
             hook.call(outcome, &info);
             Some(info.delay())
         }
-        Err(reason) => {
-            let reason = crate::__private::reason_for(reason, outcome.is_ok());
-            counters::gave_up(function, step.attempt(), reason);
+        Turn::GiveUp(reason) => {
+            trace_give_up(site, step.attempt(), reason, &outcome_text(outcome));
             None
         }
-    }
-}
-
-/// The builders' and the middleware's counters (feature `metrics`; nothing otherwise), with the
-/// attribute's names, labelled `function` = `Policy::retry`, `Policy::retry_blocking` or
-/// `reqwest-middleware`. Each front door registers its handles once.
-pub(crate) mod counters {
-    use crate::GiveUp;
-
-    #[cfg(feature = "metrics")]
-    fn handles(function: &'static str) -> &'static crate::__private::FunctionMetrics {
-        use crate::__private::FunctionMetrics;
-        use std::sync::OnceLock;
-        static RETRY: OnceLock<FunctionMetrics> = OnceLock::new();
-        static BLOCKING: OnceLock<FunctionMetrics> = OnceLock::new();
-        static OTHER: OnceLock<FunctionMetrics> = OnceLock::new();
-        let cell = match function {
-            "Policy::retry" => &RETRY,
-            "Policy::retry_blocking" => &BLOCKING,
-            _ => &OTHER,
-        };
-        cell.get_or_init(|| FunctionMetrics::new(&function))
-    }
-
-    /// A call returned a final success after `attempts` attempts.
-    #[inline]
-    pub(crate) fn done(function: &'static str, attempts: u32, success: bool) {
-        #[cfg(feature = "metrics")]
-        handles(function).done(attempts, success);
-        #[cfg(not(feature = "metrics"))]
-        let _ = (function, attempts, success);
-    }
-
-    /// A retry is about to happen.
-    #[inline]
-    pub(crate) fn retried(function: &'static str) {
-        #[cfg(feature = "metrics")]
-        handles(function).retried();
-        #[cfg(not(feature = "metrics"))]
-        let _ = function;
-    }
-
-    /// A call gave up after `attempts` attempts.
-    #[cold]
-    pub(crate) fn gave_up(function: &'static str, attempts: u32, reason: GiveUp) {
-        #[cfg(feature = "metrics")]
-        {
-            handles(function).gave_up(reason);
-            handles(function).done(attempts, false);
-        }
-        #[cfg(not(feature = "metrics"))]
-        let _ = (function, attempts, reason);
     }
 }
 
@@ -505,6 +462,7 @@ impl Policy {
             hook: NoHook,
             limit: NoTimeout,
             budget: None,
+            name: "Policy::retry",
             key: None,
             gate: NoBreaker,
             fallback: NoFallback,
@@ -539,6 +497,7 @@ impl Policy {
             judge: Errors,
             hook: NoHook,
             budget: None,
+            name: "Policy::retry_blocking",
             key: None,
             gate: NoBreaker,
             fallback: NoFallback,
@@ -556,6 +515,7 @@ pub struct Retry<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback,
     hook: H,
     limit: L,
     budget: Option<&'a RetryBudget>,
+    name: &'static str,
     key: Option<IdempotencyKey>,
     gate: G,
     fallback: Fb,
@@ -569,6 +529,7 @@ pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoF
     judge: J,
     hook: H,
     budget: Option<&'a RetryBudget>,
+    name: &'static str,
     key: Option<IdempotencyKey>,
     gate: G,
     fallback: Fb,
@@ -587,6 +548,7 @@ macro_rules! configure {
                     judge: When(predicate, self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: self.gate,
                     fallback: self.fallback,
@@ -603,6 +565,7 @@ macro_rules! configure {
                     judge: Classified(self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: self.gate,
                     fallback: self.fallback,
@@ -619,6 +582,7 @@ macro_rules! configure {
                     judge: Until(predicate, self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: self.gate,
                     fallback: self.fallback,
@@ -635,6 +599,7 @@ macro_rules! configure {
                     judge: ClassifiedOk(self.judge),
                     hook: self.hook,
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: self.gate,
                     fallback: self.fallback,
@@ -651,6 +616,7 @@ macro_rules! configure {
                     judge: self.judge,
                     hook: OnRetry(hook),
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: self.gate,
                     fallback: self.fallback,
@@ -665,8 +631,17 @@ macro_rules! configure {
                 self
             }
 
-            /// Draws a token from `budget` for each retry and refills it on success (the
-            /// attribute's `budget`); an empty budget ends the call with its last outcome.
+            /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
+            /// `provider-b` retries told apart. By default `Policy::retry` or
+            /// `Policy::retry_blocking`.
+            pub fn name(mut self, name: &'static str) -> Self {
+                self.name = name;
+                self
+            }
+
+            /// Draws a token from `budget` for each retry and refills it on success or a
+            /// permanent answer (the attribute's `budget`); an empty budget ends the call with
+            /// its last outcome.
             pub fn budget(mut self, budget: &'a RetryBudget) -> Self {
                 self.budget = Some(budget);
                 self
@@ -684,6 +659,7 @@ macro_rules! configure {
                     judge: self.judge,
                     hook: self.hook,
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: Guarded(breaker),
                     fallback: self.fallback,
@@ -702,6 +678,7 @@ macro_rules! configure {
                     judge: self.judge,
                     hook: self.hook,
                     budget: self.budget,
+                    name: self.name,
                     key: self.key,
                     gate: self.gate,
                     fallback: Fallback(Some(fallback)),
@@ -728,6 +705,7 @@ impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
             judge: self.judge,
             hook: self.hook,
             budget: self.budget,
+            name: self.name,
             key: self.key,
             gate: self.gate,
             fallback: self.fallback,
@@ -761,6 +739,7 @@ impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
             judge: self.judge,
             hook: self.hook,
             budget: self.budget,
+            name: self.name,
             key: self.key,
             gate: self.gate,
             fallback: FallbackAsync(Some(fallback)),
@@ -793,11 +772,16 @@ where
     /// static BREAKER: CircuitBreaker = CircuitBreaker::new().with_consecutive_failures(3);
     /// let policy = Policy::new().with_attempts(5).with_base(std::time::Duration::ZERO);
     ///
-    /// // Three transient failures open the breaker; the fourth attempt is refused.
+    /// // Three transient failures open the breaker: the call returns the third one (the
+    /// // service was called, and that is its answer).
+    /// let out = policy.retry_blocking(|_| Err::<(), _>(Error::Down)).breaker(&BREAKER).call();
+    /// assert_eq!(out, Err(Error::Down));
+    ///
+    /// // While it is open, the operation is not called: the call ends with `BreakerOpen`...
     /// let out = policy.retry_blocking(|_| Err::<(), _>(Error::Down)).breaker(&BREAKER).call();
     /// assert_eq!(out, Err(Error::Open));
     ///
-    /// // While it is open, a fallback answers without calling the service.
+    /// // ...or a fallback answers.
     /// let out = policy
     ///     .retry_blocking(|_| -> Result<&str, Error> { unreachable!("not called") })
     ///     .breaker(&BREAKER)
@@ -812,21 +796,33 @@ where
             judge,
             hook,
             budget,
+            name,
             key,
             gate,
             mut fallback,
         } = self;
-        const NAME: &str = "Policy::retry_blocking";
         let key = CallKey::new(key);
-        let step = Step::<Everything<StdClock>>::begin(policy, H::ELAPSED);
+        let site = Site::named(&name);
+        let guards = Guards {
+            budget,
+            breaker: gate.breaker(),
+        };
+        let step = Step::<StartAndPrevious<StdClock>>::begin(policy, H::ELAPSED);
         let outcome = crate::engine::run_blocking(step, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
-                Err(refusal) => return Flow::Done(refused(step, refusal, NAME)),
+                Err(refusal) => return Flow::Done(refused(step, refusal, &site)),
             };
             let outcome = op(key.attempt(step.attempt()));
             let settled = settle::<_, _, _, G>(
-                step, policy, &judge, &hook, budget, &gate, permit, NAME, &outcome,
+                step,
+                policy,
+                &judge,
+                &hook,
+                guards,
+                Some(permit),
+                &site,
+                &outcome,
             );
             match settled {
                 Some(delay) => Flow::Retry(delay),
@@ -918,22 +914,27 @@ mod running {
             hook: H,
             limit: L,
             budget: Option<&'a RetryBudget>,
+            name: &'static str,
             key: CallKey,
             gate: G,
-            permit: Option<G::Permit>,
             fallback: Fb,
-            step: Step<Everything<crate::__private::TokioClock>>,
+            step: Step<StartAndPrevious<crate::engine::TokioClock>>,
             #[pin]
-            state: State<L::Attempt, Fb::Future>,
+            state: State<L::Attempt, G::Permit, Fb::Future>,
         }
     }
 
     pin_project_lite::pin_project! {
+        /// Where the call is; each state holds what it needs.
         #[project = StateProj]
-        enum State<A, B> {
+        enum State<A, P, B> {
+            // The next attempt asks the gate.
             Start,
-            Running { #[pin] attempt: A },
+            // An attempt runs, holding the gate's permit.
+            Running { #[pin] attempt: A, permit: Option<P> },
+            // A sleep before the next attempt.
             Sleeping { #[pin] sleep: tokio::time::Sleep },
+            // The fallback answers the final error.
             Recovering { #[pin] answer: B },
         }
     }
@@ -962,8 +963,8 @@ mod running {
                 hook: self.hook,
                 limit: self.limit,
                 budget: self.budget,
+                name: self.name,
                 gate: self.gate,
-                permit: None,
                 fallback: self.fallback,
                 state: State::Start,
             }
@@ -983,89 +984,91 @@ mod running {
     {
         type Output = Result<T, E>;
 
+        /// Gate → attempt → judge → the engine's turn → return or sleep, then the fallback.
         #[inline]
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
-            const NAME: &str = "Policy::retry";
             let mut this = self.project();
-            'turn: loop {
-                let outcome = 'outcome: {
-                    let mut state = this.state.as_mut().project();
-                    if let StateProj::Start = state {
-                        match this.gate.enter() {
-                            Ok(permit) => {
-                                *this.permit = Some(permit);
-                                let attempt = (this.op)(this.key.attempt(this.step.attempt()));
-                                let (step, policy) = (&*this.step, *this.policy);
-                                let attempt = this
-                                    .limit
-                                    .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
-                                this.state.set(State::Running { attempt });
-                                // Polled at once, below, without going round the loop.
-                                state = this.state.as_mut().project();
+            let site = Site::named(this.name);
+            loop {
+                let outcome = match this.state.as_mut().project() {
+                    StateProj::Start => match this.gate.enter() {
+                        Ok(permit) => {
+                            let attempt = (this.op)(this.key.attempt(this.step.attempt()));
+                            let (step, policy) = (&*this.step, *this.policy);
+                            let attempt = this
+                                .limit
+                                .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
+                            let permit = Some(permit);
+                            this.state.set(State::Running { attempt, permit });
+                            continue;
+                        }
+                        Err(refusal) => refused(this.step, refusal, &site),
+                    },
+                    StateProj::Running { attempt, permit } => {
+                        let outcome = L::finish(ready!(attempt.poll(cx)));
+                        let guards = Guards {
+                            budget: *this.budget,
+                            breaker: this.gate.breaker(),
+                        };
+                        let (judge, hook) = (&*this.judge, &*this.hook);
+                        let permit = permit.take();
+                        let step = &mut *this.step;
+                        match settle::<_, _, _, G>(
+                            step,
+                            this.policy,
+                            judge,
+                            hook,
+                            guards,
+                            permit,
+                            &site,
+                            &outcome,
+                        ) {
+                            None => outcome,
+                            Some(delay) => {
+                                drop(outcome);
+                                this.state.set(State::sleeping(delay));
+                                continue;
                             }
-                            Err(refusal) => break 'outcome refused(this.step, refusal, NAME),
                         }
                     }
-                    match state {
-                        // Not reached: a start became a running attempt, or a refusal broke out above.
-                        StateProj::Start => continue 'turn,
-                        StateProj::Running { attempt } => {
-                            let outcome = L::finish(ready!(attempt.poll(cx)));
-                            let settled = match this.permit.take() {
-                                Some(permit) => settle::<_, _, _, G>(
-                                    this.step,
-                                    this.policy,
-                                    this.judge,
-                                    this.hook,
-                                    *this.budget,
-                                    this.gate,
-                                    permit,
-                                    NAME,
-                                    &outcome,
-                                ),
-                                // Not reached: every attempt starts with its permit.
-                                None => None,
-                            };
-                            match settled {
-                                None => outcome,
-                                Some(delay) => {
-                                    drop(outcome);
-                                    if delay.is_zero() {
-                                        // Retry at once: no timer to set up.
-                                        this.state.set(State::Start);
-                                    } else {
-                                        let sleep = crate::engine::sleep(delay);
-                                        this.state.set(State::Sleeping { sleep });
-                                    }
-                                    continue 'turn;
-                                }
-                            }
-                        }
-                        StateProj::Sleeping { sleep } => {
-                            ready!(sleep.poll(cx));
-                            this.state.set(State::Start);
-                            continue 'turn;
-                        }
-                        StateProj::Recovering { answer } => {
-                            let answer = ready!(answer.poll(cx));
-                            this.state.set(State::Start);
-                            return Poll::Ready(answer);
-                        }
+                    StateProj::Sleeping { sleep } => {
+                        ready!(sleep.poll(cx));
+                        this.state.set(State::Start);
+                        continue;
+                    }
+                    StateProj::Recovering { answer } => {
+                        let answer = ready!(answer.poll(cx));
+                        this.state.set(State::Start);
+                        return Poll::Ready(answer);
                     }
                 };
                 // The call's outcome: an error goes to the fallback, if there is one.
-                match outcome {
-                    Err(error) => match this.fallback.recover(error) {
-                        Ok(answer) => this.state.set(State::Recovering { answer }),
-                        Err(error) => {
-                            this.state.set(State::Start);
-                            return Poll::Ready(Err(error));
-                        }
-                    },
-                    ok => {
+                let error = match outcome {
+                    Ok(value) => {
                         this.state.set(State::Start);
-                        return Poll::Ready(ok);
+                        return Poll::Ready(Ok(value));
                     }
+                    Err(error) => error,
+                };
+                match this.fallback.recover(error) {
+                    Ok(answer) => this.state.set(State::Recovering { answer }),
+                    Err(error) => {
+                        this.state.set(State::Start);
+                        return Poll::Ready(Err(error));
+                    }
+                }
+            }
+        }
+    }
+
+    impl<A, P, B> State<A, P, B> {
+        /// The wait before the next attempt: none for a zero delay (no timer to set up).
+        fn sleeping(delay: Duration) -> Self {
+            if delay.is_zero() {
+                State::Start
+            } else {
+                State::Sleeping {
+                    sleep: crate::engine::sleep(delay),
                 }
             }
         }
@@ -1116,18 +1119,23 @@ mod running {
                 hook,
                 limit,
                 budget,
+                name,
                 key,
                 gate,
                 mut fallback,
             } = self;
-            const NAME: &str = "Policy::retry";
             let key = CallKey::new(key);
+            let site = Site::named(&name);
+            let guards = Guards {
+                budget,
+                breaker: gate.breaker(),
+            };
             let mut step =
-                Step::<Everything<crate::__private::TokioClock>>::begin(policy, H::ELAPSED);
+                Step::<StartAndPrevious<crate::engine::TokioClock>>::begin(policy, H::ELAPSED);
             let outcome = loop {
                 let permit = match gate.enter() {
                     Ok(permit) => permit,
-                    Err(refusal) => break refused(&step, refusal, NAME),
+                    Err(refusal) => break refused(&step, refusal, &site),
                 };
                 let attempt = op(key.attempt(step.attempt()));
                 let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
@@ -1136,9 +1144,11 @@ mod running {
                         .await
                         .unwrap_or_else(|_| timed_out()),
                 };
-                let Some(delay) = settle::<_, _, _, G>(
-                    &mut step, policy, &judge, &hook, budget, &gate, permit, NAME, &outcome,
-                ) else {
+                let permit = Some(permit);
+                let settled = settle::<_, _, _, G>(
+                    &mut step, policy, &judge, &hook, guards, permit, &site, &outcome,
+                );
+                let Some(delay) = settled else {
                     break outcome;
                 };
                 drop(outcome);

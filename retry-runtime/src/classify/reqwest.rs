@@ -5,7 +5,7 @@ use core::fmt;
 
 use http::{HeaderMap, StatusCode};
 
-use crate::http::{decision, is_retryable_status};
+use crate::classify::http::{decision, is_retryable_status};
 use crate::{Classify, Decision};
 
 /// Connection failures, timeouts and failures while sending the request or reading the body

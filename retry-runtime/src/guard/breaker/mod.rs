@@ -7,58 +7,27 @@ use core::time::Duration;
 
 use rand::Rng as _;
 
-use crate::__private::{Clock, Stamp};
-use crate::jitter::with_thread_rng;
+use crate::engine::{Clock, Stamp};
+use crate::policy::jitter::with_thread_rng;
+
+mod permit;
+mod state;
+
+pub use permit::Permit;
+use state::*;
 
 /// Where the breaker reads the time: tokio's clock when it is there (so that a paused test clock
 /// drives it exactly), the system's monotonic clock otherwise.
 #[cfg(feature = "tokio")]
-type BreakerClock = crate::__private::TokioClock;
+type BreakerClock = crate::engine::TokioClock;
 #[cfg(not(feature = "tokio"))]
-type BreakerClock = crate::__private::StdClock;
+type BreakerClock = crate::engine::StdClock;
 
 /// Counters are spread over this many cache lines, so that threads recording successes do not
 /// write to one shared line.
 const STRIPES: usize = 8;
 /// The most probes a half-open breaker admits at once.
 const MAX_PROBES: u32 = 1_000;
-
-// The state word: `kind` (2 bits), `counting` (1 bit: failures were recorded while closed, so
-// successes must be counted too), probes in flight (16 bits), probe successes (16 bits) and a
-// generation (24 bits) that changes on every transition, so that a stale observer's
-// compare-and-swap fails instead of making a transition twice.
-const KIND_MASK: u64 = 0b11;
-const CLOSED: u64 = 0;
-const OPEN: u64 = 1;
-const HALF_OPEN: u64 = 2;
-const COUNTING: u64 = 1 << 2;
-const PROBES_SHIFT: u32 = 8;
-const SUCCESSES_SHIFT: u32 = 24;
-const GEN_SHIFT: u32 = 40;
-const FIELD_MASK: u64 = 0xFFFF;
-
-const fn kind(word: u64) -> u64 {
-    word & KIND_MASK
-}
-const fn probes(word: u64) -> u32 {
-    ((word >> PROBES_SHIFT) & FIELD_MASK) as u32
-}
-const fn successes(word: u64) -> u32 {
-    ((word >> SUCCESSES_SHIFT) & FIELD_MASK) as u32
-}
-const fn generation(word: u64) -> u32 {
-    (word >> GEN_SHIFT) as u32
-}
-/// A fresh word of `kind` in the generation after `word`'s.
-const fn next(word: u64, kind: u64) -> u64 {
-    let generation = (generation(word).wrapping_add(1) & 0xFF_FFFF) as u64;
-    (generation << GEN_SHIFT) | kind
-}
-const fn with_probes(word: u64, probes: u32, successes: u32) -> u64 {
-    (word & !((FIELD_MASK << PROBES_SHIFT) | (FIELD_MASK << SUCCESSES_SHIFT)))
-        | ((probes as u64 & FIELD_MASK) << PROBES_SHIFT)
-        | ((successes as u64 & FIELD_MASK) << SUCCESSES_SHIFT)
-}
 
 /// The state of a [`CircuitBreaker`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -326,6 +295,8 @@ pub struct CircuitBreaker {
     break_jitter_permille: u32,
     probes: u32,
     listener: Option<fn(Transition)>,
+    /// Where the time is read, when not [`BreakerClock`].
+    clock: Option<fn() -> std::time::Instant>,
 }
 
 impl CircuitBreaker {
@@ -354,6 +325,48 @@ impl CircuitBreaker {
             break_jitter_permille: 200,
             probes: 1,
             listener: None,
+            clock: None,
+        }
+    }
+
+    /// Reads the time from `now` instead of tokio's clock (the system's monotonic clock
+    /// without the `tokio` feature): a test clock that the test moves, for exact breaks under
+    /// any executor, or another runtime's clock.
+    ///
+    /// ```
+    /// use retry_runtime::CircuitBreaker;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::OnceLock;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// static START: OnceLock<Instant> = OnceLock::new();
+    /// static MILLIS: AtomicU64 = AtomicU64::new(0);
+    /// fn now() -> Instant {
+    ///     *START.get_or_init(Instant::now) + Duration::from_millis(MILLIS.load(Ordering::SeqCst))
+    /// }
+    ///
+    /// static BREAKER: CircuitBreaker = CircuitBreaker::new()
+    ///     .with_consecutive_failures(1)
+    ///     .with_break(Duration::from_secs(5))
+    ///     .with_break_jitter(0.0)
+    ///     .with_clock(now);
+    /// BREAKER.try_acquire().unwrap().failure();
+    /// MILLIS.store(4_999, Ordering::SeqCst);
+    /// assert!(!BREAKER.admits());
+    /// MILLIS.store(5_000, Ordering::SeqCst);
+    /// assert!(BREAKER.admits());
+    /// ```
+    pub const fn with_clock(mut self, now: fn() -> std::time::Instant) -> Self {
+        self.clock = Some(now);
+        self
+    }
+
+    /// Now, on the breaker's clock.
+    #[inline]
+    fn now(&self) -> Stamp {
+        match self.clock {
+            None => BreakerClock::stamp(),
+            Some(now) => crate::engine::clock::stamp_of(now()),
         }
     }
 
@@ -786,7 +799,7 @@ impl CircuitBreaker {
                 min_throughput,
                 sampling,
             } => {
-                let now = BreakerClock::stamp();
+                let now = self.now();
                 let start = self.window.load(Ordering::Acquire);
                 let expired = now.saturating_sub(start) >= nanos_i64(sampling);
                 if (word & COUNTING == 0 || expired)
@@ -863,7 +876,7 @@ impl CircuitBreaker {
         // Only the thread that opened it sets the break, tagged with the generation it
         // belongs to; until the tag matches, the break counts as just begun.
         let open_for = self.jittered_break();
-        let until = BreakerClock::stamp().saturating_add(nanos_i64(open_for));
+        let until = self.now().saturating_add(nanos_i64(open_for));
         self.until.store(until, Ordering::Relaxed);
         self.until_generation
             .store(generation(open), Ordering::Release);
@@ -880,7 +893,7 @@ impl CircuitBreaker {
         let left = self
             .until
             .load(Ordering::Relaxed)
-            .saturating_sub(BreakerClock::stamp());
+            .saturating_sub(self.now());
         Duration::from_nanos(u64::try_from(left).unwrap_or(0))
     }
 
@@ -1020,77 +1033,6 @@ pub struct BreakerStats {
     pub probes_in_flight: u32,
     /// Transitions made since the breaker was created.
     pub transitions: u64,
-}
-
-/// Leave to make one attempt, from [`CircuitBreaker::try_acquire`]: report how it went with
-/// [`success`](Permit::success) or [`failure`](Permit::failure). Dropping it unreported (a
-/// cancelled call) counts as neither and gives a probe's slot back.
-#[must_use = "report the attempt's outcome with `success()` or `failure()`"]
-pub struct Permit<'a> {
-    breaker: &'a CircuitBreaker,
-    generation: u32,
-    probe: bool,
-}
-
-impl Permit<'_> {
-    /// The service answered: a success, or an error that is not transient.
-    ///
-    /// ```
-    /// let breaker = retry_runtime::CircuitBreaker::new();
-    /// breaker.try_acquire().unwrap().success();
-    /// ```
-    #[inline]
-    pub fn success(mut self) {
-        if self.probe {
-            self.probe = false;
-            self.breaker.probe_done(self.generation, Some(true));
-        } else {
-            self.breaker.closed_success(self.generation);
-        }
-    }
-
-    /// The attempt failed in a way that says the service is in trouble (a transient error).
-    ///
-    /// ```
-    /// let breaker = retry_runtime::CircuitBreaker::new().with_consecutive_failures(1);
-    /// breaker.try_acquire().unwrap().failure();
-    /// assert!(breaker.try_acquire().is_err());
-    /// ```
-    pub fn failure(mut self) {
-        if self.probe {
-            self.probe = false;
-            self.breaker.probe_done(self.generation, Some(false));
-        } else {
-            self.breaker.closed_failure(self.generation);
-        }
-    }
-
-    /// Whether this attempt is a half-open breaker's probe.
-    ///
-    /// ```
-    /// let breaker = retry_runtime::CircuitBreaker::new();
-    /// assert!(!breaker.try_acquire().unwrap().is_probe());
-    /// ```
-    pub fn is_probe(&self) -> bool {
-        self.probe
-    }
-}
-
-impl Drop for Permit<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.probe {
-            self.breaker.probe_done(self.generation, None);
-        }
-    }
-}
-
-impl fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit")
-            .field("probe", &self.probe)
-            .finish_non_exhaustive()
-    }
 }
 
 #[cfg(test)]

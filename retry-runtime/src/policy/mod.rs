@@ -1,12 +1,17 @@
 //! [`Policy`]: how many attempts, and how long to wait between them.
 
+pub(crate) mod backoff;
+#[cfg(feature = "serde")]
+mod config;
+pub(crate) mod jitter;
+
 use core::fmt;
 use core::time::Duration;
 
 use rand::Rng;
 
-use crate::backoff::{nanos64, raw_delay, raw_delay_ns, Backoff};
-use crate::jitter::{uniform, with_thread_rng, Jitter};
+use crate::policy::backoff::{nanos64, raw_delay, raw_delay_ns, Backoff};
+use crate::policy::jitter::{uniform, with_thread_rng, Jitter};
 
 /// Default number of attempts (the first call included).
 const DEFAULT_ATTEMPTS: u32 = 3;

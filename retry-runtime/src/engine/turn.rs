@@ -1,0 +1,507 @@
+//! The turn after an attempt, once for every door: [`Step`] (the per-call state) and
+//! [`Step::turn`] (the breaker's report, the budget, the attempt count, the delay or the
+//! reason to give up, the counters), with the delay maths in [`next_delay`].
+
+use core::time::Duration;
+
+use super::memory::Memory;
+use super::observe::Site;
+use super::verdict::{GiveUp, Judged, Verdict};
+use crate::policy::jitter::with_thread_rng;
+use crate::{BreakerOpen, CircuitBreaker, Jitter, Permit, Policy, RetryBudget, RetryInfo};
+
+/// The state of one retried call: the attempt about to run (1-based) and what the policy needs
+/// remembered between attempts.
+#[derive(Clone, Debug)]
+pub struct Step<M> {
+    attempt: u32,
+    memory: M,
+}
+
+impl<M: Memory> Step<M> {
+    /// A call that starts now; `clock` asks for the elapsed time even without a deadline (for
+    /// [`RetryInfo::elapsed`]).
+    #[inline(always)]
+    pub fn begin(policy: &Policy, clock: bool) -> Self {
+        Step {
+            attempt: 1,
+            memory: M::begin(policy, clock),
+        }
+    }
+
+    /// The attempt about to run (or running), 1-based.
+    #[inline(always)]
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Whether the policy allows an attempt after the running one.
+    #[inline]
+    pub fn has_attempts_left(&self, policy: &Policy) -> bool {
+        self.attempt < policy.attempts()
+    }
+
+    /// Time since the first attempt started, where a clock was started.
+    #[inline]
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.memory.elapsed()
+    }
+
+    /// The time the running attempt may take: `timeout`, or less when the deadline comes first.
+    #[inline]
+    pub fn attempt_timeout(&self, policy: &Policy, timeout: Duration) -> Duration {
+        match (policy.deadline(), self.elapsed()) {
+            (Some(deadline), Some(elapsed)) => timeout.min(deadline.saturating_sub(elapsed)),
+            _ => timeout,
+        }
+    }
+
+    /// Asks the breaker, if there is one, for leave to run the next attempt.
+    #[inline(always)]
+    pub fn enter<'b>(
+        &self,
+        breaker: Option<&'b CircuitBreaker>,
+    ) -> Result<Option<Permit<'b>>, BreakerOpen> {
+        match breaker {
+            None => Ok(None),
+            Some(breaker) => breaker.try_acquire().map(Some),
+        }
+    }
+
+    /// The breaker refused the attempt about to run: the call ends with `E::from(BreakerOpen)`
+    /// (or its fallback's answer). The refused attempt did not reach the operation, so it is
+    /// not counted as one.
+    #[cold]
+    #[inline(never)]
+    pub fn refused(&self, site: &Site<'_>) {
+        site.refused(self.attempts_made());
+    }
+
+    /// The attempts that reached the operation before the running one.
+    #[inline]
+    pub fn attempts_made(&self) -> u32 {
+        self.attempt.saturating_sub(1)
+    }
+
+    /// The turn of an accepted outcome (a success): the breaker hears of it, the budget is
+    /// refilled, the call is counted. Written out on the success path, so it is inlined: with
+    /// no breaker, budget or counters it is nothing.
+    #[inline(always)]
+    pub fn accepted(&self, guards: Guards<'_>, permit: Option<Permit<'_>>, site: &Site<'_>) {
+        if let Some(permit) = permit {
+            permit.success();
+        }
+        if let Some(budget) = guards.budget {
+            budget.deposit();
+        }
+        site.accepted(self.attempt);
+    }
+
+    /// The whole turn after an attempt, for every door: the breaker hears how it went, then
+    /// the call is done, retries after a delay, or gives up.
+    ///
+    /// A failure is retried when the filters say so, an attempt is left, the server's hint is
+    /// within `max_hint`, the sleep ends before the deadline, the breaker still admits an
+    /// attempt, and the budget has a token; in that order, so that a token is only taken for
+    /// a retry that will happen. A failure that leaves the breaker open ends the call with
+    /// that failure ([`GiveUp::BreakerOpened`]): the service was called, and its answer is
+    /// the call's. A permanent answer (`Decision::Stop`) refills the budget as a success
+    /// does: the service answered.
+    #[cold]
+    #[inline(never)]
+    pub fn turn(
+        &mut self,
+        policy: &Policy,
+        guards: Guards<'_>,
+        permit: Option<Permit<'_>>,
+        judged: Judged,
+        site: &Site<'_>,
+    ) -> Turn {
+        let hint = match judged.verdict {
+            Verdict::Accept => {
+                self.accepted(guards, permit, site);
+                return Turn::Done;
+            }
+            Verdict::Retry(hint) => Ok(hint),
+            Verdict::Stop(reason) => Err(reason),
+        };
+        if let Some(permit) = permit {
+            if judged.transient {
+                permit.failure();
+            } else {
+                permit.success();
+            }
+        }
+        match hint.and_then(|hint| self.retry_after(policy, hint, guards)) {
+            Ok(info) => {
+                site.retried();
+                Turn::Retry(info)
+            }
+            Err(reason) => {
+                let reason = match reason {
+                    GiveUp::OutOfAttempts if judged.value => GiveUp::Unsatisfied,
+                    reason => reason,
+                };
+                if let (GiveUp::Permanent, Some(budget)) = (reason, guards.budget) {
+                    budget.deposit();
+                }
+                site.gave_up(reason, self.attempt);
+                Turn::GiveUp(reason)
+            }
+        }
+    }
+
+    /// What the caller-driven [`Schedule`](crate::Schedule) remembers.
+    pub(crate) fn memory_mut(&mut self) -> &mut M {
+        &mut self.memory
+    }
+
+    /// The retry after a failure the filters would retry (with the server's `hint`), or why
+    /// not: the attempts, the hint's bound, the deadline, the breaker, the budget. On a retry
+    /// the delay is remembered and the attempt number moves on.
+    pub(crate) fn retry_after(
+        &mut self,
+        policy: &Policy,
+        hint: Option<Duration>,
+        guards: Guards<'_>,
+    ) -> Result<RetryInfo, GiveUp> {
+        let elapsed = self.memory.elapsed();
+        let delay = next_delay(policy, self.attempt, self.memory.previous(), elapsed, hint)?;
+        if guards.breaker.is_some_and(|breaker| !breaker.admits()) {
+            return Err(GiveUp::BreakerOpened);
+        }
+        if guards.budget.is_some_and(|budget| !budget.try_withdraw()) {
+            return Err(GiveUp::Budget);
+        }
+        // The server's hint set the delay when it was at least the backoff.
+        let from_hint = hint.is_some_and(|hint| hint >= delay);
+        self.memory.remember(delay);
+        let info =
+            RetryInfo::new(self.attempt, delay, elapsed.unwrap_or_default()).with_hint(from_hint);
+        self.attempt = self.attempt.saturating_add(1);
+        Ok(info)
+    }
+}
+
+/// What the engine's turn says to do after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[must_use]
+pub enum Turn {
+    /// Return the outcome: the call succeeded.
+    Done,
+    /// Sleep [`RetryInfo::delay`], then run the next attempt.
+    Retry(RetryInfo),
+    /// Return the last outcome (or the fallback's answer to its error): the call gives up.
+    GiveUp(GiveUp),
+}
+
+/// The guards shared across calls that a call consults: the retry budget and the circuit
+/// breaker, each optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Guards<'a> {
+    /// The retry budget: a retry draws a token, a success or a permanent answer refills.
+    pub budget: Option<&'a RetryBudget>,
+    /// The circuit breaker: asked before every attempt, and again before a retry's sleep.
+    pub breaker: Option<&'a CircuitBreaker>,
+}
+
+impl Guards<'_> {
+    /// No budget, no breaker.
+    pub const NONE: Guards<'static> = Guards {
+        budget: None,
+        breaker: None,
+    };
+}
+
+/// The delay to sleep after attempt `failed` (1-based) failed, or why not: out of attempts, or
+/// the sleep would end at or after the deadline.
+///
+/// `previous` is the delay slept before the previous retry (only decorrelated jitter reads it),
+/// `elapsed` the time since the first attempt started (only read when there is a deadline),
+/// `hint` a `Decision::RetryAfter` pause: the larger of it and the policy's delay is slept, if
+/// it is no longer than the policy's `max_hint`; a longer one gives up at once.
+pub fn next_delay(
+    policy: &Policy,
+    failed: u32,
+    previous: Duration,
+    elapsed: Option<Duration>,
+    hint: Option<Duration>,
+) -> Result<Duration, GiveUp> {
+    if failed >= policy.attempts() {
+        return Err(GiveUp::OutOfAttempts);
+    }
+    if hint.is_some_and(|hint| hint > policy.max_hint()) {
+        return Err(GiveUp::HintTooLong);
+    }
+    let mut delay = match policy.jitter() {
+        // No randomness needed: skip the thread-local generator.
+        Jitter::None => policy.delay(failed),
+        _ => with_thread_rng(|rng| policy.jittered_delay(failed, previous, rng)),
+    };
+    if let Some(hint) = hint {
+        delay = delay.max(hint);
+    }
+    if let (Some(deadline), Some(elapsed)) = (policy.deadline(), elapsed) {
+        // tokio's timer wheel ends a sleep on the next whole millisecond, so the sleep is
+        // counted rounded up. A sleep ending exactly at the deadline would start an attempt
+        // with no time left, so it is refused too.
+        if elapsed.saturating_add(ceil_millis(delay)) >= deadline {
+            return Err(GiveUp::Deadline);
+        }
+    }
+    Ok(delay)
+}
+
+/// `d` rounded up to a whole number of milliseconds.
+fn ceil_millis(d: Duration) -> Duration {
+    let sub_milli = d.subsec_nanos() % 1_000_000;
+    if sub_milli == 0 {
+        d
+    } else {
+        d.saturating_add(Duration::from_nanos(u64::from(1_000_000 - sub_milli)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{
+        run_blocking, Flow, NoMemory, PreviousDelay, StartAndPrevious, StartTime, StdClock,
+    };
+    use crate::Decision;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn ceil_millis_rounds_up_only_partial_milliseconds() {
+        assert_eq!(ceil_millis(MS * 5), MS * 5);
+        assert_eq!(ceil_millis(Duration::from_micros(4_001)), MS * 5);
+        assert_eq!(ceil_millis(Duration::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn a_sleep_that_tokio_would_round_past_the_deadline_is_not_started() {
+        // 1.5ms after 998.2ms would end at 999.7ms, but tokio sleeps it as 2ms, to 1000.2ms: too late.
+        let policy = Policy::new()
+            .with_base(Duration::from_micros(1_500))
+            .with_deadline(Duration::from_secs(1));
+        let elapsed = Some(Duration::from_micros(998_200));
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, elapsed, None),
+            Err(GiveUp::Deadline)
+        );
+        let elapsed = Some(Duration::from_micros(997_900));
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, elapsed, None),
+            Ok(Duration::from_micros(1_500))
+        );
+    }
+
+    /// A sleep ending exactly at the deadline would start an attempt with zero time left,
+    /// which a per-attempt timeout then cut off at once with a synthetic `TimedOut`.
+    #[test]
+    fn a_sleep_ending_exactly_at_the_deadline_is_not_started() {
+        let policy = Policy::new().with_base(MS * 100).with_deadline(MS * 300);
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, Some(MS * 200), None),
+            Err(GiveUp::Deadline)
+        );
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, Some(MS * 199), None),
+            Ok(MS * 100)
+        );
+    }
+
+    /// A `Retry-After: 3600` used to stall the call for an hour.
+    #[test]
+    fn a_hint_longer_than_max_hint_ends_the_call() {
+        let policy = Policy::new().with_base(MS).with_max_hint(MS * 500);
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, None, Some(MS * 501)),
+            Err(GiveUp::HintTooLong)
+        );
+        assert_eq!(
+            next_delay(&policy, 1, Duration::ZERO, None, Some(MS * 500)),
+            Ok(MS * 500)
+        );
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            next_delay(&Policy::new(), 1, Duration::ZERO, None, Some(hour)),
+            Err(GiveUp::HintTooLong)
+        );
+    }
+
+    fn site() -> Site<'static> {
+        Site::named(&"test")
+    }
+
+    fn retry(step: &mut Step<NoMemory>, policy: &Policy, guards: Guards<'_>) -> Turn {
+        step.turn(policy, guards, None, Judged::error(Verdict::RETRY), &site())
+    }
+
+    #[test]
+    fn the_turn_counts_attempts_and_says_why_it_gives_up() {
+        let policy = Policy::new().with_attempts(3).with_base(MS);
+        let mut step = Step::<NoMemory>::begin(&policy, false);
+        assert_eq!(step.attempt(), 1);
+        let Turn::Retry(info) = retry(&mut step, &policy, Guards::NONE) else {
+            panic!("expected a retry")
+        };
+        assert_eq!((info.attempt(), info.delay()), (1, MS));
+        assert_eq!(step.attempt(), 2);
+        let stop = Judged::error(Verdict::Stop(GiveUp::Permanent));
+        assert_eq!(
+            step.turn(&policy, Guards::NONE, None, stop, &site()),
+            Turn::GiveUp(GiveUp::Permanent)
+        );
+        assert_eq!(step.attempt(), 2);
+        let hinted = Judged::error(Verdict::Retry(Some(MS * 7)));
+        assert!(matches!(
+            step.turn(&policy, Guards::NONE, None, hinted, &site()),
+            Turn::Retry(info) if info.delay() == MS * 7
+        ));
+        assert_eq!(
+            retry(&mut step, &policy, Guards::NONE),
+            Turn::GiveUp(GiveUp::OutOfAttempts)
+        );
+        let value = Judged::value(false, Decision::Stop);
+        assert_eq!(
+            step.turn(&policy, Guards::NONE, None, value, &site()),
+            Turn::GiveUp(GiveUp::Unsatisfied)
+        );
+        let accepted = Judged::value(true, Decision::Stop);
+        assert_eq!(
+            step.turn(&policy, Guards::NONE, None, accepted, &site()),
+            Turn::Done
+        );
+    }
+
+    #[test]
+    fn an_empty_budget_stops_the_retry_and_keeps_the_attempt_number() {
+        let policy = Policy::new().with_attempts(5).with_base(MS);
+        let budget = RetryBudget::new(1, 0.0);
+        let guards = Guards {
+            budget: Some(&budget),
+            breaker: None,
+        };
+        let mut step = Step::<NoMemory>::begin(&policy, false);
+        assert!(matches!(retry(&mut step, &policy, guards), Turn::Retry(_)));
+        assert_eq!(
+            retry(&mut step, &policy, guards),
+            Turn::GiveUp(GiveUp::Budget)
+        );
+        assert_eq!(step.attempt(), 2);
+    }
+
+    /// A permanent answer is the service answering: it refills the budget as a success does.
+    #[test]
+    fn a_permanent_answer_refills_the_budget() {
+        let policy = Policy::new().with_attempts(5).with_base(MS);
+        let budget = RetryBudget::new(2, 1.0);
+        assert!(budget.try_withdraw());
+        let before = budget.tokens();
+        let guards = Guards {
+            budget: Some(&budget),
+            breaker: None,
+        };
+        let mut step = Step::<NoMemory>::begin(&policy, false);
+        let stop = Judged::error(Verdict::of_error(Decision::Stop));
+        assert_eq!(
+            step.turn(&policy, guards, None, stop, &site()),
+            Turn::GiveUp(GiveUp::Permanent)
+        );
+        assert!(budget.tokens() > before, "{} <= {before}", budget.tokens());
+    }
+
+    /// The failure that opens the breaker ends the call with its own outcome: no uncounted
+    /// attempt, no token drawn, no sleep.
+    #[test]
+    fn a_failure_that_opens_the_breaker_ends_the_call() {
+        let policy = Policy::new().with_attempts(5).with_base(MS);
+        let breaker = CircuitBreaker::new().with_consecutive_failures(1);
+        let budget = RetryBudget::new(5, 0.0);
+        let guards = Guards {
+            budget: Some(&budget),
+            breaker: Some(&breaker),
+        };
+        let mut step = Step::<NoMemory>::begin(&policy, false);
+        let permit = step.enter(Some(&breaker)).expect("closed");
+        assert_eq!(
+            step.turn(
+                &policy,
+                guards,
+                permit,
+                Judged::error(Verdict::RETRY),
+                &site()
+            ),
+            Turn::GiveUp(GiveUp::BreakerOpened)
+        );
+        assert_eq!(step.attempt(), 1);
+        assert_eq!(budget.tokens(), 5.0);
+        assert!(step.enter(Some(&breaker)).is_err());
+    }
+
+    #[test]
+    fn the_decision_maps_to_a_verdict_once() {
+        assert_eq!(
+            Verdict::of_error(Decision::Stop),
+            Verdict::Stop(GiveUp::Permanent)
+        );
+        assert_eq!(Verdict::of_error(Decision::Retry), Verdict::Retry(None));
+        assert_eq!(
+            Verdict::of_error(Decision::RetryAfter(MS)),
+            Verdict::Retry(Some(MS))
+        );
+        assert_eq!(Verdict::of_value(true, Decision::Stop), Verdict::Accept);
+        assert_eq!(
+            Verdict::of_value(false, Decision::Stop),
+            Verdict::Retry(None)
+        );
+        assert_eq!(
+            Verdict::Retry(Some(MS * 3)).and_error(Decision::RetryAfter(MS)),
+            Verdict::Retry(Some(MS * 3))
+        );
+        assert_eq!(
+            Verdict::Retry(None).and_error(Decision::Stop),
+            Verdict::Stop(GiveUp::Permanent)
+        );
+        assert!(Judged::error(Verdict::RETRY).transient);
+        assert!(!Judged::error(Verdict::Stop(GiveUp::Permanent)).transient);
+        assert!(!Judged::value(false, Decision::Stop).transient);
+        assert!(Judged::value(true, Decision::Retry).transient);
+    }
+
+    #[test]
+    fn memories_keep_only_what_they_need() {
+        assert_eq!(core::mem::size_of::<Step<NoMemory>>(), 4);
+        assert_eq!(core::mem::size_of::<Step<PreviousDelay>>(), 12);
+        assert_eq!(core::mem::size_of::<Step<StartTime<StdClock>>>(), 12);
+        assert_eq!(core::mem::size_of::<Step<StartAndPrevious<StdClock>>>(), 20);
+        let policy = Policy::new();
+        let mut both = StartAndPrevious::<StdClock>::begin(&policy, false);
+        assert_eq!(both.elapsed(), None);
+        both.remember(MS * 3);
+        assert_eq!(both.previous(), MS * 3);
+        assert!(StartAndPrevious::<StdClock>::begin(&policy, true)
+            .elapsed()
+            .is_some());
+    }
+
+    #[test]
+    fn run_blocking_loops_until_done() {
+        let policy = Policy::new().with_attempts(4).with_base(Duration::ZERO);
+        let mut calls = 0;
+        let out = run_blocking(Step::<NoMemory>::begin(&policy, false), |step| {
+            calls += 1;
+            if calls < 3 {
+                match retry(step, &policy, Guards::NONE) {
+                    Turn::Retry(info) => Flow::Retry(info.delay()),
+                    _ => Flow::Done(Err(calls)),
+                }
+            } else {
+                Flow::Done(Ok::<_, u32>(calls))
+            }
+        });
+        assert_eq!(out, Ok(3));
+    }
+}

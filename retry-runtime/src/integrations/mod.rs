@@ -1,0 +1,4 @@
+//! Other crates' stacks, on the engine's one turn.
+
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
