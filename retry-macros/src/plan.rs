@@ -93,99 +93,17 @@ pub fn plan(func: ItemFn) -> Plan {
         brace,
         body,
     } = func;
-    let (flavor, body) = if sig.asyncness.is_some() {
-        (Flavor::Async, body)
-    } else if let Some((boxed, inner)) = async_trait_body(&body) {
-        (Flavor::Boxed(boxed), inner)
-    } else if let Some((block, inner)) = returned_async_block(&sig, &body) {
-        (Flavor::Returned(block), inner)
-    } else {
-        (Flavor::Blocking, body)
-    };
+    let (flavor, body) = flavor_of(&sig, body);
     let mut args = Vec::new();
     let mut rename_receiver = false;
     for (index, input) in sig.inputs.iter_mut().enumerate() {
-        match input {
-            FnArg::Receiver(receiver) => {
-                let self_token = Ident::new("self", receiver.self_token.span);
-                let prep = match &receiver.kind {
-                    ReceiverKind::Reference(_, _, Some(_)) => Prep::Reborrow,
-                    ReceiverKind::Reference(_, _, None) => Prep::Copy,
-                    ReceiverKind::Typed(_, ty) => prep_for(ty),
-                    _ => Prep::Clone,
-                };
-                if prep == Prep::Copy {
-                    // `&self` is copied into each attempt as it is.
-                    continue;
-                }
-                rename_receiver = true;
-                let mutability = receiver.mutability.take();
-                if matches!(prep, Prep::ReborrowPin | Prep::ReborrowOption) {
-                    receiver.mutability = Some(Default::default());
-                }
-                let alias = self_alias();
-                args.push(ArgPlan {
-                    bind: quote::quote!(#mutability #alias),
-                    source: self_token,
-                    prep,
-                    span: receiver.self_token.span,
-                    ty: None,
-                    cfg: cfg_attrs(&receiver.attrs),
-                });
-            }
-            FnArg::Typed(arg) => {
-                let prep = prep_for(&arg.ty);
-                let cfg = cfg_attrs(&arg.attrs);
-                match arg.pat.as_mut() {
-                    Pat::Ident(PatIdent {
-                        by_ref: None,
-                        subpat: None,
-                        ident,
-                        mutability,
-                        ..
-                    }) => {
-                        // `x: T` / `mut x: T`: keep the name, shadow it per attempt.
-                        if prep == Prep::Copy && mutability.is_none() {
-                            continue; // the attempt's `async move` block copies it
-                        }
-                        let user_mut = mutability.take();
-                        if matches!(prep, Prep::ReborrowPin | Prep::ReborrowOption) {
-                            *mutability = Some(Default::default());
-                        }
-                        if !mentions(&body, &ident.to_string()) {
-                            continue;
-                        }
-                        let name = ident.clone();
-                        args.push(ArgPlan {
-                            bind: quote::quote!(#user_mut #name),
-                            span: name.span(),
-                            source: name,
-                            prep,
-                            ty: None,
-                            cfg,
-                        });
-                    }
-                    Pat::Wild(_) => {}
-                    other => {
-                        // Destructuring patterns: take the argument under a generated name and
-                        // destructure a fresh copy for each attempt.
-                        let name = format_ident!("__retry_arg{}", index, span = Span::mixed_site());
-                        let bind = other.to_token_stream();
-                        let span = other.span();
-                        *other = syn::parse_quote!(#name);
-                        let ty =
-                            (!mentions_impl(&arg.ty.to_token_stream())).then(|| (*arg.ty).clone());
-                        args.push(ArgPlan {
-                            bind,
-                            source: name,
-                            prep,
-                            span,
-                            ty,
-                            cfg,
-                        });
-                    }
-                }
-            }
+        let arg = match input {
+            FnArg::Receiver(receiver) => receiver_plan(receiver),
+            FnArg::Typed(arg) => typed_plan(index, arg, &body),
+        };
+        if let Some(arg) = arg {
+            rename_receiver |= matches!(input, FnArg::Receiver(_));
+            args.push(arg);
         }
     }
     let body = if rename_receiver {
@@ -193,24 +111,7 @@ pub fn plan(func: ItemFn) -> Plan {
     } else {
         body
     };
-    let (ret, ret_span) = match (&sig.output, &flavor) {
-        // `#[async_trait]` annotates its own result (`let __ret: R = ..`).
-        (_, Flavor::Boxed(_)) => (None, sig.ident.span()),
-        // `impl Future<Output = R>`: the attempts' result is `R`.
-        (_, Flavor::Returned(_)) => match future_output(&sig) {
-            Some(ty) if !mentions_impl(&ty.to_token_stream()) => (Some(ty.clone()), ty.span()),
-            Some(ty) => (None, ty.span()),
-            None => (None, sig.ident.span()),
-        },
-        (ReturnType::Type(_, ty), _) if !mentions_impl(&ty.to_token_stream()) => {
-            (Some((**ty).clone()), ty.span())
-        }
-        (ReturnType::Type(_, ty), _) => (None, ty.span()),
-        (ReturnType::Default, _) => {
-            let span = sig.ident.span();
-            (Some(syn::parse_quote_spanned!(span=> ())), span)
-        }
-    };
+    let (ret, ret_span) = result_type(&sig, &flavor);
     Plan {
         attrs,
         vis,
@@ -223,6 +124,126 @@ pub fn plan(func: ItemFn) -> Plan {
         brace,
         ret,
         ret_span,
+    }
+}
+
+/// How the function runs, and the body each attempt runs: an `async fn`, `#[async_trait]`'s
+/// boxed async block, a returned `async move` block, or a blocking body.
+fn flavor_of(sig: &Signature, body: TokenStream) -> (Flavor, TokenStream) {
+    if sig.asyncness.is_some() {
+        (Flavor::Async, body)
+    } else if let Some((boxed, inner)) = async_trait_body(&body) {
+        (Flavor::Boxed(boxed), inner)
+    } else if let Some((block, inner)) = returned_async_block(sig, &body) {
+        (Flavor::Returned(block), inner)
+    } else {
+        (Flavor::Blocking, body)
+    }
+}
+
+/// The receiver's preparation per attempt; `None` for `&self`, copied into each attempt as it
+/// is. The receiver is then re-bound under [`self_alias`].
+fn receiver_plan(receiver: &mut syn::Receiver) -> Option<ArgPlan> {
+    let self_token = Ident::new("self", receiver.self_token.span);
+    let prep = match &receiver.kind {
+        ReceiverKind::Reference(_, _, Some(_)) => Prep::Reborrow,
+        ReceiverKind::Reference(_, _, None) => Prep::Copy,
+        ReceiverKind::Typed(_, ty) => prep_for(ty),
+        _ => Prep::Clone,
+    };
+    if prep == Prep::Copy {
+        return None;
+    }
+    let mutability = receiver.mutability.take();
+    if matches!(prep, Prep::ReborrowPin | Prep::ReborrowOption) {
+        receiver.mutability = Some(Default::default());
+    }
+    let alias = self_alias();
+    Some(ArgPlan {
+        bind: quote::quote!(#mutability #alias),
+        source: self_token,
+        prep,
+        span: receiver.self_token.span,
+        ty: None,
+        cfg: cfg_attrs(&receiver.attrs),
+    })
+}
+
+/// A typed argument's preparation per attempt; `None` when the attempt's `async move` block
+/// can take it as it is (a `Copy` value, an unused or `_` argument).
+fn typed_plan(index: usize, arg: &mut syn::PatType, body: &TokenStream) -> Option<ArgPlan> {
+    let prep = prep_for(&arg.ty);
+    let cfg = cfg_attrs(&arg.attrs);
+    match arg.pat.as_mut() {
+        Pat::Ident(PatIdent {
+            by_ref: None,
+            subpat: None,
+            ident,
+            mutability,
+            ..
+        }) => {
+            // `x: T` / `mut x: T`: keep the name, shadow it per attempt.
+            if prep == Prep::Copy && mutability.is_none() {
+                return None; // the attempt's `async move` block copies it
+            }
+            let user_mut = mutability.take();
+            if matches!(prep, Prep::ReborrowPin | Prep::ReborrowOption) {
+                *mutability = Some(Default::default());
+            }
+            if !mentions(body, &ident.to_string()) {
+                return None;
+            }
+            let name = ident.clone();
+            Some(ArgPlan {
+                bind: quote::quote!(#user_mut #name),
+                span: name.span(),
+                source: name,
+                prep,
+                ty: None,
+                cfg,
+            })
+        }
+        Pat::Wild(_) => None,
+        other => {
+            // Destructuring patterns: take the argument under a generated name and destructure
+            // a fresh copy for each attempt.
+            let name = format_ident!("__retry_arg{}", index, span = Span::mixed_site());
+            let bind = other.to_token_stream();
+            let span = other.span();
+            *other = syn::parse_quote!(#name);
+            let ty = (!mentions_impl(&arg.ty.to_token_stream())).then(|| (*arg.ty).clone());
+            Some(ArgPlan {
+                bind,
+                source: name,
+                prep,
+                span,
+                ty,
+                cfg,
+            })
+        }
+    }
+}
+
+/// The result type to annotate each attempt with, when it can be named, and where it is
+/// written.
+fn result_type(sig: &Signature, flavor: &Flavor) -> (Option<Type>, Span) {
+    match (&sig.output, flavor) {
+        // `#[async_trait]` annotates its own result (`let __ret: R = ..`).
+        (_, Flavor::Boxed(_)) => (None, sig.ident.span()),
+        // `impl Future<Output = R>`: the attempts' result is `R`.
+        (_, Flavor::Returned(_)) => match future_output(sig) {
+            Some(ty) if !mentions_impl(&ty.to_token_stream()) => (Some(ty.clone()), ty.span()),
+            Some(ty) => (None, ty.span()),
+            None => (None, sig.ident.span()),
+        },
+        (ReturnType::Type(_, ty), _) if !mentions_impl(&ty.to_token_stream()) => {
+            (Some((**ty).clone()), ty.span())
+        }
+        (ReturnType::Type(_, ty), _) => (None, ty.span()),
+        (ReturnType::Default, _) => {
+            let span = sig.ident.span();
+            (Some(syn::parse_quote_spanned!(span=> ())), span)
+        }
     }
 }
 

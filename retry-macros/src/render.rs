@@ -524,6 +524,90 @@ impl ToTokens for Setup<'_> {
     }
 }
 
+// Input:
+//
+//     #[retry(attempts = 3, base = "200ms", jitter)]
+//     async fn fetch(&mut self, url: String) -> Result<Page, Error> { BODY }
+//
+// Output, from the template in `render` (async; a plain `fn` runs the same turn in `__private::run_blocking`; for
+// `#[async_trait]`'s `Box::pin(async move { BODY })` and for `-> impl Future` with
+// `async move { BODY }`, the same lines go inside that async block). This comment is the
+// real expansion, checked by `the_sample_expansion_in_render_is_the_real_one`:
+//
+// SAMPLE-EXPANSION-START
+//     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
+//         ::retry_runtime::__private::async_needs_tokio!();
+//         const __RETRY_POLICY: ::retry_runtime::__private::Policy =
+//             ::retry_runtime::__private::Policy::new()
+//                 .with_attempts(3u32)
+//                 .with_base(::core::time::Duration::new(0u64, 200000000u32))
+//                 .with_jitter(::retry_runtime::__private::Jitter::Full);
+//         let mut __retry_step =
+//             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
+//                 &__RETRY_POLICY,
+//                 false,
+//             );
+//         loop {
+//             let __retry_delay = {
+//                 #[allow(
+//                     clippy::redundant_closure_call,
+//                     clippy::needless_return,
+//                     unreachable_code
+//                 )]
+//                 let __retry_result: Result<Page, Error> = {
+//                     let __retry_self = &mut *self;
+//                     async move { BODY }
+//                 }
+//                 .await;
+//                 let ::core::option::Option::Some(_) =
+//                     <Result<Page, Error> as ::retry_runtime::__private::RetryResult>::__retry_error(
+//                         &__retry_result,
+//                     )
+//                 else {
+//                     ::retry_runtime::__private::Step::accepted(
+//                         &__retry_step,
+//                         ::retry_runtime::__private::Guards::NONE,
+//                         ::core::option::Option::None,
+//                         &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
+//                             ::core::any::type_name::<Self>(),
+//                             "fetch",
+//                         )),
+//                     );
+//                     return __retry_result;
+//                 };
+//                 let __retry_judged = ::retry_runtime::__private::Judged::error(
+//                     ::retry_runtime::__private::Verdict::RETRY,
+//                 );
+//                 let __retry_turn = ::retry_runtime::__private::Step::turn(
+//                     &mut __retry_step,
+//                     &__RETRY_POLICY,
+//                     ::retry_runtime::__private::Guards::NONE,
+//                     ::core::option::Option::None,
+//                     __retry_judged,
+//                     &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
+//                         ::core::any::type_name::<Self>(),
+//                         "fetch",
+//                     )),
+//                 );
+//                 match __retry_turn {
+//                     ::retry_runtime::__private::Turn::Retry(__retry_info) => {
+//                         ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
+//                     }
+//                     ::retry_runtime::__private::Turn::GiveUp(_) => {
+//                         return __retry_result;
+//                     }
+//                     ::retry_runtime::__private::Turn::Done => {
+//                         return __retry_result;
+//                     }
+//                 }
+//             };
+//             if __retry_delay != ::core::time::Duration::ZERO {
+//                 ::retry_runtime::__private::sleep(__retry_delay).await;
+//             }
+//         }
+//     }
+// SAMPLE-EXPANSION-END
+
 /// The rewritten function.
 pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     let ctx = Ctx {
@@ -555,89 +639,6 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     let wants_clock = config.on_retry.is_some();
     let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock));
 
-    // Input:
-    //
-    //     #[retry(attempts = 3, base = "200ms", jitter)]
-    //     async fn fetch(&mut self, url: String) -> Result<Page, Error> { BODY }
-    //
-    // Output (async; a plain `fn` runs the same turn in `__private::run_blocking`; for
-    // `#[async_trait]`'s `Box::pin(async move { BODY })` and for `-> impl Future` with
-    // `async move { BODY }`, the same lines go inside that async block). This comment is the
-    // real expansion, checked by `the_sample_expansion_in_render_is_the_real_one`:
-    //
-    // SAMPLE-EXPANSION-START
-    //     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
-    //         ::retry_runtime::__private::async_needs_tokio!();
-    //         const __RETRY_POLICY: ::retry_runtime::__private::Policy =
-    //             ::retry_runtime::__private::Policy::new()
-    //                 .with_attempts(3u32)
-    //                 .with_base(::core::time::Duration::new(0u64, 200000000u32))
-    //                 .with_jitter(::retry_runtime::__private::Jitter::Full);
-    //         let mut __retry_step =
-    //             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
-    //                 &__RETRY_POLICY,
-    //                 false,
-    //             );
-    //         loop {
-    //             let __retry_delay = {
-    //                 #[allow(
-    //                     clippy::redundant_closure_call,
-    //                     clippy::needless_return,
-    //                     unreachable_code
-    //                 )]
-    //                 let __retry_result: Result<Page, Error> = {
-    //                     let __retry_self = &mut *self;
-    //                     async move { BODY }
-    //                 }
-    //                 .await;
-    //                 let ::core::option::Option::Some(_) =
-    //                     <Result<Page, Error> as ::retry_runtime::__private::RetryResult>::__retry_error(
-    //                         &__retry_result,
-    //                     )
-    //                 else {
-    //                     ::retry_runtime::__private::Step::accepted(
-    //                         &__retry_step,
-    //                         ::retry_runtime::__private::Guards::NONE,
-    //                         ::core::option::Option::None,
-    //                         &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
-    //                             ::core::any::type_name::<Self>(),
-    //                             "fetch",
-    //                         )),
-    //                     );
-    //                     return __retry_result;
-    //                 };
-    //                 let __retry_judged = ::retry_runtime::__private::Judged::error(
-    //                     ::retry_runtime::__private::Verdict::RETRY,
-    //                 );
-    //                 let __retry_turn = ::retry_runtime::__private::Step::turn(
-    //                     &mut __retry_step,
-    //                     &__RETRY_POLICY,
-    //                     ::retry_runtime::__private::Guards::NONE,
-    //                     ::core::option::Option::None,
-    //                     __retry_judged,
-    //                     &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
-    //                         ::core::any::type_name::<Self>(),
-    //                         "fetch",
-    //                     )),
-    //                 );
-    //                 match __retry_turn {
-    //                     ::retry_runtime::__private::Turn::Retry(__retry_info) => {
-    //                         ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
-    //                     }
-    //                     ::retry_runtime::__private::Turn::GiveUp(_) => {
-    //                         return __retry_result;
-    //                     }
-    //                     ::retry_runtime::__private::Turn::Done => {
-    //                         return __retry_result;
-    //                     }
-    //                 }
-    //             };
-    //             if __retry_delay != ::core::time::Duration::ZERO {
-    //                 ::retry_runtime::__private::sleep(__retry_delay).await;
-    //             }
-    //         }
-    //     }
-    // SAMPLE-EXPANSION-END
     let body = match &plan.flavor {
         Flavor::Blocking => quote! {
             #setup
@@ -656,7 +657,24 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             }
         },
     };
-    let body = match &plan.flavor {
+    let body = wrap_async_block(plan, body);
+    // The body's braces keep their span, so that lints and suggestions about the function
+    // point at the user's code rather than at the attribute.
+    let mut block = Group::new(proc_macro2::Delimiter::Brace, body);
+    block.set_span(plan.brace);
+    let attrs = &plan.attrs;
+    let vis = &plan.vis;
+    let sig = &plan.sig;
+    quote! {
+        #(#attrs)*
+        #vis #sig #block
+    }
+}
+
+/// For `#[async_trait]`'s `Box::pin(async move { .. })` and `-> impl Future` with an
+/// `async move` block, the loop goes back inside that block.
+fn wrap_async_block(plan: &Plan, body: TokenStream) -> TokenStream {
+    match &plan.flavor {
         Flavor::Boxed(boxed) => {
             let before = &boxed.before;
             let after = &boxed.after;
@@ -674,17 +692,6 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             quote!(#keywords #block)
         }
         _ => body,
-    };
-    // The body's braces keep their span, so that lints and suggestions about the function
-    // point at the user's code rather than at the attribute.
-    let mut block = Group::new(proc_macro2::Delimiter::Brace, body);
-    block.set_span(plan.brace);
-    let attrs = &plan.attrs;
-    let vis = &plan.vis;
-    let sig = &plan.sig;
-    quote! {
-        #(#attrs)*
-        #vis #sig #block
     }
 }
 

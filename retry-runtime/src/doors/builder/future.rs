@@ -1,0 +1,378 @@
+//! The async builder's future ([`RetryFuture`]) and [`Retry::run`](super::Retry::run).
+
+/// How an attempt's future is limited in time.
+pub trait Limit<Fut: core::future::Future> {
+    /// The attempt as polled.
+    type Attempt: core::future::Future;
+    /// The attempt, limited to `allowed` if this is a timeout.
+    fn wrap(&self, attempt: Fut, allowed: impl FnOnce(Duration) -> Duration) -> Self::Attempt;
+    /// The attempt's outcome (a cut-off becomes the error `E::from(TimedOut)`).
+    fn finish(out: <Self::Attempt as core::future::Future>::Output) -> Fut::Output;
+}
+
+use core::future::{Future, IntoFuture};
+use core::pin::Pin;
+use core::task::{ready, Context, Poll};
+use core::time::Duration;
+
+use super::{refused, settle, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry, Timeout};
+use crate::attempt::CallKey;
+use crate::engine::{Guards, Site, StartAndPrevious, Step};
+use crate::{Attempt, Policy, RetryBudget, TimedOut};
+
+impl<Fut: Future> Limit<Fut> for NoTimeout {
+    type Attempt = Fut;
+    #[inline(always)]
+    fn wrap(&self, attempt: Fut, _: impl FnOnce(Duration) -> Duration) -> Fut {
+        attempt
+    }
+    #[inline(always)]
+    fn finish(out: Fut::Output) -> Fut::Output {
+        out
+    }
+}
+
+impl<Fut, T, E> Limit<Fut> for Timeout
+where
+    Fut: Future<Output = Result<T, E>>,
+    E: From<TimedOut>,
+{
+    type Attempt = tokio::time::Timeout<Fut>;
+    fn wrap(&self, attempt: Fut, allowed: impl FnOnce(Duration) -> Duration) -> Self::Attempt {
+        tokio::time::timeout(allowed(self.0), attempt)
+    }
+    fn finish(out: Result<Result<T, E>, tokio::time::error::Elapsed>) -> Result<T, E> {
+        out.unwrap_or_else(|_| Err(E::from(TimedOut)))
+    }
+}
+
+/// [`Recover`] for an attempt's output type, so that the future can name the fallback's.
+pub trait RecoverFor<R> {
+    /// The fallback's future.
+    type Future: Future<Output = R>;
+}
+
+impl<T, E, F: Recover<T, E>> RecoverFor<Result<T, E>> for F {
+    type Future = F::Future;
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an awaited [`Retry`]: attempts, sleeps and the fallback, in one value
+    /// with no allocation.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb>
+    where
+        Fut: Future,
+        L: Limit<Fut>,
+        G: Gate<'a>,
+        Fb: RecoverFor<Fut::Output>,
+    {
+        call: Call<'a, Op, J, H, L, G>,
+        fallback: Fb,
+        #[pin]
+        state: State<L::Attempt, G::Permit, Fb::Future>,
+    }
+}
+
+/// What the call keeps from attempt to attempt.
+struct Call<'a, Op, J, H, L, G> {
+    policy: &'a Policy,
+    op: Op,
+    judge: J,
+    hook: H,
+    limit: L,
+    budget: Option<&'a RetryBudget>,
+    name: &'static str,
+    key: CallKey,
+    gate: G,
+    step: Step<StartAndPrevious<crate::engine::TokioClock>>,
+}
+
+pin_project_lite::pin_project! {
+    /// Where the call is; each state holds what it needs.
+    #[project = StateProj]
+    enum State<A, P, B> {
+        // The next attempt asks the gate.
+        Start,
+        // An attempt runs, holding the gate's permit.
+        Running { #[pin] attempt: A, permit: Option<P> },
+        // A sleep before the next attempt.
+        Sleeping { #[pin] sleep: tokio::time::Sleep },
+        // The fallback answers the final error.
+        Recovering { #[pin] answer: B },
+    }
+}
+
+impl<'a, Op, Fut, J, H, L, G, Fb, T, E> IntoFuture for Retry<'a, Op, J, H, G, Fb, L>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<Fut>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    Fb: Recover<T, E>,
+{
+    type Output = Result<T, E>;
+    type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        RetryFuture {
+            call: Call {
+                step: Step::begin(self.policy, H::ELAPSED),
+                key: CallKey::new(self.key),
+                policy: self.policy,
+                op: self.op,
+                judge: self.judge,
+                hook: self.hook,
+                limit: self.limit,
+                budget: self.budget,
+                name: self.name,
+                gate: self.gate,
+            },
+            fallback: self.fallback,
+            state: State::Start,
+        }
+    }
+}
+
+impl<'a, Op, Fut, J, H, L, G, T, E> Call<'a, Op, J, H, L, G>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<Fut>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+{
+    /// The gate, then the next attempt under its permit; or the refusal's outcome.
+    #[inline]
+    fn start(&mut self) -> Result<(L::Attempt, G::Permit), Result<T, E>> {
+        let permit = match self.gate.enter() {
+            Ok(permit) => permit,
+            Err(refusal) => return Err(refused(&self.step, refusal, &Site::named(&self.name))),
+        };
+        let attempt = (self.op)(self.key.attempt(self.step.attempt()));
+        let (step, policy) = (&self.step, self.policy);
+        let attempt = self
+            .limit
+            .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
+        Ok((attempt, permit))
+    }
+
+    /// The judgment and the engine's turn: the delay before the next attempt, or `None`
+    /// when `outcome` is the call's.
+    #[inline]
+    fn settle(&mut self, permit: Option<G::Permit>, outcome: &Result<T, E>) -> Option<Duration> {
+        let guards = Guards {
+            budget: self.budget,
+            breaker: self.gate.breaker(),
+        };
+        let site = Site::named(&self.name);
+        let (judge, hook) = (&self.judge, &self.hook);
+        settle::<_, _, _, G>(
+            &mut self.step,
+            self.policy,
+            judge,
+            hook,
+            guards,
+            permit,
+            &site,
+            outcome,
+        )
+    }
+}
+
+impl<'a, Op, Fut, J, H, L, G, Fb, T, E> Future for RetryFuture<'a, Op, Fut, J, H, L, G, Fb>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<Fut>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    Fb: Recover<T, E>,
+{
+    type Output = Result<T, E>;
+
+    /// Gate → attempt → judge → the engine's turn → return or sleep, then the fallback.
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        let mut this = self.project();
+        loop {
+            let outcome = match this.state.as_mut().project() {
+                StateProj::Start => match this.call.start() {
+                    Ok((attempt, permit)) => {
+                        let permit = Some(permit);
+                        this.state.set(State::Running { attempt, permit });
+                        continue;
+                    }
+                    Err(refused) => refused,
+                },
+                StateProj::Running { attempt, permit } => {
+                    let outcome = L::finish(ready!(attempt.poll(cx)));
+                    match this.call.settle(permit.take(), &outcome) {
+                        None => outcome,
+                        Some(delay) => {
+                            drop(outcome);
+                            this.state.set(State::sleeping(delay));
+                            continue;
+                        }
+                    }
+                }
+                StateProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::Start);
+                    continue;
+                }
+                StateProj::Recovering { answer } => {
+                    let answer = ready!(answer.poll(cx));
+                    this.state.set(State::Start);
+                    return Poll::Ready(answer);
+                }
+            };
+            // The call's outcome: an error goes to the fallback, if there is one.
+            let unanswered = match outcome {
+                Ok(value) => Ok(value),
+                Err(error) => match this.fallback.recover(error) {
+                    Ok(answer) => {
+                        this.state.set(State::Recovering { answer });
+                        continue;
+                    }
+                    Err(error) => Err(error),
+                },
+            };
+            this.state.set(State::Start);
+            return Poll::Ready(unanswered);
+        }
+    }
+}
+
+impl<A, P, B> State<A, P, B> {
+    /// The wait before the next attempt: none for a zero delay (no timer to set up).
+    fn sleeping(delay: Duration) -> Self {
+        if delay.is_zero() {
+            State::Start
+        } else {
+            State::Sleeping {
+                sleep: crate::engine::sleep(delay),
+            }
+        }
+    }
+}
+
+impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
+    /// Runs the call with an operation that borrows from the caller across its attempts:
+    /// an async closure (`async |attempt| { state.push(..); .. }`), which may hold `&mut`
+    /// state. `.await` on the builder cannot take one (its future must be a nameable type,
+    /// and an async closure's in-flight future borrows the closure); this is the same
+    /// engine as an `async fn`. On stable Rust the compiler cannot yet prove such a future
+    /// `Send` when the closure borrows; where `Send` is needed, use a closure returning an
+    /// `async move` block and `.await` the builder.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut log: Vec<u32> = Vec::new();
+    /// let out = Policy::new()
+    ///     .with_base(Duration::from_millis(5))
+    ///     .retry(async |attempt| {
+    ///         log.push(attempt.attempt()); // the caller's `&mut` state
+    ///         if log.len() < 3 { Err("busy") } else { Ok(log.len()) }
+    ///     })
+    ///     .run()
+    ///     .await;
+    /// assert_eq!(out, Ok(3));
+    /// assert_eq!(log, [1, 2, 3]);
+    /// # }
+    /// ```
+    pub async fn run<T, E>(self) -> Result<T, E>
+    where
+        Op: AsyncFnMut(Attempt) -> Result<T, E>,
+        J: Judge<T, E>,
+        H: Hook<T, E>,
+        L: CutOff<T, E>,
+        G: Gate<'a>,
+        G::Refused: Refusal<E>,
+        Fb: Recover<T, E>,
+    {
+        let Retry {
+            policy,
+            mut op,
+            judge,
+            hook,
+            limit,
+            budget,
+            name,
+            key,
+            gate,
+            mut fallback,
+        } = self;
+        let key = CallKey::new(key);
+        let site = Site::named(&name);
+        let guards = Guards {
+            budget,
+            breaker: gate.breaker(),
+        };
+        let mut step =
+            Step::<StartAndPrevious<crate::engine::TokioClock>>::begin(policy, H::ELAPSED);
+        let outcome = loop {
+            let permit = match gate.enter() {
+                Ok(permit) => permit,
+                Err(refusal) => break refused(&step, refusal, &site),
+            };
+            let attempt = op(key.attempt(step.attempt()));
+            let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
+                None => attempt.await,
+                Some((allowed, timed_out)) => tokio::time::timeout(allowed, attempt)
+                    .await
+                    .unwrap_or_else(|_| timed_out()),
+            };
+            let permit = Some(permit);
+            let settled = settle::<_, _, _, G>(
+                &mut step, policy, &judge, &hook, guards, permit, &site, &outcome,
+            );
+            let Some(delay) = settled else {
+                break outcome;
+            };
+            drop(outcome);
+            if !delay.is_zero() {
+                crate::engine::sleep(delay).await;
+            }
+        };
+        match outcome {
+            Err(error) => match fallback.recover(error) {
+                Ok(answer) => answer.await,
+                Err(error) => Err(error),
+            },
+            ok => ok,
+        }
+    }
+}
+
+/// The time an attempt is allowed, and the outcome of one that is cut off.
+pub type CutOffAt<T, E> = (Duration, fn() -> Result<T, E>);
+
+/// A per-attempt timeout for [`Retry::run`].
+pub trait CutOff<T, E> {
+    /// The time allowed and the cut-off's outcome, if this is a timeout.
+    fn cut_off(&self, allowed: impl FnOnce(Duration) -> Duration) -> Option<CutOffAt<T, E>>;
+}
+
+impl<T, E> CutOff<T, E> for NoTimeout {
+    fn cut_off(&self, _: impl FnOnce(Duration) -> Duration) -> Option<CutOffAt<T, E>> {
+        None
+    }
+}
+
+impl<T, E: From<TimedOut>> CutOff<T, E> for Timeout {
+    fn cut_off(&self, allowed: impl FnOnce(Duration) -> Duration) -> Option<CutOffAt<T, E>> {
+        Some((allowed(self.0), || Err(E::from(TimedOut))))
+    }
+}

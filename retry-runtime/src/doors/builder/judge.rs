@@ -1,0 +1,118 @@
+//! How a builder judges an attempt's outcome: [`Judge`], built up by `.when`, `.classify`,
+//! `.until` and `.classify_ok`.
+
+use crate::engine::verdict::longer;
+use crate::engine::{GiveUp, Verdict};
+use crate::Classify;
+
+#[cfg(doc)]
+use super::RetryBlocking;
+
+/// How a builder judges an attempt's outcome: [`Verdict::Accept`] when it is final, else a
+/// retry (with a server's hint if one was given) or a reason to give up. Built up by
+/// [`when`](RetryBlocking::when), [`classify`](RetryBlocking::classify), [`until`](RetryBlocking::until) and
+/// [`classify_ok`](RetryBlocking::classify_ok); the order is the attribute's: for an error `when` then
+/// `classify` (all must agree to retry), for a value `until` then `classify_ok`.
+pub trait Judge<T, E> {
+    /// The verdict on one outcome.
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict;
+
+    /// Whether a value says that the service is in trouble (`classify_ok` calls it
+    /// transient), for the circuit breaker. A value that only fails `until` is the service
+    /// answering "not yet", not a failure.
+    fn value_transient(&self, value: &T) -> bool {
+        let _ = value;
+        false
+    }
+}
+
+/// The starting point: every error is retried, every value is final.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Errors;
+
+impl<T, E> Judge<T, E> for Errors {
+    #[inline]
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        match outcome {
+            Ok(_) => Verdict::Accept,
+            Err(_) => Verdict::RETRY,
+        }
+    }
+}
+
+/// [`RetryBlocking::when`]: errors the predicate rejects are not retried.
+#[derive(Clone, Copy, Debug)]
+pub struct When<F, J>(pub(super) F, pub(super) J);
+
+impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
+    #[inline]
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        match (self.1.judge(outcome), outcome) {
+            (Verdict::Retry(_), Err(error)) if !(self.0)(error) => Verdict::Stop(GiveUp::When),
+            (verdict, _) => verdict,
+        }
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.1.value_transient(value)
+    }
+}
+
+/// [`RetryBlocking::classify`]: the error's own [`Classify`] decides, hints included.
+#[derive(Clone, Copy, Debug)]
+pub struct Classified<J>(pub(super) J);
+
+impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
+    #[inline]
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        match (self.0.judge(outcome), outcome) {
+            (verdict @ Verdict::Retry(_), Err(error)) => verdict.and_error(error.classify()),
+            (verdict, _) => verdict,
+        }
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.0.value_transient(value)
+    }
+}
+
+/// [`RetryBlocking::until`]: a value the predicate rejects is retried.
+#[derive(Clone, Copy, Debug)]
+pub struct Until<F, J>(pub(super) F, pub(super) J);
+
+impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
+    #[inline]
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        match (self.1.judge(outcome), outcome) {
+            (Verdict::Accept, Ok(value)) if !(self.0)(value) => Verdict::RETRY,
+            (verdict, _) => verdict,
+        }
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.1.value_transient(value)
+    }
+}
+
+/// [`RetryBlocking::classify_ok`]: the value's own [`Classify`] may retry it (a 503 response).
+#[derive(Clone, Copy, Debug)]
+pub struct ClassifiedOk<J>(pub(super) J);
+
+impl<T: Classify, E, J: Judge<T, E>> Judge<T, E> for ClassifiedOk<J> {
+    #[inline]
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        match (self.0.judge(outcome), outcome) {
+            (Verdict::Accept, Ok(value)) => Verdict::of_value(true, value.classify()),
+            // `until` already retries the value: its hint, if it gives one, counts too.
+            (Verdict::Retry(hint), Ok(value)) => match Verdict::of_value(false, value.classify()) {
+                Verdict::Retry(more) => Verdict::Retry(longer(hint, more)),
+                verdict => verdict,
+            },
+            (verdict, _) => verdict,
+        }
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.0.value_transient(value) || value.classify().is_retry()
+    }
+}

@@ -1,0 +1,461 @@
+//! The second front door: `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry
+//! a closure on the
+//! same engine as `#[retry]`, for code that cannot carry an attribute (a block inside a larger
+//! function, a policy a library's users configure at run time).
+//!
+//! The builders' type parameters record what was configured (filters, hook, timeout), so a
+//! call allocates nothing and pays only for what it uses. Their names are rarely written: chain
+//! the methods and `.await` (or `.call()`).
+
+#[cfg(feature = "tokio")]
+use core::time::Duration;
+
+use crate::attempt::CallKey;
+use crate::engine::{Flow, Guards, Site, StartAndPrevious, StdClock, Step};
+use crate::{Attempt, CircuitBreaker, IdempotencyKey, Policy, RetryBudget};
+
+mod fallback;
+#[cfg(feature = "tokio")]
+mod future;
+mod gate;
+mod hooks;
+mod judge;
+mod settle;
+
+use fallback::ready_now;
+pub use fallback::{Fallback, FallbackAsync, NoFallback, Recover};
+#[cfg(feature = "tokio")]
+pub use future::{CutOff, CutOffAt, Limit, RecoverFor, RetryFuture};
+pub use gate::{Gate, Guarded, NoBreaker, Refusal};
+pub use hooks::{Hook, NoHook, OnRetry};
+#[cfg(feature = "tokio")]
+pub use hooks::{NoTimeout, Timeout};
+pub use judge::{Classified, ClassifiedOk, Errors, Judge, Until, When};
+use settle::{refused, settle};
+
+impl Policy {
+    /// Retries `op` by this policy, on the engine `#[retry]` uses: returns a builder to
+    /// configure (`.when`, `.classify`, `.until`, `.classify_ok`, `.timeout`, `.on_retry`,
+    /// `.budget`) and then `.await`.
+    ///
+    /// `op` is called once per attempt with the [`Attempt`] context (attempt number, and an
+    /// idempotency key that is the same for every attempt of the call): an async closure
+    /// (`async |attempt| { .. }`), or a closure returning a future
+    /// (`|attempt: Attempt| async move { .. }`). The awaited builder is one future with no
+    /// allocation, `Send` when `op` and its futures are. An async closure that mutates the
+    /// caller's state (`log.push(..)`: it lends `&mut` to each attempt) cannot be stored in a
+    /// nameable future; run it with [`.run()`](Retry::run) instead of `.await`.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let policy = Policy::new().with_attempts(4).with_base(Duration::from_millis(10));
+    /// let calls = std::sync::atomic::AtomicU32::new(0);
+    /// let reply = policy
+    ///     .retry(async |attempt| {
+    ///         let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    ///         if n < 3 { Err(format!("attempt {} failed", attempt.attempt())) } else { Ok(n) }
+    ///     })
+    ///     .when(|e: &String| e.contains("failed"))
+    ///     .await;
+    /// assert_eq!(reply, Ok(3));
+    /// # }
+    /// ```
+    ///
+    /// The same call with the attribute:
+    ///
+    /// ```ignore
+    /// #[retry(policy = policy, when = |e: &String| e.contains("failed"), context = attempt)]
+    /// async fn call(policy: Policy) -> Result<u32, String> { .. }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn retry<Op, T, E>(&self, op: Op) -> Retry<'_, Op>
+    where
+        Op: AsyncFnMut(Attempt) -> Result<T, E>,
+    {
+        Retry {
+            policy: self,
+            op,
+            judge: Errors,
+            hook: NoHook,
+            limit: NoTimeout,
+            budget: None,
+            name: "Policy::retry",
+            key: None,
+            gate: NoBreaker,
+            fallback: NoFallback,
+        }
+    }
+
+    /// `Policy::retry` for blocking code: `op` returns the attempt's `Result`; the
+    /// configured builder runs with `.call()`, sleeping the thread between attempts.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    ///
+    /// let mut log = Vec::new();
+    /// let out = Policy::new()
+    ///     .with_base(Duration::ZERO)
+    ///     .retry_blocking(|attempt| {
+    ///         log.push(attempt.attempt()); // `&mut` state of the caller
+    ///         if attempt.attempt() < 3 { Err("busy") } else { Ok("done") }
+    ///     })
+    ///     .call();
+    /// assert_eq!(out, Ok("done"));
+    /// assert_eq!(log, [1, 2, 3]);
+    /// ```
+    pub fn retry_blocking<Op, T, E>(&self, op: Op) -> RetryBlocking<'_, Op>
+    where
+        Op: FnMut(Attempt) -> Result<T, E>,
+    {
+        RetryBlocking {
+            policy: self,
+            op,
+            judge: Errors,
+            hook: NoHook,
+            budget: None,
+            name: "Policy::retry_blocking",
+            key: None,
+            gate: NoBreaker,
+            fallback: NoFallback,
+        }
+    }
+}
+
+/// An async retry being configured; `.await` runs it. See [`Policy::retry`].
+#[cfg(feature = "tokio")]
+#[must_use = "a retry does nothing until it is awaited"]
+pub struct Retry<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback, L = NoTimeout> {
+    policy: &'a Policy,
+    op: Op,
+    judge: J,
+    hook: H,
+    limit: L,
+    budget: Option<&'a RetryBudget>,
+    name: &'static str,
+    key: Option<IdempotencyKey>,
+    gate: G,
+    fallback: Fb,
+}
+
+/// A blocking retry being configured; `.call()` runs it. See [`Policy::retry_blocking`].
+#[must_use = "a retry does nothing until it is called"]
+pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback> {
+    policy: &'a Policy,
+    op: Op,
+    judge: J,
+    hook: H,
+    budget: Option<&'a RetryBudget>,
+    name: &'static str,
+    key: Option<IdempotencyKey>,
+    gate: G,
+    fallback: Fb,
+}
+
+/// The configuration methods both builders share. `$field` lists the fields a builder has
+/// besides the shared ones.
+macro_rules! configure {
+    ($builder:ident < $($extra:ident),* > { $($field:ident),* }) => {
+        impl<'a, Op, J, H, G, Fb, $($extra),*> $builder<'a, Op, J, H, G, Fb, $($extra),*> {
+            /// Retries only the errors `predicate` accepts (the attribute's `when`).
+            pub fn when<F>(self, predicate: F) -> $builder<'a, Op, When<F, J>, H, G, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: When(predicate, self.judge),
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Asks the error's [`Classify`] (the attribute's `classify`): `Stop` is returned
+            /// at once, `RetryAfter(d)` sleeps at least `d` (up to the policy's `max_hint`).
+            pub fn classify(self) -> $builder<'a, Op, Classified<J>, H, G, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: Classified(self.judge),
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Retries a value that fails `predicate` (the attribute's `until`): polling until
+            /// ready. When the call gives up, its last value is returned as it was.
+            pub fn until<F>(self, predicate: F) -> $builder<'a, Op, Until<F, J>, H, G, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: Until(predicate, self.judge),
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Also asks the value's [`Classify`] (the attribute's `classify_ok`): a response
+            /// with status 503 and `Retry-After` is retried after the hint.
+            pub fn classify_ok(self) -> $builder<'a, Op, ClassifiedOk<J>, H, G, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: ClassifiedOk(self.judge),
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Calls `hook` with the failed outcome and the [`RetryInfo`] before each sleep
+            /// (the attribute's `on_retry`).
+            pub fn on_retry<F>(self, hook: F) -> $builder<'a, Op, J, OnRetry<F>, G, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: self.judge,
+                    hook: OnRetry(hook),
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Uses `key` as the call's idempotency key ([`Attempt::idempotency_key`]) instead
+            /// of a random one: a job system's own request id.
+            pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+                self.key = Some(key);
+                self
+            }
+
+            /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
+            /// `provider-b` retries told apart. By default `Policy::retry` or
+            /// `Policy::retry_blocking`.
+            pub fn name(mut self, name: &'static str) -> Self {
+                self.name = name;
+                self
+            }
+
+            /// Draws a token from `budget` for each retry and refills it on success or a
+            /// permanent answer (the attribute's `budget`); an empty budget ends the call with
+            /// its last outcome.
+            pub fn budget(mut self, budget: &'a RetryBudget) -> Self {
+                self.budget = Some(budget);
+                self
+            }
+
+            /// Asks `breaker` before every attempt (the attribute's `breaker`): while it is
+            /// open the operation is not called, and the call ends at once with
+            /// `E::from(BreakerOpen)` (or its fallback's answer). Each attempt's outcome is
+            /// reported to it: a transient failure counts against the service, a success or a
+            /// permanent error for it.
+            pub fn breaker(self, breaker: &'a CircuitBreaker) -> $builder<'a, Op, J, H, Guarded<'a>, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: self.judge,
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: Guarded(breaker),
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Answers with `fallback(error)` when the call gives up with an error, whatever
+            /// the reason: out of attempts, deadline, a permanent error, the budget, the
+            /// breaker, a hint beyond `max_hint` (the attribute's `fallback`). A call that
+            /// gives up with a value (`until` never satisfied) returns it as it was.
+            pub fn fallback<F>(self, fallback: F) -> $builder<'a, Op, J, H, G, Fallback<F>, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: self.judge,
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: Fallback(Some(fallback)),
+                    $($field: self.$field),*
+                }
+            }
+        }
+    };
+}
+
+#[cfg(feature = "tokio")]
+configure!(Retry<L> { limit });
+configure!(RetryBlocking<> {});
+
+#[cfg(feature = "tokio")]
+impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
+    /// Cuts each attempt off after `limit`, or at the policy's deadline if that comes first
+    /// (the attribute's `timeout`); the cut-off is the error `E::from(TimedOut)`, retried like
+    /// any other.
+    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, G, Fb, Timeout> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            judge: self.judge,
+            hook: self.hook,
+            budget: self.budget,
+            name: self.name,
+            key: self.key,
+            gate: self.gate,
+            fallback: self.fallback,
+            limit: Timeout(limit),
+        }
+    }
+
+    /// [`fallback`](Retry::fallback) with an async function (`|error| async move { .. }`):
+    /// serve from a cache, or ask another service.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let cache = String::from("yesterday's answer");
+    /// let reply = Policy::new()
+    ///     .with_attempts(2)
+    ///     .with_base(Duration::from_millis(10))
+    ///     .retry(async |_| Err::<String, _>("down"))
+    ///     .fallback_async(|_error| async { Ok(cache.clone()) })
+    ///     .await;
+    /// assert_eq!(reply.as_deref(), Ok("yesterday's answer"));
+    /// # }
+    /// ```
+    pub fn fallback_async<F>(self, fallback: F) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            judge: self.judge,
+            hook: self.hook,
+            budget: self.budget,
+            name: self.name,
+            key: self.key,
+            gate: self.gate,
+            fallback: FallbackAsync(Some(fallback)),
+            limit: self.limit,
+        }
+    }
+}
+
+impl<'a, Op, J, H, G, T, E, F> RetryBlocking<'a, Op, J, H, G, F>
+where
+    Op: FnMut(Attempt) -> Result<T, E>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    F: Recover<T, E, Future = core::future::Ready<Result<T, E>>>,
+{
+    /// Runs the call: attempts, sleeping the thread between them, until one is final or the
+    /// policy gives up; returns that last outcome (or the fallback's answer to its error).
+    ///
+    /// ```
+    /// use retry_runtime::{BreakerOpen, CircuitBreaker, Policy};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// enum Error { Down, Open }
+    /// impl From<BreakerOpen> for Error {
+    ///     fn from(_: BreakerOpen) -> Self { Error::Open }
+    /// }
+    ///
+    /// static BREAKER: CircuitBreaker = CircuitBreaker::new().with_consecutive_failures(3);
+    /// let policy = Policy::new().with_attempts(5).with_base(std::time::Duration::ZERO);
+    ///
+    /// // Three transient failures open the breaker: the call returns the third one (the
+    /// // service was called, and that is its answer).
+    /// let out = policy.retry_blocking(|_| Err::<(), _>(Error::Down)).breaker(&BREAKER).call();
+    /// assert_eq!(out, Err(Error::Down));
+    ///
+    /// // While it is open, the operation is not called: the call ends with `BreakerOpen`...
+    /// let out = policy.retry_blocking(|_| Err::<(), _>(Error::Down)).breaker(&BREAKER).call();
+    /// assert_eq!(out, Err(Error::Open));
+    ///
+    /// // ...or a fallback answers.
+    /// let out = policy
+    ///     .retry_blocking(|_| -> Result<&str, Error> { unreachable!("not called") })
+    ///     .breaker(&BREAKER)
+    ///     .fallback(|_| Ok("cached"))
+    ///     .call();
+    /// assert_eq!(out, Ok("cached"));
+    /// ```
+    pub fn call(self) -> Result<T, E> {
+        let RetryBlocking {
+            policy,
+            mut op,
+            judge,
+            hook,
+            budget,
+            name,
+            key,
+            gate,
+            mut fallback,
+        } = self;
+        let key = CallKey::new(key);
+        let site = Site::named(&name);
+        let guards = Guards {
+            budget,
+            breaker: gate.breaker(),
+        };
+        let step = Step::<StartAndPrevious<StdClock>>::begin(policy, H::ELAPSED);
+        let outcome = crate::engine::run_blocking(step, |step| {
+            let permit = match gate.enter() {
+                Ok(permit) => permit,
+                Err(refusal) => return Flow::Done(refused(step, refusal, &site)),
+            };
+            let outcome = op(key.attempt(step.attempt()));
+            let settled = settle::<_, _, _, G>(
+                step,
+                policy,
+                &judge,
+                &hook,
+                guards,
+                Some(permit),
+                &site,
+                &outcome,
+            );
+            match settled {
+                Some(delay) => Flow::Retry(delay),
+                None => Flow::Done(outcome),
+            }
+        });
+        match outcome {
+            Err(error) => match fallback.recover(error) {
+                Ok(answer) => ready_now(answer),
+                Err(error) => Err(error),
+            },
+            ok => ok,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Where a builder meets the engine: the judgment of an outcome, then the engine's one turn,
+//! with the builder's events and hook.
+
+use core::time::Duration;
+
+use super::{Gate, Hook, Judge, Refusal};
+use crate::engine::observe::{trace_give_up, trace_retry};
+use crate::engine::{GiveUp, Guards, Judged, Memory, Site, Step, Turn, Verdict};
+use crate::{Permit, Policy};
+
+/// The error of an attempt the breaker refused, counted, with the give-up event.
+#[cold]
+pub(super) fn refused<T, E, M: Memory>(
+    step: &Step<M>,
+    refusal: impl Refusal<E>,
+    site: &Site<'_>,
+) -> Result<T, E> {
+    step.refused(site);
+    trace_give_up(
+        site,
+        step.attempts_made(),
+        GiveUp::BreakerOpen,
+        &GiveUp::BreakerOpen,
+    );
+    Err(refusal.into_error())
+}
+
+/// What the events of a builder show of an outcome whose types need not be `Display`: whether
+/// it was an error or a value (never a type name or a `Debug` dump). The attribute and the
+/// middleware, which know the types, show the error itself, or a response's status.
+fn outcome_text<T, E>(outcome: &Result<T, E>) -> &'static str {
+    match outcome {
+        Ok(_) => "a value judged a failure",
+        Err(_) => "an error",
+    }
+}
+
+/// What every builder does with an attempt's outcome: judge it, then take the engine's turn.
+/// `None` when it is the call's result (a final value, or a failure the engine gives up on),
+/// `Some(delay)` to sleep and retry. The events and the hook are the builder's; everything
+/// else is the engine's.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
+    step: &mut Step<M>,
+    policy: &Policy,
+    judge: &impl Judge<T, E>,
+    hook: &impl Hook<T, E>,
+    guards: Guards<'a>,
+    permit: Option<G::Permit>,
+    site: &Site<'_>,
+    outcome: &Result<T, E>,
+) -> Option<Duration> {
+    let verdict = judge.judge(outcome);
+    let judged = match outcome {
+        Err(_) => Judged::error(verdict),
+        Ok(value) => {
+            let transient = verdict != Verdict::Accept && judge.value_transient(value);
+            Judged::new(verdict, transient, true)
+        }
+    };
+    if judged.is_accepted() {
+        step.accepted(guards, G::permit(permit), site);
+        return None;
+    }
+    failed(
+        step,
+        policy,
+        hook,
+        guards,
+        G::permit(permit),
+        judged,
+        site,
+        outcome,
+    )
+}
+
+/// [`settle`] after a failure, out of line.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+#[inline(never)]
+fn failed<T, E, M: Memory>(
+    step: &mut Step<M>,
+    policy: &Policy,
+    hook: &impl Hook<T, E>,
+    guards: Guards<'_>,
+    permit: Option<Permit<'_>>,
+    judged: Judged,
+    site: &Site<'_>,
+    outcome: &Result<T, E>,
+) -> Option<Duration> {
+    match step.turn(policy, guards, permit, judged, site) {
+        Turn::Done => None,
+        Turn::Retry(info) => {
+            trace_retry(site, &info, &outcome_text(outcome));
+            hook.call(outcome, &info);
+            Some(info.delay())
+        }
+        Turn::GiveUp(reason) => {
+            trace_give_up(site, step.attempt(), reason, &outcome_text(outcome));
+            None
+        }
+    }
+}
