@@ -227,3 +227,55 @@ fn the_builders_count_under_their_own_names() {
     .collect();
     assert_eq!(counters, expected);
 }
+
+#[retry(attempts = 2, base = "0ms", name = "provider-a")]
+fn named_call(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("down".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Two providers' retries told apart: `name = "..."` on the attribute, `.name(..)` on the
+/// builder, each counted under its own name.
+#[test]
+fn calls_are_counted_under_their_names() {
+    let recorder = Counting::default();
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(2)
+        .with_base(std::time::Duration::ZERO);
+    metrics::with_local_recorder(&recorder, || {
+        assert_eq!(named_call(false), Ok(()));
+        assert!(named_call(true).is_err());
+        let out = policy
+            .retry_blocking(|_| Err::<(), _>("down"))
+            .name("provider-b")
+            .call();
+        assert!(out.is_err());
+    });
+    let counters = recorder.counters();
+    let count = |key: &str| counters.get(key).copied().unwrap_or_default();
+    assert_eq!(
+        count("retry_calls_total{function=provider-a,outcome=success}"),
+        1
+    );
+    assert_eq!(
+        count("retry_calls_total{function=provider-a,outcome=gave_up}"),
+        1
+    );
+    assert_eq!(count("retry_attempts_total{function=provider-a}"), 1 + 2);
+    assert_eq!(
+        count("retry_calls_total{function=provider-b,outcome=gave_up}"),
+        1
+    );
+    assert_eq!(count("retry_attempts_total{function=provider-b}"), 2);
+    assert_eq!(
+        count("retry_give_ups_total{function=provider-b,reason=out_of_attempts}"),
+        1
+    );
+    assert!(
+        !counters.keys().any(|key| key.contains("named_call")),
+        "{counters:#?}"
+    );
+}

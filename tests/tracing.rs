@@ -4,6 +4,7 @@
 //! each give-up reason its own.
 
 use std::fmt::{self, Debug, Display};
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 
 use retry_runtime::retry;
@@ -315,4 +316,62 @@ fn breaker_transitions_and_refusals_are_events() {
     assert_eq!(changes.len(), 2, "{events:#?}");
     assert!(changes[0].contains("from=open") && changes[0].contains("to=half_open"));
     assert!(changes[1].contains("from=half_open") && changes[1].contains("to=closed"));
+}
+
+/// A response judged a failure (`classify_ok`) is shown by its status, not dumped with its
+/// headers; the call is named by `name = "..."`.
+#[cfg(feature = "http")]
+mod responses {
+    use retry_runtime::retry;
+
+    pub type Response = http::Response<&'static str>;
+
+    pub fn unavailable() -> Response {
+        http::Response::builder()
+            .status(503)
+            .header("x-secret-header", "do-not-log")
+            .body("busy")
+            .unwrap()
+    }
+
+    #[retry(attempts = 2, base = "10ms", classify_ok, name = "provider-a")]
+    pub async fn chat() -> Result<Response, std::io::Error> {
+        Ok(unavailable())
+    }
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn a_response_judged_a_failure_is_shown_by_its_status_under_the_call_name() {
+    let recorder = Recorder::default();
+    let out = run(&recorder, responses::chat()).expect("the last response");
+    assert_eq!(out.status(), 503);
+    let events = take(&recorder);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for (_, _, fields) in &events {
+        assert!(fields.contains("function=provider-a"), "{fields}");
+        assert!(fields.contains("error=503 Service Unavailable"), "{fields}");
+        assert!(!fields.contains("x-secret-header"), "{fields}");
+    }
+}
+
+/// The builders cannot name the outcome's types: their events say what failed, never a type
+/// name, under the builder's call name.
+#[test]
+fn the_builders_events_name_the_call_and_no_type() {
+    let recorder = Recorder::default();
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(2)
+        .with_base(std::time::Duration::from_millis(10));
+    let call = policy
+        .retry(async |_| Err::<(), _>(Unavailable(7)))
+        .name("provider-b");
+    assert!(run(&recorder, call.into_future()).is_err());
+    let events = take(&recorder);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for (_, _, fields) in &events {
+        assert!(fields.contains("function=provider-b"), "{fields}");
+        assert!(fields.contains("error=an error"), "{fields}");
+        assert!(!fields.contains("Unavailable"), "{fields}");
+    }
 }

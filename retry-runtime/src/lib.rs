@@ -25,19 +25,27 @@
 //! # }
 //! ```
 //!
-//! # One engine, three doors
+//! # One engine, every door
 //!
-//! The retry engine lives here, once: after a failed attempt it applies the filters' verdict,
-//! the attempt limit, the backoff with jitter, server hints (bounded by
-//! [`Policy::max_hint`]), the deadline and the [`RetryBudget`], and decides the delay or why to
-//! give up ([`GiveUp`]). Three ways in, all on that engine:
+//! The retry engine lives here, once. After an attempt, its one turn
+//! (gate → attempt → judge → **turn** → return or sleep) reports the outcome to the
+//! [`CircuitBreaker`], applies the filters' verdict, the attempt limit, the backoff with jitter,
+//! server hints (bounded by [`Policy::max_hint`]), the deadline and the [`RetryBudget`], counts
+//! the call, and decides the delay or why to give up ([`GiveUp`]). Every way in drives that
+//! same turn:
 //!
-//! - the `#[retry]` attribute writes the per-attempt preparation of the arguments and a call
-//!   into the engine into the function itself (`retry`'s documentation shows exactly what it
-//!   emits, under "What it expands to");
-//! - `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry a closure, with a policy known only
-//!   at run time ([`builder`] has the pieces);
+//! - the `#[retry]` attribute writes the per-attempt preparation of the arguments, the filters
+//!   and the events into the function, and hands each verdict to the engine (`retry`'s
+//!   documentation shows exactly what it emits, under "What it expands to");
+//! - `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry a closure, with a
+//!   policy known only at run time ([`builder`] has the pieces);
+//! - the `reqwest-middleware` layer (feature `reqwest-middleware`) retries a client's requests;
 //! - [`Policy::schedule`] is the engine's decision step as a value, for loops you drive yourself.
+//!
+//! A rule fixed in the engine is fixed on every door: the failure that opens the breaker ends
+//! the call with its own outcome everywhere, a permanent answer refills the budget everywhere,
+//! and a breaker that re-admits between a failure and the next check cannot make a call run an
+//! uncounted attempt.
 //!
 //! When retrying is the wrong answer, two more pieces bound what a caller does to a service
 //! that is down: a [`CircuitBreaker`] (`breaker = PATH` on the attribute, `.breaker(&B)` on the

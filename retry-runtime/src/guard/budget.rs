@@ -26,8 +26,9 @@ const MAX_TOKENS_LIMIT: u32 = u32::MAX / SCALE;
 /// the budget fits in a `static` (the constructor is a `const fn`), never blocks, never
 /// allocates and never panics.
 ///
-/// With `#[retry(budget = PATH)]` the generated code calls the two methods itself; used by hand
-/// it looks like the example below.
+/// With `#[retry(budget = PATH)]`, `.budget(&B)` or the middleware's `with_budget` the engine
+/// calls the two methods itself (a permanent answer, such as a 404, refills it as a success
+/// does: the service answered); used by hand it looks like the example below.
 ///
 /// # Default
 ///
