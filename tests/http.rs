@@ -997,6 +997,52 @@ async fn a_retry_after_beyond_max_hint_ends_the_call_at_once() {
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
+/// A `retry-after-ms` too long for a `Duration` is a hint beyond `max_hint`, not an absent one:
+/// the call ends at once with the server's answer, on the attribute, the builder and the
+/// middleware (it used to be retried after the backoff).
+#[tokio::test(start_paused = true)]
+async fn a_huge_retry_after_ms_ends_the_call_at_once_on_every_door() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(4)
+        .with_base(ms(10));
+    let middleware = middleware_client(RetryMiddleware::new(policy));
+    for huge in ["99999999999999999999999999", "1e30"] {
+        let script = || {
+            Server::scripted(vec![
+                Reply::status(503).header(HeaderName::from_static("retry-after-ms"), huge),
+                Reply::ok("never"),
+            ])
+        };
+        let start = Instant::now();
+        let server = script();
+        let response = get_response(&client(), &server.url("/")).await.unwrap();
+        assert_eq!(
+            (response.status(), server.requests()),
+            (StatusCode::SERVICE_UNAVAILABLE, 1)
+        );
+
+        let server = script();
+        let (client, url) = (client(), server.url("/"));
+        let response = policy
+            .retry(async |_| client.get(&url).send().await)
+            .classify_ok()
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status(), server.requests()),
+            (StatusCode::SERVICE_UNAVAILABLE, 1)
+        );
+
+        let server = script();
+        let response = middleware.get(server.url("/")).send().await.unwrap();
+        assert_eq!(
+            (response.status(), server.requests()),
+            (StatusCode::SERVICE_UNAVAILABLE, 1)
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO, "{huge}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // What LLM and cloud APIs send: 529, retry-after-ms, x-should-retry; the ready error type.
 // ---------------------------------------------------------------------------------------------
@@ -1288,4 +1334,40 @@ fn tokio_stream_of<T: Unpin + Send + 'static>(
         }
     }
     Ready(items.into_iter())
+}
+
+/// `HttpError` takes `breaker = ...` as it is: a refusal is `HttpError::BreakerOpen`, and the
+/// request is not sent.
+#[tokio::test(start_paused = true)]
+async fn http_error_works_with_a_breaker() {
+    static BREAKER: retry_runtime::CircuitBreaker = retry_runtime::CircuitBreaker::new()
+        .with_consecutive_failures(1)
+        .with_break(Duration::from_secs(60))
+        .with_break_jitter(0.0);
+    #[retry(attempts = 3, base = "10ms", classify, breaker = BREAKER)]
+    async fn guarded(client: &reqwest::Client, url: &str) -> Result<String, HttpError> {
+        Ok(client
+            .get(url)
+            .send()
+            .await?
+            .ensure_success()
+            .await?
+            .text()
+            .await?)
+    }
+    let server = Server::scripted(vec![Reply::status(503), Reply::ok("never")]);
+    let (client, url) = (client(), server.url("/"));
+    // The 503 opens the breaker: it is the call's outcome.
+    let first = guarded(&client, &url).await;
+    assert!(
+        matches!(first, Err(HttpError::Status { status, .. }) if status == 503),
+        "{first:?}"
+    );
+    // While it is open, the request is not sent.
+    let second = guarded(&client, &url).await;
+    assert!(
+        matches!(second, Err(HttpError::BreakerOpen(_))),
+        "{second:?}"
+    );
+    assert_eq!(server.requests(), 1);
 }

@@ -64,7 +64,9 @@ pub fn hint(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// `retry-after-ms`: a non-negative number of milliseconds (a fraction allowed, as OpenAI's SDKs
-/// read it). `None` when absent or malformed.
+/// read it). `None` when absent or malformed. A wait too long for a `Duration`
+/// (`99999999999999999999999999`, `1e30`) is [`Duration::MAX`]: a very long hint, which the
+/// policy's `max_hint` turns into the end of the call, not an absent one.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -74,16 +76,18 @@ pub fn hint(headers: &HeaderMap) -> Option<Duration> {
 /// let mut headers = HeaderMap::new();
 /// headers.insert("retry-after-ms", "250.5".parse().unwrap());
 /// assert_eq!(retry_after_ms(&headers), Some(Duration::from_micros(250_500)));
+/// headers.insert("retry-after-ms", "1e30".parse().unwrap());
+/// assert_eq!(retry_after_ms(&headers), Some(Duration::MAX));
 /// headers.insert("retry-after-ms", "-3".parse().unwrap());
 /// assert_eq!(retry_after_ms(&headers), None);
 /// ```
 pub fn retry_after_ms(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("retry-after-ms")?.to_str().ok()?.trim();
     let ms: f64 = value.parse().ok()?;
-    if !ms.is_finite() || ms < 0.0 {
+    if ms.is_nan() || ms < 0.0 {
         return None;
     }
-    Duration::try_from_secs_f64(ms / 1000.0).ok()
+    Some(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX))
 }
 
 /// `x-should-retry: true|false`: the server's own verdict, which overrides the status table

@@ -80,6 +80,9 @@ pub enum HttpError {
     Transport(reqwest::Error),
     /// The attempt was cut off by the retry's per-attempt `timeout`.
     TimedOut,
+    /// The circuit breaker refused the attempt (`breaker = ...`, `.breaker(&B)`): the request
+    /// was not sent.
+    BreakerOpen(crate::BreakerOpen),
 }
 
 impl HttpError {
@@ -93,7 +96,7 @@ impl HttpError {
         match self {
             HttpError::Status { status, .. } => Some(*status),
             HttpError::Transport(err) => err.status(),
-            HttpError::TimedOut => None,
+            HttpError::TimedOut | HttpError::BreakerOpen(_) => None,
         }
     }
 }
@@ -115,6 +118,7 @@ impl fmt::Display for HttpError {
             }
             HttpError::Transport(err) => fmt::Display::fmt(err, f),
             HttpError::TimedOut => fmt::Display::fmt(&crate::TimedOut, f),
+            HttpError::BreakerOpen(open) => fmt::Display::fmt(open, f),
         }
     }
 }
@@ -124,6 +128,7 @@ impl std::error::Error for HttpError {
         match self {
             HttpError::Status { .. } | HttpError::TimedOut => None,
             HttpError::Transport(err) => Some(err),
+            HttpError::BreakerOpen(open) => Some(open),
         }
     }
 }
@@ -141,6 +146,14 @@ impl From<crate::TimedOut> for HttpError {
     }
 }
 
+/// A refusal of the circuit breaker (`breaker = ...`, `.breaker(&B)`) is
+/// [`HttpError::BreakerOpen`]: the call ends with it at once.
+impl From<crate::BreakerOpen> for HttpError {
+    fn from(open: crate::BreakerOpen) -> Self {
+        HttpError::BreakerOpen(open)
+    }
+}
+
 /// By the status table, `x-should-retry` and the hints for an answer; as
 /// [`reqwest::Error`'s classification](#impl-Classify-for-Error) for a transport failure.
 impl Classify for HttpError {
@@ -151,6 +164,9 @@ impl Classify for HttpError {
             } => decision(*status, headers),
             HttpError::Transport(err) => err.classify(),
             HttpError::TimedOut => Decision::Retry,
+            // The service was not called: nothing to retry (the engine never asks, since a
+            // refusal ends the call).
+            HttpError::BreakerOpen(_) => Decision::Stop,
         }
     }
 }

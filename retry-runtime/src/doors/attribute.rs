@@ -82,7 +82,7 @@ impl<T, E> RetryResult for Result<T, E> {
 #[diagnostic::on_unimplemented(
     message = "`#[retry(timeout = ...)]` needs `{Self}` to implement `From<retry_runtime::TimedOut>`",
     label = "a timed-out attempt must become this error type",
-    note = "add `impl From<retry_runtime::TimedOut> for {Self}` (e.g. a `TimedOut` variant of your error enum)"
+    note = "add `impl From<retry_runtime::TimedOut> for {Self}` (e.g. a `TimedOut` variant of your error enum); for a type of another crate, return an error enum of your own that wraps it and has such a variant"
 )]
 pub trait FromTimedOut {
     /// The error for a timed-out attempt.
@@ -111,7 +111,7 @@ where
 #[diagnostic::on_unimplemented(
     message = "`#[retry(breaker = ...)]` needs `{Self}` to implement `From<retry_runtime::BreakerOpen>`",
     label = "an attempt the breaker refuses must become this error type",
-    note = "add `impl From<retry_runtime::BreakerOpen> for {Self}` (e.g. a `BreakerOpen` variant of your error enum)"
+    note = "add `impl From<retry_runtime::BreakerOpen> for {Self}` (e.g. a `BreakerOpen` variant of your error enum); for a type of another crate, return an error enum of your own that wraps it and has such a variant"
 )]
 pub trait FromBreakerOpen {
     /// The error for a refused attempt.

@@ -202,48 +202,55 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let mut this = self.project();
-        loop {
-            let outcome = match this.state.as_mut().project() {
-                StateProj::Start => match this.call.start() {
-                    Ok((attempt, permit)) => {
-                        let permit = Some(permit);
-                        this.state.set(State::Running { attempt, permit });
-                        continue;
+        'turn: loop {
+            let outcome = 'outcome: {
+                let mut state = this.state.as_mut().project();
+                if let StateProj::Start = state {
+                    match this.call.start() {
+                        Ok((attempt, permit)) => {
+                            let permit = Some(permit);
+                            this.state.set(State::Running { attempt, permit });
+                            // Polled at once, below, without going round the loop.
+                            state = this.state.as_mut().project();
+                        }
+                        Err(refused) => break 'outcome refused,
                     }
-                    Err(refused) => refused,
-                },
-                StateProj::Running { attempt, permit } => {
-                    let outcome = L::finish(ready!(attempt.poll(cx)));
-                    match this.call.settle(permit.take(), &outcome) {
-                        None => outcome,
-                        Some(delay) => {
-                            drop(outcome);
-                            this.state.set(State::sleeping(delay));
-                            continue;
+                }
+                match state {
+                    StateProj::Start => continue 'turn,
+                    StateProj::Running { attempt, permit } => {
+                        let outcome = L::finish(ready!(attempt.poll(cx)));
+                        match this.call.settle(permit.take(), &outcome) {
+                            None => outcome,
+                            Some(delay) => {
+                                drop(outcome);
+                                this.state.set(State::sleeping(delay));
+                                continue 'turn;
+                            }
                         }
                     }
-                }
-                StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
-                    this.state.set(State::Start);
-                    continue;
-                }
-                StateProj::Recovering { answer } => {
-                    let answer = ready!(answer.poll(cx));
-                    this.state.set(State::Start);
-                    return Poll::Ready(answer);
+                    StateProj::Sleeping { sleep } => {
+                        ready!(sleep.poll(cx));
+                        this.state.set(State::Start);
+                        continue 'turn;
+                    }
+                    StateProj::Recovering { answer } => {
+                        let answer = ready!(answer.poll(cx));
+                        this.state.set(State::Start);
+                        return Poll::Ready(answer);
+                    }
                 }
             };
             // The call's outcome: an error goes to the fallback, if there is one.
             let unanswered = match outcome {
-                Ok(value) => Ok(value),
                 Err(error) => match this.fallback.recover(error) {
                     Ok(answer) => {
                         this.state.set(State::Recovering { answer });
-                        continue;
+                        continue 'turn;
                     }
                     Err(error) => Err(error),
                 },
+                success => success,
             };
             this.state.set(State::Start);
             return Poll::Ready(unanswered);

@@ -67,7 +67,7 @@ impl<'a> Gate<'a> for Guarded<'a> {
 #[diagnostic::on_unimplemented(
     message = "`.breaker(..)` needs `{E}` to implement `From<retry_runtime::BreakerOpen>`",
     label = "an attempt the breaker refuses must become this error type",
-    note = "add `impl From<retry_runtime::BreakerOpen> for {E}` (e.g. a `BreakerOpen` variant of your error enum)"
+    note = "add `impl From<retry_runtime::BreakerOpen> for {E}` (e.g. a `BreakerOpen` variant of your error enum); for a type of another crate, use an error enum of your own that wraps it and has such a variant"
 )]
 pub trait Refusal<E> {
     /// The error.
