@@ -1371,3 +1371,83 @@ async fn http_error_works_with_a_breaker() {
     );
     assert_eq!(server.requests(), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The middleware does not repeat a `POST` the server may have acted on: one test per row of
+// `RetryMiddleware`'s table, with the server's own count.
+// ---------------------------------------------------------------------------------------------
+
+/// What the server saw of one `POST` answered first by `first`, then by a 200, through a
+/// middleware with `attempts = 3`.
+async fn posts_seen(layer: RetryMiddleware, first: Reply, key: Option<&str>) -> usize {
+    let client = middleware_client(layer);
+    let server = Server::scripted(vec![first, Reply::ok("done")]);
+    let mut request = client.post(server.url("/charge")).body("{}");
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let _ = request.send().await;
+    server.requests()
+}
+
+fn three_attempts() -> RetryMiddleware {
+    RetryMiddleware::new(
+        retry_runtime::Policy::new()
+            .with_attempts(3)
+            .with_base(ms(10)),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_is_not_repeated_after_a_failure_the_server_may_have_acted_on() {
+    for first in [
+        Reply::status(500),
+        Reply::status(502),
+        Reply::status(504),
+        Reply::Reset,
+    ] {
+        assert_eq!(posts_seen(three_attempts(), first, None).await, 1);
+    }
+    // A GET is idempotent: the same 500 is retried.
+    let client = middleware_client(three_attempts());
+    let server = Server::scripted(vec![Reply::status(500), Reply::ok("done")]);
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!((response.status(), server.requests()), (StatusCode::OK, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_is_retried_when_the_server_says_it_did_not_act() {
+    for status in [429, 503, 529] {
+        assert_eq!(
+            posts_seen(three_attempts(), Reply::status(status), None).await,
+            2,
+            "{status}"
+        );
+    }
+    let told = Reply::status(500).header(HeaderName::from_static("x-should-retry"), "true");
+    assert_eq!(posts_seen(three_attempts(), told, None).await, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_with_an_idempotency_key_or_the_opt_in_is_retried() {
+    let with_key = three_attempts().with_idempotency_key();
+    assert_eq!(posts_seen(with_key, Reply::status(500), None).await, 2);
+    let own_key = Some("order-42");
+    assert_eq!(posts_seen(three_attempts(), Reply::Reset, own_key).await, 2);
+    let opted_in = three_attempts().retry_non_idempotent();
+    assert_eq!(posts_seen(opted_in, Reply::status(500), None).await, 2);
+}
+
+/// A `POST` whose connection could not be made was never sent: it is retried (here until the
+/// attempts run out, against a port nothing listens on: 10ms + 20ms of backoff).
+#[tokio::test(start_paused = true)]
+async fn a_post_that_could_not_connect_is_retried() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/charge", closed.local_addr().unwrap());
+    drop(closed);
+    let client = middleware_client(three_attempts());
+    let start = Instant::now();
+    let out = client.post(&url).body("{}").send().await;
+    assert!(out.is_err());
+    assert_eq!(start.elapsed(), ms(10 + 20));
+}

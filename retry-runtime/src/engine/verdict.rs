@@ -37,6 +37,9 @@ pub enum GiveUp {
     /// The request cannot be sent again (its body is a stream): its first answer is the
     /// call's.
     NotReplayable,
+    /// The request is not idempotent (a `POST`) and the failure does not say the server left it
+    /// undone: sending it again could repeat what the server did.
+    NotIdempotent,
 }
 
 impl GiveUp {
@@ -60,6 +63,7 @@ impl GiveUp {
             GiveUp::BreakerOpen => "the circuit breaker is open",
             GiveUp::BreakerOpened => "the circuit breaker has just opened",
             GiveUp::NotReplayable => "the request cannot be sent again",
+            GiveUp::NotIdempotent => "the request is not idempotent and may have been acted on",
         }
     }
 }
@@ -85,6 +89,7 @@ impl GiveUp {
             GiveUp::BreakerOpen => "breaker_open",
             GiveUp::BreakerOpened => "breaker_opened",
             GiveUp::NotReplayable => "not_replayable",
+            GiveUp::NotIdempotent => "not_idempotent",
         }
     }
 }

@@ -30,9 +30,28 @@ use crate::{CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RetryBud
 ///     .build();
 /// ```
 ///
+/// # Requests that must not be repeated
+///
+/// A request whose method is not idempotent (`POST`, `PATCH`: a charge, a tool call, a chat
+/// message) may already have been acted on when its answer is lost, so it is retried only when
+/// repeating it is known to be safe:
+///
+/// | the failure, for a `POST` | retried |
+/// |---|---|
+/// | the connection could not be made (the request was never sent) | yes |
+/// | 429, 503, 529 (with or without a hint): the server did not process it | yes |
+/// | any status with `x-should-retry: true` | yes |
+/// | a timeout, a reset connection, a 500, a 502, a 504, a body cut off | no: returned as it is |
+/// | any of these, when the request carries an `Idempotency-Key` header ([`with_idempotency_key`](RetryMiddleware::with_idempotency_key) or the caller's own) | yes |
+/// | any of these, with [`retry_non_idempotent`](RetryMiddleware::retry_non_idempotent) | yes |
+///
+/// Idempotent methods (`GET`, `PUT`, `DELETE`, …) follow the status table. A failure not
+/// retried for this reason ends the call with [`GiveUp::NotIdempotent`](crate::GiveUp).
+///
 /// # Default
 ///
-/// No budget, no per-attempt timeout, no `Idempotency-Key` header.
+/// No budget, no per-attempt timeout, no `Idempotency-Key` header, non-idempotent requests
+/// retried only where the table says so.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryMiddleware {
     policy: Policy,
@@ -40,6 +59,7 @@ pub struct RetryMiddleware {
     breaker: Option<&'static CircuitBreaker>,
     timeout: Option<Duration>,
     idempotency_key: bool,
+    non_idempotent: bool,
     name: &'static str,
 }
 
@@ -57,8 +77,24 @@ impl RetryMiddleware {
             breaker: None,
             timeout: None,
             idempotency_key: false,
+            non_idempotent: false,
             name: "reqwest-middleware",
         }
+    }
+
+    /// Retries requests whose method is not idempotent (`POST`, `PATCH`) by the same rules as
+    /// the others, even after a failure the server may have acted on (a timeout, a 500, a
+    /// reset connection). Without it such a request is retried only when repeating it is safe:
+    /// see [`RetryMiddleware`]'s table.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy};
+    /// let layer = RetryMiddleware::new(Policy::new()).retry_non_idempotent();
+    /// # let _ = layer;
+    /// ```
+    pub const fn retry_non_idempotent(mut self) -> Self {
+        self.non_idempotent = true;
+        self
     }
 
     /// Names the calls in events and metrics (`reqwest-middleware` by default): one client
@@ -172,8 +208,13 @@ impl RetryMiddleware {
 
 /// The verdict on an attempt's outcome by the HTTP rules: a success is accepted, a permanent
 /// answer stops, a transient one is retried, unless the request cannot be sent again (its body
-/// is a stream: then its first answer is the call's).
-fn judge(outcome: &reqwest_middleware::Result<Response>, replayable: bool) -> Judged {
+/// is a stream: then its first answer is the call's) or repeating it may repeat what the
+/// server did (`resend_safe` is false and the failure does not say the server did not act).
+fn judge(
+    outcome: &reqwest_middleware::Result<Response>,
+    replayable: bool,
+    resend_safe: bool,
+) -> Judged {
     let decision = match outcome {
         Ok(response) if response.status().is_success() => return Judged::error(Verdict::Accept),
         Ok(response) => response.classify(),
@@ -181,10 +222,27 @@ fn judge(outcome: &reqwest_middleware::Result<Response>, replayable: bool) -> Ju
     };
     let verdict = match Verdict::of_error(decision) {
         Verdict::Retry(_) if !replayable => Verdict::Stop(GiveUp::NotReplayable),
+        Verdict::Retry(_) if !resend_safe && !not_acted_on(outcome) => {
+            Verdict::Stop(GiveUp::NotIdempotent)
+        }
         verdict => verdict,
     };
     // A transient answer counts against the service even when it cannot be retried.
     Judged::new(verdict, decision.is_retry(), false)
+}
+
+/// Whether the failure says the server did not act on the request: it was never sent (the
+/// connection could not be made), or the server said so (429, 503, 529, `x-should-retry:
+/// true`).
+fn not_acted_on(outcome: &reqwest_middleware::Result<Response>) -> bool {
+    match outcome {
+        Ok(response) => {
+            matches!(response.status().as_u16(), 429 | 503 | 529)
+                || crate::http::should_retry(response.headers()) == Some(true)
+        }
+        Err(reqwest_middleware::Error::Reqwest(err)) => err.is_connect(),
+        Err(reqwest_middleware::Error::Middleware(_)) => false,
+    }
 }
 
 #[async_trait::async_trait]
@@ -196,6 +254,11 @@ impl Middleware for RetryMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         self.add_idempotency_key(&mut request);
+        let resend_safe = self.non_idempotent
+            || request.method().is_idempotent()
+            || request
+                .headers()
+                .contains_key(HeaderName::from_static("idempotency-key"));
         let site = Site::named(&self.name);
         let guards = Guards {
             budget: self.budget,
@@ -214,7 +277,7 @@ impl Middleware for RetryMiddleware {
                 }
             };
             let outcome = self.attempt(request, extensions, next.clone(), &step).await;
-            let judged = judge(&outcome, again.is_some());
+            let judged = judge(&outcome, again.is_some(), resend_safe);
             if judged.is_accepted() {
                 step.accepted(guards, permit, &site);
                 return outcome;
