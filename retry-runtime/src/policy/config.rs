@@ -276,4 +276,43 @@ mod tests {
             assert_eq!(parse_duration(&Shown(d).to_string()), Some(d), "{d:?}");
         }
     }
+
+    /// The grammar's cases, shared with the attribute's parser (`retry-macros`).
+    const CORPUS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/durations.corpus"
+    ));
+
+    /// `SECS.NANOS` as the corpus writes a duration, or `error`; `panicked` if parsing panicked.
+    fn corpus_answer(input: &str) -> String {
+        match std::panic::catch_unwind(|| parse_duration(input)) {
+            Ok(Some(d)) => format!("{}.{:09}", d.as_secs(), d.subsec_nanos()),
+            Ok(None) => "error".to_string(),
+            Err(_) => "panicked".to_string(),
+        }
+    }
+
+    #[test]
+    fn every_case_of_the_duration_corpus() {
+        let mut failures = Vec::new();
+        let mut cases = 0;
+        for (index, line) in CORPUS.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = index + 1;
+            let (input, expected) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("durations.corpus:{at}: no tab in {line:?}"));
+            let got = corpus_answer(input);
+            if got != expected {
+                failures.push(format!(
+                    "durations.corpus:{at}: {input:?} parsed as {got}, expected {expected}"
+                ));
+            }
+            cases += 1;
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(cases > 100, "durations.corpus has only {cases} cases");
+    }
 }
