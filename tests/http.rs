@@ -1451,3 +1451,52 @@ async fn a_post_that_could_not_connect_is_retried() {
     assert!(out.is_err());
     assert_eq!(start.elapsed(), ms(10 + 20));
 }
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that answers the first `cut` connections with a 200 whose
+/// body stops halfway (the connection closes after 7 of 100 promised bytes), then whole
+/// answers; it counts connections.
+fn cutting_server(cut: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(cut + 1) {
+            let Ok(mut stream) = stream else { return };
+            let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                request.push(byte[0]);
+            }
+            let answer: &[u8] = if n <= cut {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\npartial"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nwhole"
+            };
+            let _ = stream.write_all(answer);
+        }
+    });
+    (url, count)
+}
+
+/// A body cut off mid-read is the connection lost, not bad data: the README's client retries
+/// it (reqwest calls it a decode error, as it does bad JSON).
+#[tokio::test]
+async fn a_body_cut_off_mid_read_is_retried() {
+    #[retry(attempts = 3, base = "1ms", classify)]
+    async fn read_all(client: &reqwest::Client, url: &str) -> Result<String, HttpError> {
+        Ok(client
+            .get(url)
+            .send()
+            .await?
+            .ensure_success()
+            .await?
+            .text()
+            .await?)
+    }
+    let (url, connections) = cutting_server(1);
+    assert_eq!(read_all(&client(), &url).await.unwrap(), "whole");
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}

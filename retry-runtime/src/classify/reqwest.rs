@@ -10,7 +10,10 @@ use crate::{Classify, Decision};
 
 /// Connection failures, timeouts and failures while sending the request or reading the body
 /// retry; a status error (from `error_for_status`) follows the status table
-/// ([`is_retryable_status`]); builder, redirect and decode errors stop.
+/// ([`is_retryable_status`]); builder and redirect errors stop. reqwest reports a body cut off
+/// mid-read (`text()`, `bytes()`, `chunk()`) as a decode error, like bad JSON: a decode error
+/// whose source chain holds an I/O or hyper error is the connection lost, and retries; any
+/// other (a serde error: the data is bad) stops.
 ///
 /// `error_for_status` drops the headers, so `Retry-After` and `x-should-retry` are not seen
 /// through it: use [`ResponseExt::ensure_success`] instead, whose [`HttpError`] keeps them.
@@ -23,7 +26,14 @@ impl Classify for reqwest::Error {
                 Decision::Stop
             };
         }
-        if self.is_builder() || self.is_redirect() || self.is_decode() {
+        if self.is_decode() {
+            return if connection_lost(self) {
+                Decision::Retry
+            } else {
+                Decision::Stop
+            };
+        }
+        if self.is_builder() || self.is_redirect() {
             return Decision::Stop;
         }
         if self.is_timeout() || self.is_connect() || self.is_request() || self.is_body() {
@@ -31,6 +41,19 @@ impl Classify for reqwest::Error {
         }
         Decision::Stop
     }
+}
+
+/// Whether the error's source chain holds a transport failure (an I/O or hyper error) rather
+/// than bad data.
+fn connection_lost(err: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() || cause.is::<hyper::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// By status and headers, as [`crate::http::decision`]: for `#[retry(classify_ok)]` and
