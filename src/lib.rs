@@ -51,3 +51,9 @@ impl Counter {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// Every Rust block of README.md, compiled as a doctest (`cargo test --doc`), so that no README
+/// example can break unnoticed. Its examples use the HTTP and tracing features.
+#[cfg(all(doctest, feature = "http", feature = "tracing"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -245,3 +245,61 @@ fn the_blocking_builder_sleeps_the_policys_delays() {
         .call();
     assert_eq!((out, calls.get()), (Err(Error::Fatal), 1));
 }
+
+/// Closures given to the builders infer their parameter types, as backon's `.when` and
+/// `.notify` do: each method carries the `Fn` bound its closure needs (the README's builder
+/// example once failed with "`Retry<..>` is not a future").
+#[tokio::test(start_paused = true)]
+async fn unannotated_closures_infer_on_every_builder_method() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(4)
+        .with_base(std::time::Duration::from_millis(10));
+    let seen = std::sync::Mutex::new(Vec::new());
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let out = policy
+        .retry(async |_| {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if n < 3 {
+                Err(format!("busy {n}"))
+            } else {
+                Ok(n)
+            }
+        })
+        .when(|e| e.starts_with("busy"))
+        .until(|n| *n >= 3)
+        .on_retry(|outcome, info| seen.lock().unwrap().push((outcome.clone(), info.attempt())))
+        .fallback(|e| Err(format!("gave up: {e}")))
+        .await;
+    assert_eq!(out, Ok(3));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Err("busy 1".to_string()), 1),
+            (Err("busy 2".to_string()), 2)
+        ]
+    );
+    let blocking = policy
+        .retry_blocking(|attempt| {
+            if attempt.attempt() < 2 {
+                Err("no")
+            } else {
+                Ok(7)
+            }
+        })
+        .when(|e| *e == "no")
+        .on_retry(|outcome, _| assert!(outcome.is_err()))
+        .fallback(|e| Err(e))
+        .call();
+    assert_eq!(blocking, Ok(7));
+    let fallen_back = policy
+        .retry(async |_| Err::<u32, _>("down"))
+        .fallback_async(|e| async move {
+            if e == "down" {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })
+        .await;
+    assert_eq!(fallen_back, Ok(0));
+}

@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::attempt::CallKey;
 use crate::engine::{Flow, Guards, Site, StartAndPrevious, StdClock, Step};
-use crate::{Attempt, CircuitBreaker, IdempotencyKey, Policy, RetryBudget};
+use crate::{Attempt, CircuitBreaker, IdempotencyKey, Policy, RetryBudget, RetryInfo};
 
 mod fallback;
 #[cfg(feature = "tokio")]
@@ -158,11 +158,18 @@ pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoF
 
 /// The configuration methods both builders share. `$field` lists the fields a builder has
 /// besides the shared ones.
+/// `$op` is the operation's bound, `Op: $op(Attempt) -> Result<T, E>`: it names the outcome's
+/// types, so each closure method can carry the `Fn` bound its closure needs and unannotated
+/// closures infer.
 macro_rules! configure {
-    ($builder:ident < $($extra:ident),* > { $($field:ident),* }) => {
+    ($builder:ident < $($extra:ident),* > { $($field:ident),* } $op:ident) => {
         impl<'a, Op, J, H, G, Fb, $($extra),*> $builder<'a, Op, J, H, G, Fb, $($extra),*> {
             /// Retries only the errors `predicate` accepts (the attribute's `when`).
-            pub fn when<F>(self, predicate: F) -> $builder<'a, Op, When<F, J>, H, G, Fb, $($extra),*> {
+            pub fn when<F, T, E>(self, predicate: F) -> $builder<'a, Op, When<F, J>, H, G, Fb, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                F: Fn(&E) -> bool,
+            {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -196,7 +203,11 @@ macro_rules! configure {
 
             /// Retries a value that fails `predicate` (the attribute's `until`): polling until
             /// ready. When the call gives up, its last value is returned as it was.
-            pub fn until<F>(self, predicate: F) -> $builder<'a, Op, Until<F, J>, H, G, Fb, $($extra),*> {
+            pub fn until<F, T, E>(self, predicate: F) -> $builder<'a, Op, Until<F, J>, H, G, Fb, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                F: Fn(&T) -> bool,
+            {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -230,7 +241,11 @@ macro_rules! configure {
 
             /// Calls `hook` with the failed outcome and the [`RetryInfo`] before each sleep
             /// (the attribute's `on_retry`).
-            pub fn on_retry<F>(self, hook: F) -> $builder<'a, Op, J, OnRetry<F>, G, Fb, $($extra),*> {
+            pub fn on_retry<F, T, E>(self, hook: F) -> $builder<'a, Op, J, OnRetry<F>, G, Fb, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                F: Fn(&Result<T, E>, &RetryInfo),
+            {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -292,7 +307,11 @@ macro_rules! configure {
             /// the reason: out of attempts, deadline, a permanent error, the budget, the
             /// breaker, a hint beyond `max_hint` (the attribute's `fallback`). A call that
             /// gives up with a value (`until` never satisfied) returns it as it was.
-            pub fn fallback<F>(self, fallback: F) -> $builder<'a, Op, J, H, G, Fallback<F>, $($extra),*> {
+            pub fn fallback<F, T, E>(self, fallback: F) -> $builder<'a, Op, J, H, G, Fallback<F>, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                F: FnOnce(E) -> Result<T, E>,
+            {
                 $builder {
                     policy: self.policy,
                     op: self.op,
@@ -311,8 +330,8 @@ macro_rules! configure {
 }
 
 #[cfg(feature = "tokio")]
-configure!(Retry<L> { limit });
-configure!(RetryBlocking<> {});
+configure!(Retry<L> { limit } AsyncFnMut);
+configure!(RetryBlocking<> {} FnMut);
 
 #[cfg(feature = "tokio")]
 impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
@@ -353,7 +372,15 @@ impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
     /// assert_eq!(reply.as_deref(), Ok("yesterday's answer"));
     /// # }
     /// ```
-    pub fn fallback_async<F>(self, fallback: F) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L> {
+    pub fn fallback_async<F, Fut, T, E>(
+        self,
+        fallback: F,
+    ) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L>
+    where
+        Op: AsyncFnMut(Attempt) -> Result<T, E>,
+        F: FnOnce(E) -> Fut,
+        Fut: core::future::Future<Output = Result<T, E>>,
+    {
         Retry {
             policy: self.policy,
             op: self.op,
