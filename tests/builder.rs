@@ -288,7 +288,7 @@ async fn unannotated_closures_infer_on_every_builder_method() {
         })
         .when(|e| *e == "no")
         .on_retry(|outcome, _| assert!(outcome.is_err()))
-        .fallback(|e| Err(e))
+        .fallback(|e| if e == "no" { Err(e) } else { Ok(0) })
         .call();
     assert_eq!(blocking, Ok(7));
     let fallen_back = policy

@@ -197,7 +197,7 @@ fn each_reason_is_its_own_and_a_first_permanent_error_is_debug() {
     assert!(
         events[1]
             .2
-            .contains("reason=out of attempts, the value never satisfied `until`"),
+            .contains("reason=out of attempts, the last value was still judged a failure"),
         "{}",
         events[1].2
     );

@@ -59,7 +59,7 @@ impl GiveUp {
             GiveUp::Deadline => "the next sleep would end past the deadline",
             GiveUp::HintTooLong => "the server asked for a wait longer than `max_hint`",
             GiveUp::Budget => "retry budget exhausted",
-            GiveUp::Unsatisfied => "out of attempts, the value never satisfied `until`",
+            GiveUp::Unsatisfied => "out of attempts, the last value was still judged a failure",
             GiveUp::BreakerOpen => "the circuit breaker is open",
             GiveUp::BreakerOpened => "the circuit breaker has just opened",
             GiveUp::NotReplayable => "the request cannot be sent again",
