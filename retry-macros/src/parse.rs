@@ -702,13 +702,23 @@ fn duration_lit(input: ParseStream, key: Key) -> syn::Result<LitStr> {
     Err(syn::Error::new_spanned(expr, message))
 }
 
-/// `timeout = "2s"`, checked now, or any other expression, evaluated at each call.
+/// `timeout = "2s"`, checked now, or any other expression, evaluated at each call. A bare
+/// number has no unit: it is an error saying how to write it.
 fn timeout(input: ParseStream) -> syn::Result<Timeout> {
     if input.peek(LitStr) {
-        Ok(Timeout::Literal(input.parse()?))
-    } else {
-        Ok(Timeout::Expr(Box::new(input.parse()?)))
+        return Ok(Timeout::Literal(input.parse()?));
     }
+    if input.peek(syn::LitInt) || input.peek(syn::LitFloat) {
+        let number: syn::Lit = input.parse()?;
+        let digits = quote::ToTokens::to_token_stream(&number).to_string();
+        return Err(syn::Error::new_spanned(
+            &number,
+            format!(
+                "expected a duration with its unit: `timeout = \"{digits}ms\"` (or `\"{digits}s\"`), or an expression giving a `Duration`"
+            ),
+        ));
+    }
+    Ok(Timeout::Expr(Box::new(input.parse()?)))
 }
 
 /// `PATTERN` or `PATTERN if GUARD`.

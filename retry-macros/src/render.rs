@@ -437,7 +437,7 @@ impl ToTokens for TurnMatch<'_> {
                 quote!(#err)
             };
             let private = respan(private, hook.span());
-            let call = quote_spanned!(hook.span()=> #private::call_on_retry(#hook, #sees, &#info));
+            let call = quote_spanned!(hook.span()=> #private::call_on_retry(#sees, #hook, &#info));
             quote!(#call;)
         });
         let delay = quote!(#private::RetryInfo::delay(&#info));

@@ -243,9 +243,11 @@ pub fn classify<E: RetryClassify + ?Sized>(error: &E) -> Decision {
     error.__retry_classify()
 }
 
-/// `on_retry = …`: the hook, with its signature checked at the user's expression.
+/// `on_retry = …`: the hook, with its signature checked at the user's expression. The outcome
+/// comes first, so that its type is known when the hook is checked, and a hook of the wrong
+/// signature is reported at the hook.
 #[inline]
-pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(hook: F, error: &E, info: &RetryInfo) {
+pub fn call_on_retry<E: ?Sized, F: Fn(&E, &RetryInfo)>(error: &E, hook: F, info: &RetryInfo) {
     hook(error, info)
 }
 
