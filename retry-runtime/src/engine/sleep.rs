@@ -16,7 +16,7 @@ pub enum Flow<R> {
 }
 
 /// The retry loop for blocking code: `turn` runs one attempt and decides (through
-/// [`Step::failed`]); the loop sleeps between turns with `std::thread::sleep`.
+/// [`Step::turn`]); the loop sleeps between turns with `std::thread::sleep`.
 ///
 /// The first turn is written out here and the rest of the loop is out of line, so the function
 /// that a success returns from has no loop in it.
