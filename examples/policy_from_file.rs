@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/retry.toml").into());
     let text = std::fs::read_to_string(&path)?;
     // Validated on load: `attempts = 0` or `base = "2 parsecs"` would be an error naming the field.
+    // `timeout = "30s"` is read too, into `Policy::timeout`.
     let policy: Policy = toml::from_str(&text)?;
     println!("{path}: {policy:?}");
     println!("delays: {:?}", policy.delays().collect::<Vec<_>>());
@@ -46,5 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("retry {} after {:?}", info.attempt(), info.delay());
     }
     println!("and the written policy:\n{}", toml::to_string(&policy)?);
+
+    // A bad value is an error that names the field and points at the value.
+    let bad = "attempts = 4\nbase = 250\n";
+    if let Err(err) = toml::from_str::<Policy>(bad) {
+        println!("and a file with a mistake:\n{err}");
+    }
     Ok(())
 }

@@ -1287,16 +1287,22 @@ async fn the_middleware_cuts_slow_attempts_off() {
     let policy = retry_runtime::Policy::new()
         .with_attempts(3)
         .with_base(ms(10));
-    let client = middleware_client(RetryMiddleware::new(policy).with_timeout(ms(100)));
-    let server = Server::scripted(vec![
-        Reply::ok("late").after(Duration::from_secs(5)),
-        Reply::ok("in time"),
-    ]);
-    let start = std::time::Instant::now();
-    let response = client.get(server.url("/")).send().await.unwrap();
-    assert_eq!(response.text().await.unwrap(), "in time");
-    assert_eq!(server.requests(), 2);
-    assert!(start.elapsed() >= ms(110) && start.elapsed() < Duration::from_secs(5));
+    // The layer's own timeout, or the one the policy carries (as read from a policy file).
+    for layer in [
+        RetryMiddleware::new(policy).with_timeout(ms(100)),
+        RetryMiddleware::new(policy.with_timeout(ms(100))),
+    ] {
+        let client = middleware_client(layer);
+        let server = Server::scripted(vec![
+            Reply::ok("late").after(Duration::from_secs(5)),
+            Reply::ok("in time"),
+        ]);
+        let start = std::time::Instant::now();
+        let response = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "in time");
+        assert_eq!(server.requests(), 2);
+        assert!(start.elapsed() >= ms(110) && start.elapsed() < Duration::from_secs(5));
+    }
 }
 
 /// A body that cannot be cloned (a stream) is sent once: there is nothing to send again.

@@ -19,6 +19,7 @@ fn every_field_from_toml() {
         jitter = "full"
         deadline = "10s"
         max_hint = "30s"
+        timeout = "750ms"
         "#,
     )
     .unwrap();
@@ -30,7 +31,8 @@ fn every_field_from_toml() {
         .with_factor(3.0)
         .with_jitter(Jitter::Full)
         .with_deadline(Duration::from_secs(10))
-        .with_max_hint(Duration::from_secs(30));
+        .with_max_hint(Duration::from_secs(30))
+        .with_timeout(MS * 750);
     assert_eq!(policy, expected);
 }
 
@@ -54,7 +56,10 @@ fn round_trips_through_toml_and_json() {
             .with_backoff(Backoff::Fibonacci)
             .with_jitter(Jitter::Decorrelated)
             .with_deadline(Duration::from_secs(90))
-            .with_max_hint(Duration::from_secs(5)),
+            .with_max_hint(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(30)),
+        Policy::new().with_timeout(Duration::from_nanos(1_500_000_001)),
+        Policy::new().with_timeout(Duration::MAX),
         Policy::new()
             .with_backoff(Backoff::Linear)
             .with_jitter(Jitter::Equal),
@@ -74,32 +79,164 @@ fn round_trips_through_toml_and_json() {
 #[test]
 fn bad_fields_are_errors_that_name_them() {
     for (text, expected) in [
-        ("attempts = 0", "invalid `attempts`"),
+        (
+            "attempts = 0",
+            "`attempts`: invalid value: integer `0`, expected a whole number from 1 to 4294967295",
+        ),
         (
             r#"base = "2 parsecs""#,
-            "invalid `base`: `2 parsecs`; expected a duration",
+            r#"`base`: invalid value: string "2 parsecs", expected a duration such as `"200ms"`"#,
         ),
         (
             r#"base = "3s"
 max = "1s""#,
-            "invalid `max`: `max` must not be below `base`",
+            r#"`max`: `"1s"` is below `base` (`"3s"`)"#,
         ),
-        ("factor = 0.5", "invalid `factor`"),
+        (
+            r#"max = "100ms""#,
+            r#"`max`: `"100ms"` is below `base` (`"200ms"`)"#,
+        ),
+        (
+            "factor = 0.5",
+            "`factor`: invalid value: floating point `0.5`, expected a finite number of at least 1.0",
+        ),
+        (
+            "factor = inf",
+            "`factor`: invalid value: floating point `inf`",
+        ),
         (
             r#"backoff = "expo""#,
-            "invalid `backoff`: `expo`; expected one of",
+            r#"`backoff`: invalid value: string "expo", expected one of `"exponential"`, `"constant"`, `"linear"`, `"fibonacci"`"#,
         ),
-        (r#"jitter = "lots""#, "invalid `jitter`: `lots`"),
-        (r#"deadline = "-1s""#, "invalid `deadline`"),
-        (r#"max_hint = "soon""#, "invalid `max_hint`"),
+        (
+            r#"jitter = "lots""#,
+            r#"`jitter`: invalid value: string "lots", expected one of `"none"`, `"full"`"#,
+        ),
+        (r#"deadline = "-1s""#, r#"`deadline`: invalid value: string "-1s""#),
+        (
+            r#"deadline = "18446744073709551616s""#,
+            "expected a duration of at most `Duration::MAX`",
+        ),
+        (r#"max_hint = "soon""#, r#"`max_hint`: invalid value: string "soon""#),
+        (
+            r#"timeout = "0ms""#,
+            r#"`timeout`: invalid value: string "0ms", expected a duration above zero"#,
+        ),
+        (r#"timeout = "30""#, r#"`timeout`: invalid value: string "30""#),
         (
             r#"backoff = "constant"
 factor = 2.0"#,
-            "`factor` only applies",
+            r#"`factor`: only applies to `backoff = "exponential"`, not `backoff = "constant"`"#,
         ),
-        ("retries = 3", "unknown field `retries`"),
+        ("retries = 3", "unknown field `retries`, expected one of `attempts`"),
+        ("timeuot = \"1s\"", "unknown field `timeuot`"),
     ] {
         let err = toml::from_str::<Policy>(text).unwrap_err().to_string();
         assert!(err.contains(expected), "{text:?}: {err}");
     }
+}
+
+/// A value of the wrong type or out of range, in JSON and in the same TOML: the error names the
+/// field in backticks and says what was expected, whatever the format.
+#[test]
+fn wrong_types_and_ranges_name_the_field_in_json_and_toml() {
+    const WHOLE: &str = "expected a whole number from 1 to 4294967295";
+    const FACTOR: &str = "expected a finite number of at least 1.0";
+    const DURATION: &str = "expected a duration such as";
+    for (json, toml_text, field, expected) in [
+        (r#"{"attempts": -1}"#, "attempts = -1", "attempts", WHOLE),
+        (
+            r#"{"attempts": 4294967296}"#,
+            "attempts = 4294967296",
+            "attempts",
+            WHOLE,
+        ),
+        (r#"{"attempts": 2.5}"#, "attempts = 2.5", "attempts", WHOLE),
+        (
+            r#"{"attempts": "3"}"#,
+            r#"attempts = "3""#,
+            "attempts",
+            WHOLE,
+        ),
+        // Too large for an `f64`: the format's own error, with the field in front.
+        (r#"{"factor": 1e400}"#, "factor = 1e400", "factor", ""),
+        (
+            r#"{"factor": "NaN"}"#,
+            r#"factor = "NaN""#,
+            "factor",
+            FACTOR,
+        ),
+        (r#"{"base": 5}"#, "base = 5", "base", DURATION),
+        (
+            r#"{"max_hint": true}"#,
+            "max_hint = true",
+            "max_hint",
+            DURATION,
+        ),
+        (
+            r#"{"jitter": 1}"#,
+            "jitter = 1",
+            "jitter",
+            "expected one of",
+        ),
+    ] {
+        let json_err = serde_json::from_str::<Policy>(json)
+            .unwrap_err()
+            .to_string();
+        let toml_err = toml::from_str::<Policy>(toml_text).unwrap_err().to_string();
+        for (input, err) in [(json, json_err), (toml_text, toml_err)] {
+            assert!(err.contains(&format!("`{field}`: ")), "{input}: {err}");
+            assert!(err.contains(expected), "{input}: {err}");
+            // The position is given once, not once per wrapping.
+            assert!(err.matches("at line").count() <= 1, "{input}: {err}");
+        }
+    }
+}
+
+/// In a larger configuration, the error names the field, and TOML points at its value.
+#[test]
+fn errors_of_a_nested_policy_name_the_field() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Service {
+        #[allow(dead_code)]
+        retry: Policy,
+    }
+    let err = toml::from_str::<Service>("[retry]\nattempts = 3\nbase = 5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 3, column 8"), "{err}");
+    assert!(err.contains("`base`: invalid type: integer `5`"), "{err}");
+    let err = serde_json::from_str::<Service>(r#"{"retry": {"jitter": "lots"}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"`jitter`: invalid value: string "lots""#),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_field_written_twice_is_an_error() {
+    let err = serde_json::from_str::<Policy>(r#"{"attempts": 3, "attempts": 4}"#).unwrap_err();
+    assert!(
+        err.to_string().contains("duplicate field `attempts`"),
+        "{err}"
+    );
+}
+
+/// `null` (JSON, YAML) leaves a field at its default, as if it were not written.
+#[test]
+fn null_leaves_a_field_unset() {
+    let policy: Policy = serde_json::from_str(r#"{"attempts": null, "timeout": null}"#).unwrap();
+    assert_eq!(policy, Policy::new());
+}
+
+#[test]
+fn timeout_is_read_and_written() {
+    let policy: Policy = toml::from_str(r#"timeout = "1.5s""#).unwrap();
+    assert_eq!(policy.timeout(), Some(MS * 1500));
+    let text = toml::to_string(&policy).unwrap();
+    assert!(text.contains(r#"timeout = "1500ms""#), "{text}");
+    let text = toml::to_string(&Policy::new()).unwrap();
+    assert!(!text.contains("timeout"), "{text}");
 }

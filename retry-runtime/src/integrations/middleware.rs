@@ -145,7 +145,8 @@ impl RetryMiddleware {
     }
 
     /// Cuts each attempt off after `timeout` (or at the policy's deadline); the cut-off is
-    /// retried.
+    /// retried. Without it, the policy's own [`timeout`](Policy::timeout) applies (a policy
+    /// read from a file with `timeout = "30s"`).
     ///
     /// ```
     /// use retry_runtime::{middleware::RetryMiddleware, Policy};
@@ -178,7 +179,7 @@ impl RetryMiddleware {
         step: &Step<StartAndPrevious<TokioClock>>,
     ) -> reqwest_middleware::Result<Response> {
         let sent = next.run(request, extensions);
-        match self.timeout {
+        match self.timeout.or(self.policy.timeout()) {
             None => sent.await,
             Some(timeout) => {
                 let allowed = step.attempt_timeout(&self.policy, timeout);

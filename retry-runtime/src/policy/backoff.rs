@@ -240,6 +240,7 @@ fn raw_delay_wide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -263,15 +264,76 @@ mod tests {
                             let (b, m) = (Duration::from_nanos(base), Duration::from_nanos(max));
                             let fast = raw_delay(backoff, b, factor, m, k);
                             let wide = raw_delay_wide(backoff, b, factor, m, k);
-                            let close = fast.abs_diff(wide) <= Duration::from_nanos(1);
-                            assert!(
-                                close,
-                                "{backoff:?} {base} {max} {factor} {k}: {fast:?} {wide:?}"
-                            );
+                            assert_eq!(fast, wide, "{backoff:?} {base} {max} {factor} {k}");
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Nanosecond counts both paths take: below `u64::MAX`, weighted towards the edges.
+    fn nanos_below_u64_max() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            Just(1u64),
+            Just(u64::MAX - 1),
+            0u64..=10_000_000_000,
+            (u64::MAX - 1_000_000)..u64::MAX,
+            (0u32..64).prop_map(|shift| 1u64 << shift),
+            0u64..u64::MAX,
+        ]
+    }
+
+    /// Any `f64`, made safe as `Policy` makes it before computing a delay (below 1 or NaN is
+    /// 1; `+inf` stays).
+    fn sanitised_factor() -> impl Strategy<Value = f64> {
+        let raw = prop_oneof![
+            Just(1.0),
+            Just(2.0),
+            Just(f64::INFINITY),
+            Just(f64::MAX),
+            Just(1.0 + f64::EPSILON),
+            1.0f64..1.000_000_001,
+            1.0f64..10.0,
+            10.0f64..1e300,
+            any::<f64>(),
+        ];
+        raw.prop_map(|factor| if factor >= 1.0 { factor } else { 1.0 })
+    }
+
+    fn any_k() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            Just(0u32),
+            Just(u32::MAX),
+            0u32..=200,
+            (i32::MAX as u32 - 2)..=(i32::MAX as u32 + 2),
+            any::<u32>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 10_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The 64-bit path gives exactly the delay of the exact 128-bit one, for every strategy,
+        /// wherever both apply (`base` and `max` below `u64::MAX` nanoseconds).
+        #[test]
+        fn the_64_bit_path_equals_the_128_bit_one(
+            backoff in prop::sample::select(&Backoff::ALL[..]),
+            base_ns in nanos_below_u64_max(),
+            max_ns in nanos_below_u64_max(),
+            factor in sanitised_factor(),
+            k in any_k(),
+        ) {
+            let (base, max) = (Duration::from_nanos(base_ns), Duration::from_nanos(max_ns));
+            let narrow = Duration::from_nanos(raw_delay_ns(backoff, base_ns, factor, max_ns, k));
+            let wide = raw_delay_wide(backoff, base, factor, max, k);
+            prop_assert_eq!(narrow, wide, "{:?} base {} max {} factor {} k {}", backoff, base_ns, max_ns, factor, k);
+            prop_assert_eq!(raw_delay(backoff, base, factor, max, k), wide);
         }
     }
 

@@ -48,6 +48,7 @@ const DEFAULT_MAX_HINT: Duration = Duration::from_secs(60);
 /// | jitter | [`Jitter::None`] |
 /// | deadline | none |
 /// | max_hint | 60 s: a server hint (`Retry-After`, pushback) longer than this ends the call |
+/// | timeout | none (see [`with_timeout`](Policy::with_timeout)) |
 ///
 /// # Example
 ///
@@ -68,7 +69,7 @@ const DEFAULT_MAX_HINT: Duration = Duration::from_secs(60);
 ///     [100, 200, 400, 500].map(Duration::from_millis),
 /// );
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct Policy {
     attempts: u32,
     base: Duration,
@@ -78,6 +79,30 @@ pub struct Policy {
     jitter: Jitter,
     deadline: Option<Duration>,
     max_hint: Duration,
+    timeout: Option<Duration>,
+}
+
+/// Shows the settings in force: `max` as [`Policy::max`] gives it (the default cap, or `base`
+/// when that is larger), not the unset field.
+///
+/// ```
+/// let shown = format!("{:?}", retry_runtime::Policy::new());
+/// assert!(shown.contains("max: 2s"), "{shown}");
+/// ```
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("attempts", &self.attempts)
+            .field("base", &self.base)
+            .field("max", &self.max())
+            .field("factor", &self.factor)
+            .field("backoff", &self.backoff)
+            .field("jitter", &self.jitter)
+            .field("deadline", &self.deadline)
+            .field("max_hint", &self.max_hint)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Default for Policy {
@@ -104,6 +129,7 @@ impl Policy {
             jitter: Jitter::None,
             deadline: None,
             max_hint: DEFAULT_MAX_HINT,
+            timeout: None,
         }
     }
 
@@ -210,6 +236,35 @@ impl Policy {
     pub const fn with_max_hint(mut self, max_hint: Duration) -> Self {
         self.max_hint = max_hint;
         self
+    }
+
+    /// Sets a per-attempt timeout: each attempt is cut off after `timeout` (or at the deadline,
+    /// if that comes first), and the cut-off is retried like any other failure. It is carried by
+    /// the policy so that a policy read from a configuration file (`timeout = "30s"`) can hold
+    /// it. The `reqwest-middleware` layer applies it when it has no `with_timeout(d)` of its own.
+    /// The builders fix the type of their attempt's future when they are built, so they take a
+    /// timeout read at run time explicitly: `.timeout(d)` with `d` from
+    /// `policy.timeout()`; the attribute with `policy = EXPR` takes `timeout = EXPR` the same way.
+    ///
+    /// ```
+    /// use retry_runtime::Policy;
+    /// use std::time::Duration;
+    /// let policy = Policy::new().with_timeout(Duration::from_secs(30));
+    /// assert_eq!(policy.timeout(), Some(Duration::from_secs(30)));
+    /// assert_eq!(Policy::new().timeout(), None);
+    /// ```
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The per-attempt timeout, if any (see [`with_timeout`](Policy::with_timeout)).
+    ///
+    /// ```
+    /// assert_eq!(retry_runtime::Policy::new().timeout(), None);
+    /// ```
+    pub const fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The longest server hint that is honoured (see [`with_max_hint`](Policy::with_max_hint)).

@@ -15,7 +15,10 @@ use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use core::time::Duration;
 
-use super::{refused, settle, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry, Timeout};
+use super::{
+    refused, settle, CallName, DefaultName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry,
+    Timeout,
+};
 use crate::attempt::CallKey;
 use crate::engine::{Guards, Site, StartAndPrevious, Step};
 use crate::{Attempt, Policy, RetryBudget, TimedOut};
@@ -60,14 +63,14 @@ pin_project_lite::pin_project! {
     /// The future of an awaited [`Retry`]: attempts, sleeps and the fallback, in one value
     /// with no allocation.
     #[must_use = "futures do nothing unless polled"]
-    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb>
+    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N = DefaultName>
     where
         Fut: Future,
         L: Limit<Fut>,
         G: Gate<'a>,
         Fb: RecoverFor<Fut::Output>,
     {
-        call: Call<'a, Op, J, H, L, G>,
+        call: Call<'a, Op, J, H, L, G, N>,
         fallback: Fb,
         #[pin]
         state: State<L::Attempt, G::Permit, Fb::Future>,
@@ -75,14 +78,14 @@ pin_project_lite::pin_project! {
 }
 
 /// What the call keeps from attempt to attempt.
-struct Call<'a, Op, J, H, L, G> {
+struct Call<'a, Op, J, H, L, G, N> {
     policy: &'a Policy,
     op: Op,
     judge: J,
     hook: H,
     limit: L,
     budget: Option<&'a RetryBudget>,
-    name: &'static str,
+    name: N,
     key: CallKey,
     gate: G,
     step: Step<StartAndPrevious<crate::engine::TokioClock>>,
@@ -103,7 +106,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, Fb, T, E> IntoFuture for Retry<'a, Op, J, H, G, Fb, L>
+impl<'a, Op, Fut, J, H, L, G, Fb, N, T, E> IntoFuture for Retry<'a, Op, J, H, G, Fb, L, N>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -113,9 +116,10 @@ where
     G: Gate<'a>,
     G::Refused: Refusal<E>,
     Fb: Recover<T, E>,
+    N: CallName,
 {
     type Output = Result<T, E>;
-    type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb>;
+    type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N>;
 
     fn into_future(self) -> Self::IntoFuture {
         RetryFuture {
@@ -137,7 +141,7 @@ where
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, T, E> Call<'a, Op, J, H, L, G>
+impl<'a, Op, Fut, J, H, L, G, N, T, E> Call<'a, Op, J, H, L, G, N>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -146,13 +150,20 @@ where
     L: Limit<Fut>,
     G: Gate<'a>,
     G::Refused: Refusal<E>,
+    N: CallName,
 {
     /// The gate, then the next attempt under its permit; or the refusal's outcome.
     #[inline]
     fn start(&mut self) -> Result<(L::Attempt, G::Permit), Result<T, E>> {
         let permit = match self.gate.enter() {
             Ok(permit) => permit,
-            Err(refusal) => return Err(refused(&self.step, refusal, &Site::named(&self.name))),
+            Err(refusal) => {
+                return Err(refused(
+                    &self.step,
+                    refusal,
+                    &Site::named(self.name.call_name()),
+                ))
+            }
         };
         let attempt = (self.op)(self.key.attempt(self.step.attempt()));
         let (step, policy) = (&self.step, self.policy);
@@ -170,7 +181,7 @@ where
             budget: self.budget,
             breaker: self.gate.breaker(),
         };
-        let site = Site::named(&self.name);
+        let site = Site::named(self.name.call_name());
         let (judge, hook) = (&self.judge, &self.hook);
         settle::<_, _, _, G>(
             &mut self.step,
@@ -185,7 +196,7 @@ where
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, Fb, T, E> Future for RetryFuture<'a, Op, Fut, J, H, L, G, Fb>
+impl<'a, Op, Fut, J, H, L, G, Fb, N, T, E> Future for RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -195,6 +206,7 @@ where
     G: Gate<'a>,
     G::Refused: Refusal<E>,
     Fb: Recover<T, E>,
+    N: CallName,
 {
     type Output = Result<T, E>;
 
@@ -271,7 +283,7 @@ impl<A, P, B> State<A, P, B> {
     }
 }
 
-impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
+impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
     /// Runs the call with an operation that borrows from the caller across its attempts:
     /// an async closure (`async |attempt| { state.push(..); .. }`), which may hold `&mut`
     /// state. `.await` on the builder cannot take one (its future must be a nameable type,
@@ -322,7 +334,7 @@ impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
             mut fallback,
         } = self;
         let key = CallKey::new(key);
-        let site = Site::named(&name);
+        let site = Site::named(name.call_name());
         let guards = Guards {
             budget,
             breaker: gate.breaker(),

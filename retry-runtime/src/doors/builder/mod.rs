@@ -83,7 +83,7 @@ impl Policy {
             hook: NoHook,
             limit: NoTimeout,
             budget: None,
-            name: "Policy::retry",
+            name: DefaultName,
             key: None,
             gate: NoBreaker,
             fallback: NoFallback,
@@ -129,14 +129,23 @@ impl Policy {
 /// An async retry being configured; `.await` runs it. See [`Policy::retry`].
 #[cfg(feature = "tokio")]
 #[must_use = "a retry does nothing until it is awaited"]
-pub struct Retry<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback, L = NoTimeout> {
+pub struct Retry<
+    'a,
+    Op,
+    J = Errors,
+    H = NoHook,
+    G = NoBreaker,
+    Fb = NoFallback,
+    L = NoTimeout,
+    N = DefaultName,
+> {
     policy: &'a Policy,
     op: Op,
     judge: J,
     hook: H,
     limit: L,
     budget: Option<&'a RetryBudget>,
-    name: &'static str,
+    name: N,
     key: Option<IdempotencyKey>,
     gate: G,
     fallback: Fb,
@@ -267,14 +276,6 @@ macro_rules! configure {
                 self
             }
 
-            /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
-            /// `provider-b` retries told apart. By default `Policy::retry` or
-            /// `Policy::retry_blocking`.
-            pub fn name(mut self, name: &'static str) -> Self {
-                self.name = name;
-                self
-            }
-
             /// Draws a token from `budget` for each retry and refills it on success or a
             /// permanent answer (the attribute's `budget`); an empty budget ends the call with
             /// its last outcome.
@@ -330,15 +331,70 @@ macro_rules! configure {
 }
 
 #[cfg(feature = "tokio")]
-configure!(Retry<L> { limit } AsyncFnMut);
+configure!(Retry<L, N> { limit } AsyncFnMut);
 configure!(RetryBlocking<> {} FnMut);
 
+impl<'a, Op, J, H, G, Fb> RetryBlocking<'a, Op, J, H, G, Fb> {
+    /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
+    /// `provider-b` retries told apart. By default `Policy::retry_blocking`.
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+}
+
+/// The async builder's call name when none is given: `Policy::retry`. A type of its own, so
+/// that a call that names nothing keeps no name in its future.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultName;
+
+/// [`Retry::name`]: the call's name.
+#[derive(Clone, Copy, Debug)]
+pub struct Named(&'static str);
+
+/// Where an async builder's call name comes from.
+pub trait CallName {
+    /// The name.
+    fn call_name(&self) -> &&'static str;
+}
+
+impl CallName for DefaultName {
+    #[inline(always)]
+    fn call_name(&self) -> &&'static str {
+        &"Policy::retry"
+    }
+}
+
+impl CallName for Named {
+    #[inline(always)]
+    fn call_name(&self) -> &&'static str {
+        &self.0
+    }
+}
+
 #[cfg(feature = "tokio")]
-impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
+impl<'a, Op, J, H, G, Fb, L, N> Retry<'a, Op, J, H, G, Fb, L, N> {
+    /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
+    /// `provider-b` retries told apart. By default `Policy::retry`.
+    pub fn name(self, name: &'static str) -> Retry<'a, Op, J, H, G, Fb, L, Named> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            judge: self.judge,
+            hook: self.hook,
+            budget: self.budget,
+            name: Named(name),
+            key: self.key,
+            gate: self.gate,
+            fallback: self.fallback,
+            limit: self.limit,
+        }
+    }
+
     /// Cuts each attempt off after `limit`, or at the policy's deadline if that comes first
     /// (the attribute's `timeout`); the cut-off is the error `E::from(TimedOut)`, retried like
     /// any other.
-    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, G, Fb, Timeout> {
+    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, G, Fb, Timeout, N> {
         Retry {
             policy: self.policy,
             op: self.op,
@@ -375,7 +431,7 @@ impl<'a, Op, J, H, G, Fb, L> Retry<'a, Op, J, H, G, Fb, L> {
     pub fn fallback_async<F, Fut, T, E>(
         self,
         fallback: F,
-    ) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L>
+    ) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L, N>
     where
         Op: AsyncFnMut(Attempt) -> Result<T, E>,
         F: FnOnce(E) -> Fut,
