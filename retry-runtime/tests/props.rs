@@ -346,7 +346,8 @@ proptest! {
     }
 
     /// `validate()` accepts exactly: attempts ≥ 1, a finite factor ≥ 1, no explicit `max`
-    /// below `base`; and reports the first problem in that order.
+    /// below `base`, no factor but the default without exponential backoff; and reports the
+    /// first problem in that order.
     #[test]
     fn validate_accepts_exactly_the_valid_policies(
         attempts in prop_oneof![Just(0u32), Just(1u32), any::<u32>()],
@@ -364,6 +365,8 @@ proptest! {
             Err(PolicyError::BadFactor)
         } else if max.is_some_and(|max| max < base) {
             Err(PolicyError::MaxBelowBase)
+        } else if factor != 2.0 && backoff != Backoff::Exponential {
+            Err(PolicyError::FactorWithoutExponential)
         } else {
             Ok(policy)
         };

@@ -72,6 +72,19 @@ impl Backoff {
             Backoff::Fibonacci => "fibonacci",
         }
     }
+
+    /// Whether a `factor` means anything to this strategy: only exponential backoff multiplies.
+    /// The one statement of that rule in this crate: [`Policy::validate`](crate::Policy::validate)
+    /// and the configuration file form apply it.
+    ///
+    /// ```
+    /// use retry_runtime::Backoff;
+    /// assert!(Backoff::Exponential.takes_factor());
+    /// assert!(!Backoff::Constant.takes_factor());
+    /// ```
+    pub const fn takes_factor(self) -> bool {
+        matches!(self, Backoff::Exponential)
+    }
 }
 
 /// Largest `k` whose Fibonacci number fits in a `u128`.

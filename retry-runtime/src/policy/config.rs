@@ -178,7 +178,7 @@ impl Fields {
 
 /// The rules between two fields: `factor` needs exponential backoff, `max` is at least `base`.
 fn check_pairs<E: de::Error>(policy: &Policy, factor_is_written: bool) -> Result<(), E> {
-    if factor_is_written && policy.backoff() != Backoff::Exponential {
+    if factor_is_written && !policy.backoff().takes_factor() {
         return Err(E::custom(format_args!(
             "`factor`: only applies to `backoff = \"exponential\"`, not `backoff = \"{}\"`; remove `factor` or use exponential backoff",
             policy.backoff().name()
@@ -550,7 +550,7 @@ impl Serialize for Policy {
     /// ```
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // `factor` only means something (and is only accepted) with exponential backoff.
-        let exponential = self.backoff() == Backoff::Exponential;
+        let exponential = self.backoff().takes_factor();
         let field_count = 5
             + usize::from(exponential)
             + usize::from(self.explicit_max().is_some())

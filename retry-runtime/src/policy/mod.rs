@@ -397,6 +397,9 @@ impl Policy {
                 return Err(PolicyError::MaxBelowBase);
             }
         }
+        if self.factor != DEFAULT_FACTOR && !self.backoff.takes_factor() {
+            return Err(PolicyError::FactorWithoutExponential);
+        }
         Ok(self)
     }
 
@@ -581,6 +584,9 @@ pub enum PolicyError {
     BadFactor,
     /// An explicit `max` is below `base`.
     MaxBelowBase,
+    /// A `factor` other than the default is set with a backoff that does not multiply
+    /// (constant, linear, fibonacci): it would be silently ignored.
+    FactorWithoutExponential,
 }
 
 impl PolicyError {
@@ -597,6 +603,9 @@ impl PolicyError {
             }
             PolicyError::BadFactor => "`factor` must be a finite number of at least 1.0",
             PolicyError::MaxBelowBase => "`max` must not be below `base`",
+            PolicyError::FactorWithoutExponential => {
+                "`factor` only applies to exponential backoff: remove it or use `Backoff::Exponential`"
+            }
         }
     }
 }
