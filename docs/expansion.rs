@@ -38,36 +38,19 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                     &__retry_result,
                 )
             else {
-                ::retry_runtime::__private::Step::accepted(
-                    &__retry_step,
-                    ::retry_runtime::__private::Guards::NONE,
-                    ::core::option::Option::None,
-                    &::retry_runtime::__private::Site::new(&"fetch_user"),
-                );
                 return __retry_result;
             };
-            let __retry_judged = ::retry_runtime::__private::Judged::error(
-                ::retry_runtime::__private::Verdict::RETRY,
-            );
-            let __retry_turn = ::retry_runtime::__private::Step::turn(
-                &mut __retry_step,
-                &__RETRY_POLICY,
-                ::retry_runtime::__private::Guards::NONE,
-                ::core::option::Option::None,
-                __retry_judged,
-                &::retry_runtime::__private::Site::new(&"fetch_user"),
-            );
-            match __retry_turn {
-                ::retry_runtime::__private::Turn::Retry(__retry_info) => {
-                    ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
-                }
-                ::retry_runtime::__private::Turn::GiveUp(_) => {
-                    return __retry_result;
-                }
-                ::retry_runtime::__private::Turn::Done => {
-                    return __retry_result;
-                }
-            }
+            let __retry_judged = ::retry_runtime::__private::Judged::RETRY;
+            let ::retry_runtime::__private::Turn::Retry(__retry_info) =
+                ::retry_runtime::__private::Step::turn_unguarded(
+                    &mut __retry_step,
+                    &__RETRY_POLICY,
+                    __retry_judged,
+                )
+            else {
+                return __retry_result;
+            };
+            ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
         };
         if __retry_delay != ::core::time::Duration::ZERO {
             ::retry_runtime::__private::sleep(__retry_delay).await;

@@ -169,6 +169,13 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether the engine's turn needs the guards and the counters' site: with no breaker, no
+    /// budget and no counters the generated code takes the shorter unguarded turn and writes no
+    /// success turn (it would do nothing).
+    fn guarded(&self) -> bool {
+        self.config.budget.is_some() || self.config.breaker.is_some() || self.signals.metrics
+    }
+
     /// How the events show the failed outcome.
     fn shown(&self) -> TokenStream {
         let (private, result, err) = (&self.names.private, &self.names.result, &self.names.err);
@@ -342,9 +349,11 @@ impl ToTokens for Judge<'_> {
         } = names;
         let step_ref = ctx.step_ref();
         let (guards, permit, site) = (GuardsArg(ctx), PermitArg(ctx), SiteArg(ctx));
-        let accepted = quote! {
-            #private::Step::accepted(#step_ref, #guards, #permit, #site);
-        };
+        let accepted = ctx.guarded().then(|| {
+            quote! {
+                #private::Step::accepted(#step_ref, #guards, #permit, #site);
+            }
+        });
         let return_success = ctx.finish(quote!(#result));
         let errors = decide_chain(config, names);
         // The error binding is made only where something reads it: the filters, the hook,
@@ -362,12 +371,21 @@ impl ToTokens for Judge<'_> {
         };
         if !ctx.judges_ok() {
             let check = result_check(ctx.plan, names, "__retry_error");
+            let filtered = config.unless.is_some()
+                || config.on.is_some()
+                || config.when.is_some()
+                || config.classify.is_some();
+            let judgment = if filtered {
+                quote!(#private::Judged::error(#errors))
+            } else {
+                quote!(#private::Judged::RETRY)
+            };
             tokens.extend(quote! {
                 let ::core::option::Option::Some(#err_pat) = #check else {
                     #accepted
                     #return_success;
                 };
-                let #judged = #private::Judged::error(#errors);
+                let #judged = #judgment;
             });
             return;
         }
@@ -453,8 +471,23 @@ impl ToTokens for TurnMatch<'_> {
         };
         let give_up = GiveUpReturn(ctx);
         let return_success = ctx.finish(quote!(#result));
+        let take_turn = if ctx.guarded() {
+            quote!(#private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site))
+        } else {
+            quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged))
+        };
+        if !ctx.signals.tracing && hook.is_none() && ctx.config.fallback.is_none() {
+            // Nothing to do but sleep or return: the shortest form.
+            tokens.extend(quote! {
+                let #private::Turn::Retry(#info) = #take_turn else {
+                    #return_success;
+                };
+                #retry_after
+            });
+            return;
+        }
         tokens.extend(quote! {
-            let #turn = #private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site);
+            let #turn = #take_turn;
             match #turn {
                 #private::Turn::Retry(#info) => {
                     #trace_retry
@@ -564,42 +597,19 @@ impl ToTokens for Setup<'_> {
 //                         &__retry_result,
 //                     )
 //                 else {
-//                     ::retry_runtime::__private::Step::accepted(
-//                         &__retry_step,
-//                         ::retry_runtime::__private::Guards::NONE,
-//                         ::core::option::Option::None,
-//                         &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
-//                             ::core::any::type_name::<Self>(),
-//                             "fetch",
-//                         )),
-//                     );
 //                     return __retry_result;
 //                 };
-//                 let __retry_judged = ::retry_runtime::__private::Judged::error(
-//                     ::retry_runtime::__private::Verdict::RETRY,
-//                 );
-//                 let __retry_turn = ::retry_runtime::__private::Step::turn(
-//                     &mut __retry_step,
-//                     &__RETRY_POLICY,
-//                     ::retry_runtime::__private::Guards::NONE,
-//                     ::core::option::Option::None,
-//                     __retry_judged,
-//                     &::retry_runtime::__private::Site::new(&::retry_runtime::__private::Qualified(
-//                         ::core::any::type_name::<Self>(),
-//                         "fetch",
-//                     )),
-//                 );
-//                 match __retry_turn {
-//                     ::retry_runtime::__private::Turn::Retry(__retry_info) => {
-//                         ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
-//                     }
-//                     ::retry_runtime::__private::Turn::GiveUp(_) => {
-//                         return __retry_result;
-//                     }
-//                     ::retry_runtime::__private::Turn::Done => {
-//                         return __retry_result;
-//                     }
-//                 }
+//                 let __retry_judged = ::retry_runtime::__private::Judged::RETRY;
+//                 let ::retry_runtime::__private::Turn::Retry(__retry_info) =
+//                     ::retry_runtime::__private::Step::turn_unguarded(
+//                         &mut __retry_step,
+//                         &__RETRY_POLICY,
+//                         __retry_judged,
+//                     )
+//                 else {
+//                     return __retry_result;
+//                 };
+//                 ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
 //             };
 //             if __retry_delay != ::core::time::Duration::ZERO {
 //                 ::retry_runtime::__private::sleep(__retry_delay).await;

@@ -188,6 +188,9 @@ impl Judged {
         }
     }
 
+    /// An error that no filter looked at: retried, and counted against the service.
+    pub const RETRY: Judged = Judged::error(Verdict::RETRY);
+
     /// A success value: accepted, or retried (`until` not satisfied, or `classify_ok` asked
     /// for it). It counts against the service only when `classify_ok` calls it transient (a
     /// 503): a value that only fails `until` is the service answering "not yet".
