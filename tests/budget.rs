@@ -204,3 +204,41 @@ mod through_the_macro {
         assert_eq!(HEALTHY_BUDGET.tokens(), 10.0);
     }
 }
+
+/// A permanent answer (a 400, a 404: `Decision::Stop`) is the service answering: it refills the
+/// budget as a success does, on the attribute and the builders alike, so a healthy service
+/// that rejects bad requests does not drain it.
+#[test]
+fn a_permanent_answer_refills_the_budget_on_every_door() {
+    use retry_runtime::{Classify, Decision, Policy, RetryBudget};
+
+    #[derive(Debug)]
+    struct NotFound;
+    impl Classify for NotFound {
+        fn classify(&self) -> Decision {
+            Decision::Stop
+        }
+    }
+
+    static ATTRIBUTE: RetryBudget = RetryBudget::new(10, 0.5);
+    #[retry_runtime::retry(attempts = 3, base = "0ms", classify, budget = ATTRIBUTE)]
+    fn lookup() -> Result<(), NotFound> {
+        Err(NotFound)
+    }
+
+    assert!(ATTRIBUTE.try_withdraw());
+    assert_eq!(ATTRIBUTE.tokens(), 9.0);
+    assert!(lookup().is_err());
+    assert_eq!(ATTRIBUTE.tokens(), 9.5);
+
+    let builder = RetryBudget::new(10, 0.5);
+    assert!(builder.try_withdraw());
+    let out = Policy::new()
+        .with_base(std::time::Duration::ZERO)
+        .retry_blocking(|_| Err::<(), _>(NotFound))
+        .classify()
+        .budget(&builder)
+        .call();
+    assert!(out.is_err());
+    assert_eq!(builder.tokens(), 9.5);
+}
