@@ -133,14 +133,58 @@ async fn a_success_does_not_reach_the_fallback() {
 
 static POLLS: AtomicU32 = AtomicU32::new(0);
 
-#[retry(attempts = 3, base = "1ms", until = |n: &u32| *n > 10, fallback = |_e| Ok(99))]
+/// With `until`, the fallback answers the whole last outcome: here the value that never
+/// satisfied it.
+#[retry(
+    attempts = 3,
+    base = "1ms",
+    until = |n: &u32| *n > 10,
+    fallback = |last: Result<u32, Error>| last.map(|n| n + 100)
+)]
 async fn never_ready() -> Result<u32, Error> {
     Ok(POLLS.fetch_add(1, Ordering::SeqCst))
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_value_that_never_satisfied_until_is_returned_as_it_was() {
-    assert_eq!(never_ready().await, Ok(2));
+async fn a_value_that_never_satisfied_until_reaches_the_fallback() {
+    assert_eq!(never_ready().await, Ok(102));
+}
+
+/// A value `classify_ok` judged a failure (a 503 in an `Ok`) reaches the fallback too, sync or
+/// async; a value it accepts does not.
+#[derive(Debug, PartialEq)]
+struct Status(u16);
+
+impl retry_runtime::Classify for Status {
+    fn classify(&self) -> retry_runtime::Decision {
+        if self.0 == 503 {
+            retry_runtime::Decision::Retry
+        } else {
+            retry_runtime::Decision::Stop
+        }
+    }
+}
+
+#[retry(attempts = 2, base = "1ms", classify_ok, fallback = |_last| Ok(Status(200)))]
+fn unavailable(status: u16) -> Result<Status, Error> {
+    Ok(Status(status))
+}
+
+#[retry(attempts = 2, base = "1ms", classify_ok, fallback = from_replica)]
+async fn unavailable_async() -> Result<Status, Error> {
+    Ok(Status(503))
+}
+
+async fn from_replica(last: Result<Status, Error>) -> Result<Status, Error> {
+    assert_eq!(last, Ok(Status(503)));
+    Ok(Status(203))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_value_classify_ok_judged_a_failure_reaches_the_fallback() {
+    assert_eq!(unavailable(503), Ok(Status(200)));
+    assert_eq!(unavailable(404), Ok(Status(404)));
+    assert_eq!(unavailable_async().await, Ok(Status(203)));
 }
 
 static BREAKER: CircuitBreaker = CircuitBreaker::new()
@@ -329,4 +373,38 @@ async fn a_dropped_probe_gives_its_slot_back() {
         .await;
     assert_eq!(out, Ok(1));
     assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
+/// The builders: `.fallback_outcome` answers a value `classify_ok` judged a failure, `.fallback`
+/// answers errors only and returns such a value as it was.
+#[tokio::test(start_paused = true)]
+async fn the_builders_fallback_outcome_answers_a_value_judged_a_failure() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(2)
+        .with_base(Duration::from_millis(1));
+    let out = policy
+        .retry(async |_| Ok::<_, Error>(Status(503)))
+        .classify_ok()
+        .fallback_outcome(|last| last.map(|_| Status(200)))
+        .await;
+    assert_eq!(out, Ok(Status(200)));
+    let out = policy
+        .retry_blocking(|_| Ok::<_, Error>(Status(503)))
+        .classify_ok()
+        .fallback_outcome(|last| last.map(|_| Status(200)))
+        .call();
+    assert_eq!(out, Ok(Status(200)));
+    let out = policy
+        .retry_blocking(|_| Ok::<_, Error>(Status(503)))
+        .classify_ok()
+        .fallback(|_| Ok(Status(200)))
+        .call();
+    assert_eq!(out, Ok(Status(503)));
+    // A success never reaches it.
+    let out = policy
+        .retry_blocking(|_| Ok::<_, Error>(Status(404)))
+        .classify_ok()
+        .fallback_outcome(|_| Ok(Status(200)))
+        .call();
+    assert_eq!(out, Ok(Status(404)));
 }

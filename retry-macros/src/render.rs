@@ -255,7 +255,13 @@ impl ToTokens for GiveUpReturn<'_> {
             return;
         };
         let span = fallback.span();
-        let error = &ctx.names.final_error;
+        // With `until` or `classify_ok` a value may be the outcome the call gives up on: the
+        // fallback then answers the whole outcome (as `on_retry` sees it), else the error.
+        let error = if ctx.judges_ok() {
+            result
+        } else {
+            &ctx.names.final_error
+        };
         let called = {
             let private = respan(private, span);
             quote_spanned!(span=> #private::call_fallback(#fallback, #error))
@@ -271,6 +277,10 @@ impl ToTokens for GiveUpReturn<'_> {
                 #answer.__retry_answer().await
             }}
         };
+        if ctx.judges_ok() {
+            tokens.extend(ctx.finish(answer));
+            return;
+        }
         tokens.extend(ctx.finish(quote! {
             match #private::RetryResult::__retry_take_error(#result) {
                 ::core::result::Result::Ok(#result) => #result,

@@ -17,7 +17,7 @@ use core::time::Duration;
 
 use super::{
     refused, settle, CallName, DefaultName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry,
-    Timeout,
+    Settled, Timeout,
 };
 use crate::attempt::CallKey;
 use crate::engine::{Guards, Site, StartAndPrevious, Step};
@@ -176,7 +176,7 @@ where
     /// The judgment and the engine's turn: the delay before the next attempt, or `None`
     /// when `outcome` is the call's.
     #[inline]
-    fn settle(&mut self, permit: Option<G::Permit>, outcome: &Result<T, E>) -> Option<Duration> {
+    fn settle(&mut self, permit: Option<G::Permit>, outcome: &Result<T, E>) -> Settled {
         let guards = Guards {
             budget: self.budget,
             breaker: self.gate.breaker(),
@@ -215,7 +215,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let mut this = self.project();
         'turn: loop {
-            let outcome = 'outcome: {
+            let (outcome, gave_up) = 'outcome: {
                 let mut state = this.state.as_mut().project();
                 if let StateProj::Start = state {
                     match this.call.start() {
@@ -225,7 +225,7 @@ where
                             // Polled at once, below, without going round the loop.
                             state = this.state.as_mut().project();
                         }
-                        Err(refused) => break 'outcome refused,
+                        Err(refused) => break 'outcome (refused, true),
                     }
                 }
                 match state {
@@ -233,8 +233,9 @@ where
                     StateProj::Running { attempt, permit } => {
                         let outcome = L::finish(ready!(attempt.poll(cx)));
                         match this.call.settle(permit.take(), &outcome) {
-                            None => outcome,
-                            Some(delay) => {
+                            Settled::Accepted => (outcome, false),
+                            Settled::GaveUp => (outcome, true),
+                            Settled::Retry(delay) => {
                                 drop(outcome);
                                 this.state.set(State::sleeping(delay));
                                 continue 'turn;
@@ -253,16 +254,16 @@ where
                     }
                 }
             };
-            // The call's outcome: an error goes to the fallback, if there is one.
-            let unanswered = match outcome {
-                Err(error) => match this.fallback.recover(error) {
+            // The last outcome of a call that gave up goes to the fallback, if there is one.
+            let unanswered = match gave_up {
+                true => match this.fallback.recover(outcome) {
                     Ok(answer) => {
                         this.state.set(State::Recovering { answer });
                         continue 'turn;
                     }
-                    Err(error) => Err(error),
+                    Err(last) => last,
                 },
-                success => success,
+                false => outcome,
             };
             this.state.set(State::Start);
             return Poll::Ready(unanswered);
@@ -341,10 +342,10 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
         };
         let mut step =
             Step::<StartAndPrevious<crate::engine::TokioClock>>::begin(policy, H::ELAPSED);
-        let outcome = loop {
+        let (outcome, gave_up) = loop {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
-                Err(refusal) => break refused(&step, refusal, &site),
+                Err(refusal) => break (refused(&step, refusal, &site), true),
             };
             let attempt = op(key.attempt(step.attempt()));
             let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
@@ -357,20 +358,22 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
             let settled = settle::<_, _, _, G>(
                 &mut step, policy, &judge, &hook, guards, permit, &site, &outcome,
             );
-            let Some(delay) = settled else {
-                break outcome;
+            let delay = match settled {
+                Settled::Retry(delay) => delay,
+                Settled::Accepted => break (outcome, false),
+                Settled::GaveUp => break (outcome, true),
             };
             drop(outcome);
             if !delay.is_zero() {
                 crate::engine::sleep(delay).await;
             }
         };
-        match outcome {
-            Err(error) => match fallback.recover(error) {
-                Ok(answer) => answer.await,
-                Err(error) => Err(error),
-            },
-            ok => ok,
+        if !gave_up {
+            return outcome;
+        }
+        match fallback.recover(outcome) {
+            Ok(answer) => answer.await,
+            Err(last) => last,
         }
     }
 }

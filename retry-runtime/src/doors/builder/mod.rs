@@ -23,7 +23,7 @@ mod judge;
 mod settle;
 
 use fallback::ready_now;
-pub use fallback::{Fallback, FallbackAsync, NoFallback, Recover};
+pub use fallback::{Fallback, FallbackAsync, FallbackOutcome, NoFallback, Recover};
 #[cfg(feature = "tokio")]
 pub use future::{CutOff, CutOffAt, Limit, RecoverFor, RetryFuture};
 pub use gate::{Gate, Guarded, NoBreaker, Refusal};
@@ -31,7 +31,7 @@ pub use hooks::{Hook, NoHook, OnRetry};
 #[cfg(feature = "tokio")]
 pub use hooks::{NoTimeout, Timeout};
 pub use judge::{Classified, ClassifiedOk, Errors, Judge, Until, When};
-use settle::{refused, settle};
+use settle::{refused, settle, Settled};
 
 impl Policy {
     /// Retries `op` by this policy, on the engine `#[retry]` uses: returns a builder to
@@ -307,7 +307,9 @@ macro_rules! configure {
             /// Answers with `fallback(error)` when the call gives up with an error, whatever
             /// the reason: out of attempts, deadline, a permanent error, the budget, the
             /// breaker, a hint beyond `max_hint` (the attribute's `fallback`). A call that
-            /// gives up with a value (`until` never satisfied) returns it as it was.
+            /// gives up on a value (`until` never satisfied, `classify_ok` still saying
+            /// retry) returns it as it was; [`fallback_outcome`](Self::fallback_outcome)
+            /// answers those too.
             pub fn fallback<F, T, E>(self, fallback: F) -> $builder<'a, Op, J, H, G, Fallback<F>, $($extra),*>
             where
                 Op: $op(Attempt) -> Result<T, E>,
@@ -323,6 +325,28 @@ macro_rules! configure {
                     key: self.key,
                     gate: self.gate,
                     fallback: Fallback(Some(fallback)),
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Answers the whole last outcome of a call that gives up, a value judged a
+            /// failure included: the attribute's `fallback` when `until` or `classify_ok` is
+            /// given. A success never reaches it.
+            pub fn fallback_outcome<F, T, E>(self, fallback: F) -> $builder<'a, Op, J, H, G, FallbackOutcome<F>, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                F: FnOnce(Result<T, E>) -> Result<T, E>,
+            {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: self.judge,
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: FallbackOutcome(Some(fallback)),
                     $($field: self.$field),*
                 }
             }
@@ -515,7 +539,7 @@ where
         let outcome = crate::engine::run_blocking(step, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
-                Err(refusal) => return Flow::Done(refused(step, refusal, &site)),
+                Err(refusal) => return Flow::Done((refused(step, refusal, &site), true)),
             };
             let outcome = op(key.attempt(step.attempt()));
             let settled = settle::<_, _, _, G>(
@@ -529,16 +553,18 @@ where
                 &outcome,
             );
             match settled {
-                Some(delay) => Flow::Retry(delay),
-                None => Flow::Done(outcome),
+                Settled::Retry(delay) => Flow::Retry(delay),
+                Settled::Accepted => Flow::Done((outcome, false)),
+                Settled::GaveUp => Flow::Done((outcome, true)),
             }
         });
-        match outcome {
-            Err(error) => match fallback.recover(error) {
-                Ok(answer) => ready_now(answer),
-                Err(error) => Err(error),
-            },
-            ok => ok,
+        let (outcome, gave_up) = outcome;
+        if !gave_up {
+            return outcome;
+        }
+        match fallback.recover(outcome) {
+            Ok(answer) => ready_now(answer),
+            Err(last) => last,
         }
     }
 }

@@ -37,7 +37,7 @@ fn outcome_text<T, E>(outcome: &Result<T, E>) -> &'static str {
 
 /// What every builder does with an attempt's outcome: judge it, then take the engine's turn.
 /// `None` when it is the call's result (a final value, or a failure the engine gives up on),
-/// `Some(delay)` to sleep and retry. The events and the hook are the builder's; everything
+/// or how it ends. The events and the hook are the builder's; everything
 /// else is the engine's.
 #[allow(clippy::too_many_arguments)]
 #[inline]
@@ -50,7 +50,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
     permit: Option<G::Permit>,
     site: &Site<'_>,
     outcome: &Result<T, E>,
-) -> Option<Duration> {
+) -> Settled {
     let verdict = judge.judge(outcome);
     let judged = match outcome {
         Err(_) => Judged::error(verdict),
@@ -61,7 +61,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
     };
     if judged.is_accepted() {
         step.accepted(guards, G::permit(permit), site);
-        return None;
+        return Settled::Accepted;
     }
     failed(
         step,
@@ -88,17 +88,28 @@ fn failed<T, E, M: Memory>(
     judged: Judged,
     site: &Site<'_>,
     outcome: &Result<T, E>,
-) -> Option<Duration> {
+) -> Settled {
     match step.turn(policy, guards, permit, judged, site) {
-        Turn::Done => None,
+        Turn::Done => Settled::Accepted,
         Turn::Retry(info) => {
             trace_retry(site, &info, &outcome_text(outcome));
             hook.call(outcome, &info);
-            Some(info.delay())
+            Settled::Retry(info.delay())
         }
         Turn::GiveUp(reason) => {
             trace_give_up(site, step.attempt(), reason, &outcome_text(outcome));
-            None
+            Settled::GaveUp
         }
     }
+}
+
+/// What a builder does after an attempt, as the engine's turn said.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Settled {
+    /// Sleep this long, then run the next attempt.
+    Retry(Duration),
+    /// The outcome is the call's: a success.
+    Accepted,
+    /// The call gave up: its last outcome goes to the fallback, if there is one.
+    GaveUp,
 }
