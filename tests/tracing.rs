@@ -355,8 +355,8 @@ fn a_response_judged_a_failure_is_shown_by_its_status_under_the_call_name() {
     }
 }
 
-/// The builders cannot name the outcome's types: their events say what failed, never a type
-/// name, under the builder's call name.
+/// The builders cannot name the outcome's types: their events say what failed (the error's own
+/// description under `.classify()`), never a type name, under the builder's call name.
 #[test]
 fn the_builders_events_name_the_call_and_no_type() {
     let recorder = Recorder::default();
@@ -373,5 +373,20 @@ fn the_builders_events_name_the_call_and_no_type() {
         assert!(fields.contains("function=provider-b"), "{fields}");
         assert!(fields.contains("error=an error"), "{fields}");
         assert!(!fields.contains("Unavailable"), "{fields}");
+    }
+    // With `.classify()`, the error's own `Classify::describe`: an I/O error's `Display`.
+    let call = policy
+        .retry(async |_| {
+            Err::<(), _>(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "peer hung up",
+            ))
+        })
+        .classify();
+    assert!(run(&recorder, call.into_future()).is_err());
+    let events = take(&recorder);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for (_, _, fields) in &events {
+        assert!(fields.contains("error=peer hung up"), "{fields}");
     }
 }

@@ -52,6 +52,9 @@ impl Classify for tonic::Status {
             Pushback::DoNotRetry => Decision::Stop,
         }
     }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
 }
 
 /// What `grpc-retry-pushback-ms` says.

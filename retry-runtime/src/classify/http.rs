@@ -205,6 +205,9 @@ impl Classify for StatusCode {
             Decision::Stop
         }
     }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
 }
 
 /// By [`decision`]: the status, and `Retry-After` when present.
@@ -223,6 +226,9 @@ impl Classify for StatusCode {
 impl<B> Classify for Response<B> {
     fn classify(&self) -> Decision {
         decision(self.status(), self.headers())
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.status(), f)
     }
 }
 

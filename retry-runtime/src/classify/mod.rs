@@ -128,17 +128,41 @@ impl Decision {
 pub trait Classify {
     /// Whether (and when) to retry after this error.
     fn classify(&self) -> Decision;
+
+    /// What the builders' events show of this outcome (they cannot ask for `Display`, since
+    /// they take any type). This crate's implementations write the error's `Display`, or a
+    /// response's status; the default writes a placeholder. (`#[retry]` and the middleware
+    /// know the types and show `Display` themselves.)
+    ///
+    /// ```
+    /// use retry_runtime::Classify;
+    /// let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    /// struct Shown<'a>(&'a std::io::Error);
+    /// impl std::fmt::Display for Shown<'_> {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.describe(f) }
+    /// }
+    /// assert_eq!(Shown(&reset).to_string(), reset.to_string());
+    /// ```
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("an outcome its `Classify` does not describe")
+    }
 }
 
 impl<T: Classify + ?Sized> Classify for &T {
     fn classify(&self) -> Decision {
         (**self).classify()
     }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        (**self).describe(f)
+    }
 }
 
 impl<T: Classify + ?Sized> Classify for Box<T> {
     fn classify(&self) -> Decision {
         (**self).classify()
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        (**self).describe(f)
     }
 }
 
@@ -160,6 +184,9 @@ impl Classify for io::Error {
             | Interrupted | WouldBlock | UnexpectedEof | BrokenPipe => Decision::Retry,
             _ => Decision::Stop,
         }
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
     }
 }
 
@@ -207,6 +234,9 @@ impl Classify for TimedOut {
     fn classify(&self) -> Decision {
         Decision::Retry
     }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Classify for crate::BreakerOpen {
@@ -214,5 +244,8 @@ impl Classify for crate::BreakerOpen {
     /// break.
     fn classify(&self) -> Decision {
         Decision::Stop
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
     }
 }

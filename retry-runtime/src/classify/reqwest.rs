@@ -41,6 +41,9 @@ impl Classify for reqwest::Error {
         }
         Decision::Stop
     }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Whether the error's source chain holds a transport failure (an I/O or hyper error) rather
@@ -61,6 +64,9 @@ fn connection_lost(err: &reqwest::Error) -> bool {
 impl Classify for reqwest::Response {
     fn classify(&self) -> Decision {
         decision(self.status(), self.headers())
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.status(), f)
     }
 }
 
@@ -191,6 +197,9 @@ impl Classify for HttpError {
             // refusal ends the call).
             HttpError::BreakerOpen(_) => Decision::Stop,
         }
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
     }
 }
 

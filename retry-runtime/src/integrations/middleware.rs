@@ -330,4 +330,7 @@ impl Classify for reqwest_middleware::Error {
             reqwest_middleware::Error::Middleware(_) => Decision::Stop,
         }
     }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
 }

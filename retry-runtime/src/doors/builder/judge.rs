@@ -24,6 +24,20 @@ pub trait Judge<T, E> {
         let _ = value;
         false
     }
+
+    /// What the events show of a failed outcome: the error's or the value's own
+    /// [`Classify::describe`] where `.classify()` or `.classify_ok()` gave this judge one, a
+    /// placeholder otherwise (the builders cannot ask for `Display`).
+    fn describe(
+        &self,
+        outcome: &Result<T, E>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        f.write_str(match outcome {
+            Ok(_) => "a value judged a failure",
+            Err(_) => "an error",
+        })
+    }
 }
 
 /// The starting point: every error is retried, every value is final.
@@ -45,6 +59,13 @@ impl<T, E> Judge<T, E> for Errors {
 pub struct When<F, J>(pub(super) F, pub(super) J);
 
 impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
+    fn describe(
+        &self,
+        outcome: &Result<T, E>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        self.1.describe(outcome, f)
+    }
     #[inline]
     fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.1.judge(outcome), outcome) {
@@ -63,6 +84,16 @@ impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
 pub struct Classified<J>(pub(super) J);
 
 impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
+    fn describe(
+        &self,
+        outcome: &Result<T, E>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        match outcome {
+            Err(error) => error.describe(f),
+            Ok(_) => self.0.describe(outcome, f),
+        }
+    }
     #[inline]
     fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.0.judge(outcome), outcome) {
@@ -81,6 +112,13 @@ impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
 pub struct Until<F, J>(pub(super) F, pub(super) J);
 
 impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
+    fn describe(
+        &self,
+        outcome: &Result<T, E>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        self.1.describe(outcome, f)
+    }
     #[inline]
     fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.1.judge(outcome), outcome) {
@@ -99,6 +137,16 @@ impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
 pub struct ClassifiedOk<J>(pub(super) J);
 
 impl<T: Classify, E, J: Judge<T, E>> Judge<T, E> for ClassifiedOk<J> {
+    fn describe(
+        &self,
+        outcome: &Result<T, E>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        match outcome {
+            Ok(value) => value.describe(f),
+            Err(_) => self.0.describe(outcome, f),
+        }
+    }
     #[inline]
     fn judge(&self, outcome: &Result<T, E>) -> Verdict {
         match (self.0.judge(outcome), outcome) {

@@ -25,13 +25,15 @@ pub(super) fn refused<T, E, M: Memory>(
     Err(refusal.into_error())
 }
 
-/// What the events of a builder show of an outcome whose types need not be `Display`: whether
-/// it was an error or a value (never a type name or a `Debug` dump). The attribute and the
-/// middleware, which know the types, show the error itself, or a response's status.
-fn outcome_text<T, E>(outcome: &Result<T, E>) -> &'static str {
-    match outcome {
-        Ok(_) => "a value judged a failure",
-        Err(_) => "an error",
+/// What the events of a builder show of an outcome whose types need not be `Display`: the
+/// judge's description ([`Judge::describe`]: the `Display` of this crate's error types and a
+/// response's status under `.classify()` / `.classify_ok()`, else whether it was an error or a
+/// value), never a type name or a `Debug` dump.
+struct OutcomeText<'a, J, T, E>(&'a J, &'a Result<T, E>);
+
+impl<J: Judge<T, E>, T, E> core::fmt::Display for OutcomeText<'_, J, T, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.describe(self.1, f)
     }
 }
 
@@ -66,6 +68,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
     failed(
         step,
         policy,
+        judge,
         hook,
         guards,
         G::permit(permit),
@@ -82,6 +85,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
 fn failed<T, E, M: Memory>(
     step: &mut Step<M>,
     policy: &Policy,
+    judge: &impl Judge<T, E>,
     hook: &impl Hook<T, E>,
     guards: Guards<'_>,
     permit: Option<Permit<'_>>,
@@ -92,12 +96,12 @@ fn failed<T, E, M: Memory>(
     match step.turn(policy, guards, permit, judged, site) {
         Turn::Done => Settled::Accepted,
         Turn::Retry(info) => {
-            trace_retry(site, &info, &outcome_text(outcome));
+            trace_retry(site, &info, &OutcomeText(judge, outcome));
             hook.call(outcome, &info);
             Settled::Retry(info.delay())
         }
         Turn::GiveUp(reason) => {
-            trace_give_up(site, step.attempt(), reason, &outcome_text(outcome));
+            trace_give_up(site, step.attempt(), reason, &OutcomeText(judge, outcome));
             Settled::GaveUp
         }
     }
