@@ -215,17 +215,16 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let mut this = self.project();
         'turn: loop {
-            let (outcome, gave_up) = 'outcome: {
+            let last = 'outcome: {
                 let mut state = this.state.as_mut().project();
                 if let StateProj::Start = state {
                     match this.call.start() {
                         Ok((attempt, permit)) => {
-                            let permit = Some(permit);
-                            this.state.set(State::Running { attempt, permit });
+                            this.state.set(State::running(attempt, permit));
                             // Polled at once, below, without going round the loop.
                             state = this.state.as_mut().project();
                         }
-                        Err(refused) => break 'outcome (refused, true),
+                        Err(refused) => break 'outcome refused,
                     }
                 }
                 match state {
@@ -233,8 +232,11 @@ where
                     StateProj::Running { attempt, permit } => {
                         let outcome = L::finish(ready!(attempt.poll(cx)));
                         match this.call.settle(permit.take(), &outcome) {
-                            Settled::Accepted => (outcome, false),
-                            Settled::GaveUp => (outcome, true),
+                            Settled::Accepted => {
+                                this.state.set(State::Start);
+                                return Poll::Ready(outcome);
+                            }
+                            Settled::GaveUp => outcome,
                             Settled::Retry(delay) => {
                                 drop(outcome);
                                 this.state.set(State::sleeping(delay));
@@ -255,23 +257,26 @@ where
                 }
             };
             // The last outcome of a call that gave up goes to the fallback, if there is one.
-            let unanswered = match gave_up {
-                true => match this.fallback.recover(outcome) {
-                    Ok(answer) => {
-                        this.state.set(State::Recovering { answer });
-                        continue 'turn;
-                    }
-                    Err(last) => last,
-                },
-                false => outcome,
-            };
-            this.state.set(State::Start);
-            return Poll::Ready(unanswered);
+            match this.fallback.recover(last) {
+                Ok(answer) => this.state.set(State::Recovering { answer }),
+                Err(last) => {
+                    this.state.set(State::Start);
+                    return Poll::Ready(last);
+                }
+            }
         }
     }
 }
 
 impl<A, P, B> State<A, P, B> {
+    /// An attempt under way, with its permit.
+    fn running(attempt: A, permit: P) -> Self {
+        State::Running {
+            attempt,
+            permit: Some(permit),
+        }
+    }
+
     /// The wait before the next attempt: none for a zero delay (no timer to set up).
     fn sleeping(delay: Duration) -> Self {
         if delay.is_zero() {
@@ -342,10 +347,10 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
         };
         let mut step =
             Step::<StartAndPrevious<crate::engine::TokioClock>>::begin(policy, H::ELAPSED);
-        let (outcome, gave_up) = loop {
+        let last = loop {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
-                Err(refusal) => break (refused(&step, refusal, &site), true),
+                Err(refusal) => break refused(&step, refusal, &site),
             };
             let attempt = op(key.attempt(step.attempt()));
             let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
@@ -360,18 +365,15 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
             );
             let delay = match settled {
                 Settled::Retry(delay) => delay,
-                Settled::Accepted => break (outcome, false),
-                Settled::GaveUp => break (outcome, true),
+                Settled::Accepted => return outcome,
+                Settled::GaveUp => break outcome,
             };
             drop(outcome);
             if !delay.is_zero() {
                 crate::engine::sleep(delay).await;
             }
         };
-        if !gave_up {
-            return outcome;
-        }
-        match fallback.recover(outcome) {
+        match fallback.recover(last) {
             Ok(answer) => answer.await,
             Err(last) => last,
         }
