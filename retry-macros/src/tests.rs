@@ -914,3 +914,39 @@ fn the_sample_expansion_in_render_is_the_real_one() {
         "the sample in render.rs is stale: regenerate it from this output (then rustfmt it): {expanded}"
     );
 }
+
+/// A function returning a borrow of a `&mut` argument is one clear error, sync or async, by the
+/// lifetimes written or elided; borrows from elsewhere are not.
+#[test]
+fn a_returned_borrow_of_a_mut_argument_is_found_by_its_lifetimes() {
+    let flagged = |item: TokenStream| {
+        crate::expand::retry(tokens("attempts = 2"), item)
+            .to_string()
+            .contains("cannot return a borrow of a `&mut` argument")
+    };
+    assert!(flagged(
+        quote! { fn f(v: &mut Vec<u8>) -> Result<&u8, E> { BODY } }
+    ));
+    assert!(flagged(
+        quote! { fn f<'a>(v: &'a mut Vec<u8>, k: &str) -> Result<&'a u8, E> { BODY } }
+    ));
+    assert!(flagged(
+        quote! { fn f(&mut self) -> Result<Guard<'_>, E> { BODY } }
+    ));
+    assert!(flagged(
+        quote! { async fn f(&mut self) -> Result<&str, E> { BODY } }
+    ));
+    // Elided from `&self`, named from a shared argument, or `'static`: not a borrow of the `&mut`.
+    assert!(!flagged(
+        quote! { fn f(&self, out: &mut Vec<u8>) -> Result<&str, E> { BODY } }
+    ));
+    assert!(!flagged(
+        quote! { fn f<'a>(d: &'a [u8], out: &mut u8) -> Result<&'a [u8], E> { BODY } }
+    ));
+    assert!(!flagged(
+        quote! { fn f(out: &mut u8) -> Result<&'static str, E> { BODY } }
+    ));
+    assert!(!flagged(
+        quote! { fn f(out: &mut u8, k: &str) -> Result<u8, E> { BODY } }
+    ));
+}

@@ -82,3 +82,34 @@ pub fn first_mut_reference(tokens: TokenStream) -> Option<Span> {
     }
     None
 }
+
+/// The lifetimes of the borrows in `tokens` (a type): each reference (`&T`, `&'a T`) and each
+/// lifetime argument (`Guard<'a>`), `None` where it is elided (`&T`, `'_`); `'static` is left
+/// out (it borrows from no argument).
+pub fn borrowed_lifetimes(tokens: TokenStream) -> Vec<Option<String>> {
+    let mut found = Vec::new();
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        match &tt {
+            TokenTree::Punct(p) if p.as_char() == '&' => {
+                let named =
+                    matches!(tokens.peek(), Some(TokenTree::Punct(q)) if q.as_char() == '\'');
+                if !named {
+                    found.push(None);
+                }
+            }
+            TokenTree::Punct(p) if p.as_char() == '\'' => {
+                if let Some(TokenTree::Ident(name)) = tokens.next() {
+                    match name.to_string().as_str() {
+                        "static" => {}
+                        "_" => found.push(None),
+                        other => found.push(Some(other.to_owned())),
+                    }
+                }
+            }
+            TokenTree::Group(group) => found.extend(borrowed_lifetimes(group.stream())),
+            _ => {}
+        }
+    }
+    found
+}

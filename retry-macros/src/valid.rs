@@ -11,7 +11,7 @@ use crate::parse::{
     async_trait_body, future_output, returned_async_block, Args, Filter, ItemFn, Number, Spanned,
     Timeout,
 };
-use crate::tokens::{first_mut_reference, mentions_ident, shown};
+use crate::tokens::{borrowed_lifetimes, first_mut_reference, mentions_ident, shown};
 use crate::vocab::{closest, list, BackoffKind, Choice, JitterKind, Key};
 
 /// Where the policy comes from.
@@ -510,9 +510,6 @@ fn check_returned_borrow(func: &ItemFn, errors: &mut Errors) {
     let ReturnType::Type(_, ret) = &func.sig.output else {
         return;
     };
-    if mut_reference_in(ret).is_none() {
-        return;
-    }
     let lends_mut = func.sig.inputs.iter().any(|input| match input {
         FnArg::Receiver(receiver) => {
             matches!(&receiver.kind, syn::ReceiverKind::Reference(_, _, Some(_)))
@@ -520,12 +517,73 @@ fn check_returned_borrow(func: &ItemFn, errors: &mut Errors) {
         }
         FnArg::Typed(arg) => mut_reference_in(&arg.ty).is_some(),
     });
-    if lends_mut {
+    let returns_a_borrow_of_it =
+        mut_reference_in(ret).is_some() || borrows_from_a_mut_argument(&func.sig, ret);
+    if lends_mut && returns_a_borrow_of_it {
         errors.add(syn::Error::new_spanned(
             ret,
             "`#[retry]` cannot return a borrow of a `&mut` argument: each retry lends that argument again, and Rust's borrow checker cannot see that a returned borrow ended the loop; return an owned value (or an index), or retry a helper that does and borrow after the call",
         ));
     }
+}
+
+/// Whether the return type `ret` borrows from a `&mut` argument, by the lifetimes written or
+/// elided: a named lifetime that a `&mut` argument has, or an elided one that elision ties to
+/// `&mut self` (or to the only borrowed argument, when that is a `&mut`).
+fn borrows_from_a_mut_argument(sig: &syn::Signature, ret: &Type) -> bool {
+    let returned = borrowed_lifetimes(quote::ToTokens::to_token_stream(ret));
+    if returned.is_empty() {
+        return false;
+    }
+    let mut mut_lifetimes = Vec::new();
+    let (mut borrowed_inputs, mut mut_inputs, mut mut_self, mut has_self) = (0, 0, false, false);
+    for input in &sig.inputs {
+        let (tokens, is_mut) = match input {
+            FnArg::Receiver(receiver) => {
+                let (borrowed, is_mut) = match &receiver.kind {
+                    syn::ReceiverKind::Reference(_, _, mutability) => (true, mutability.is_some()),
+                    syn::ReceiverKind::Typed(_, ty) => {
+                        let tokens = quote::ToTokens::to_token_stream(ty);
+                        (
+                            tokens.to_string().contains('&'),
+                            first_mut_reference(tokens).is_some(),
+                        )
+                    }
+                    _ => (false, false),
+                };
+                has_self = borrowed;
+                mut_self = is_mut;
+                let tokens = if borrowed {
+                    quote::quote!(&Self)
+                } else {
+                    quote::quote!()
+                };
+                (tokens, is_mut)
+            }
+            FnArg::Typed(arg) => {
+                let tokens = quote::ToTokens::to_token_stream(&arg.ty);
+                let is_mut = first_mut_reference(tokens.clone()).is_some();
+                (tokens, is_mut)
+            }
+        };
+        let lifetimes = borrowed_lifetimes(tokens);
+        borrowed_inputs += usize::from(!lifetimes.is_empty());
+        if is_mut {
+            mut_inputs += 1;
+            mut_lifetimes.extend(lifetimes.into_iter().flatten());
+        }
+    }
+    // Elided output lifetimes come from `&self` / `&mut self`, else from the only borrowed
+    // argument.
+    let elision_ties_to_a_mut = if has_self {
+        mut_self
+    } else {
+        borrowed_inputs == 1 && mut_inputs == 1
+    };
+    returned.iter().any(|lifetime| match lifetime {
+        Some(name) => mut_lifetimes.contains(name),
+        None => elision_ties_to_a_mut,
+    })
 }
 
 /// The span of a type holding a `&mut` (or `Pin<&mut …>`), if it holds one.
