@@ -390,3 +390,44 @@ fn the_builders_events_name_the_call_and_no_type() {
         assert!(fields.contains("error=peer hung up"), "{fields}");
     }
 }
+
+/// A server asking for longer than `max_hint` ends the call at once: an operator wants to know,
+/// so that is a WARN event even on the first attempt (a permanent error there is DEBUG).
+mod hints {
+    use retry_runtime::{retry, Classify, Decision};
+
+    #[derive(Debug)]
+    pub struct Busy;
+
+    impl std::fmt::Display for Busy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("busy for an hour")
+        }
+    }
+
+    impl Classify for Busy {
+        fn classify(&self) -> Decision {
+            Decision::RetryAfter(std::time::Duration::from_secs(3600))
+        }
+    }
+
+    #[retry(attempts = 3, base = "10ms", classify)]
+    pub async fn call() -> Result<(), Busy> {
+        Err(Busy)
+    }
+}
+
+#[test]
+fn a_hint_beyond_max_hint_is_a_warning_on_the_first_attempt() {
+    let recorder = Recorder::default();
+    assert!(run(&recorder, hints::call()).is_err());
+    let events = take(&recorder);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].0, Level::WARN);
+    assert!(events[0].2.contains("attempts=1"), "{}", events[0].2);
+    assert!(
+        events[0].2.contains("longer than `max_hint`"),
+        "{}",
+        events[0].2
+    );
+}
