@@ -193,7 +193,7 @@ macro_rules! configure {
                 }
             }
 
-            /// Asks the error's [`Classify`] (the attribute's `classify`): `Stop` is returned
+            /// Asks the error's [`Classify`](crate::Classify) (the attribute's `classify`): `Stop` is returned
             /// at once, `RetryAfter(d)` sleeps at least `d` (up to the policy's `max_hint`).
             pub fn classify(self) -> $builder<'a, Op, Classified<J>, H, G, Fb, $($extra),*> {
                 $builder {
@@ -231,7 +231,7 @@ macro_rules! configure {
                 }
             }
 
-            /// Also asks the value's [`Classify`] (the attribute's `classify_ok`): a response
+            /// Also asks the value's [`Classify`](crate::Classify) (the attribute's `classify_ok`): a response
             /// with status 503 and `Retry-After` is retried after the hint.
             pub fn classify_ok(self) -> $builder<'a, Op, ClassifiedOk<J>, H, G, Fb, $($extra),*> {
                 $builder {
