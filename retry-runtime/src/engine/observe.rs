@@ -17,6 +17,8 @@ use crate::RetryInfo;
 /// `.name(..)`, by default the function's path or the door's name) and, with the `metrics`
 /// feature, its metric handles.
 pub struct Site<'a> {
+    // Read by the events and the counters, which the features compile in.
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
     name: &'a (dyn fmt::Display + Sync),
     #[cfg(feature = "metrics")]
     handles: Option<&'a MetricsCell>,
@@ -57,11 +59,6 @@ impl<'a> Site<'a> {
             #[cfg(feature = "metrics")]
             handles: Some(registered(name)),
         }
-    }
-
-    /// The call's name.
-    pub fn name(&self) -> &dyn fmt::Display {
-        self.name
     }
 
     #[cfg(feature = "metrics")]

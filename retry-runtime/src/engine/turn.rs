@@ -35,12 +35,6 @@ impl<M: Memory> Step<M> {
         self.attempt
     }
 
-    /// Whether the policy allows an attempt after the running one.
-    #[inline]
-    pub fn has_attempts_left(&self, policy: &Policy) -> bool {
-        self.attempt < policy.attempts()
-    }
-
     /// Time since the first attempt started, where a clock was started.
     #[inline]
     pub fn elapsed(&self) -> Option<Duration> {

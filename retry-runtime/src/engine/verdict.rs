@@ -218,10 +218,4 @@ impl Judged {
     pub const fn is_accepted(&self) -> bool {
         matches!(self.verdict, Verdict::Accept)
     }
-
-    /// The verdict.
-    #[inline]
-    pub const fn verdict(&self) -> Verdict {
-        self.verdict
-    }
 }
