@@ -4,7 +4,7 @@
 // `the_documented_expansion_is_the_real_one` in
 // retry-macros.
 async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
-    ::retry_runtime::__private::async_needs_tokio!();
+    ::retry_runtime::__private::async_needs_timer!();
     const __RETRY_POLICY: ::retry_runtime::__private::Policy =
         ::retry_runtime::__private::Policy::new()
             .with_attempts(3u32)
@@ -14,6 +14,7 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
         ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
             &__RETRY_POLICY,
             false,
+            &::retry_runtime::__private::ASYNC_SLEEPER,
         );
     loop {
         let __retry_delay = {
@@ -46,6 +47,7 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                     &mut __retry_step,
                     &__RETRY_POLICY,
                     __retry_judged,
+                    &::retry_runtime::__private::ASYNC_SLEEPER,
                 )
             else {
                 return __retry_result;
@@ -53,7 +55,11 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
             ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
         };
         if __retry_delay != ::core::time::Duration::ZERO {
-            ::retry_runtime::__private::sleep(__retry_delay).await;
+            ::retry_runtime::__private::sleep(
+                &::retry_runtime::__private::ASYNC_SLEEPER,
+                __retry_delay,
+            )
+            .await;
         }
     }
 }

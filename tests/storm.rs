@@ -12,8 +12,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use retry_runtime::{retry, BreakerOpen, CircuitBreaker, Policy, RetryBudget};
 
@@ -38,14 +37,13 @@ thread_local! {
 const TICK_NS: u64 = 1_000;
 
 /// The test clock: one tick later at every read.
-fn ticking() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
+fn ticking() -> Duration {
     let now = NOW_NS.with(|now| {
         let at = now.get();
         now.set(at + TICK_NS);
         at
     });
-    *EPOCH.get_or_init(Instant::now) + Duration::from_nanos(now)
+    Duration::from_nanos(now)
 }
 
 /// Breaks from half a tick to five ticks, so that one of them ends between any two reads.

@@ -290,6 +290,7 @@ pub struct Args {
     pub on_retry: Option<Spanned<Expr>>,
     pub budget: Option<Spanned<Expr>>,
     pub breaker: Option<Spanned<Expr>>,
+    pub sleeper: Option<Spanned<Expr>>,
     pub fallback: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
     pub name: Option<Spanned<LitStr>>,
@@ -400,6 +401,7 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
         Key::OnRetry => out.set_on_retry(key, input.parse()?),
         Key::Budget => out.set_budget(key, input.parse()?),
         Key::Breaker => out.set_breaker(key, input.parse()?),
+        Key::Sleeper => out.set_sleeper(key, input.parse()?),
         Key::Fallback => out.set_fallback(key, input.parse()?),
         Key::Policy => out.set_policy(key, input.parse()?),
         Key::Name => out.set_name(key, name_lit(input)?),
@@ -597,6 +599,11 @@ impl Args {
     fn set_breaker(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
         let span = expr.span();
         set_once(&mut self.breaker, key, expr, span)
+    }
+
+    fn set_sleeper(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.sleeper, key, expr, span)
     }
 
     fn set_fallback(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {

@@ -40,6 +40,7 @@ struct Names {
     breaker_local: Ident,
     permit: Ident,
     timeout_local: Ident,
+    sleeper_local: Ident,
     key: Ident,
     metrics: Ident,
     label: syn::Lifetime,
@@ -70,6 +71,7 @@ impl Names {
             breaker_local: local("__retry_breaker"),
             permit: local("__retry_permit"),
             timeout_local: local("__retry_timeout"),
+            sleeper_local: local("__retry_sleeper"),
             key: local("__retry_key"),
             metrics: Ident::new("__RETRY_METRICS", mixed),
             label: syn::Lifetime {
@@ -107,6 +109,19 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The call's sleeper (its clock too), as a reference: the caller's (`sleeper = EXPR`), or
+    /// the runtime's default one for async or blocking code.
+    fn sleeper(&self) -> TokenStream {
+        let private = &self.names.private;
+        if self.config.sleeper.is_some() {
+            self.names.sleeper_local.to_token_stream()
+        } else if self.is_blocking() {
+            quote!(&#private::DEFAULT_BLOCKING_SLEEPER)
+        } else {
+            quote!(&#private::ASYNC_SLEEPER)
+        }
+    }
+
     fn is_blocking(&self) -> bool {
         matches!(self.plan.flavor, Flavor::Blocking)
     }
@@ -482,9 +497,11 @@ impl ToTokens for TurnMatch<'_> {
         let give_up = GiveUpReturn(ctx);
         let return_success = ctx.finish(quote!(#result));
         let take_turn = if ctx.guarded() {
-            quote!(#private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site))
+            let sleeper = ctx.sleeper();
+            quote!(#private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site, #sleeper))
         } else {
-            quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged))
+            let sleeper = ctx.sleeper();
+            quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged, #sleeper))
         };
         if !ctx.signals.tracing && hook.is_none() && ctx.config.fallback.is_none() {
             // Nothing to do but sleep or return: the shortest form.
@@ -551,6 +568,28 @@ impl ToTokens for Setup<'_> {
             };
             tokens.extend(quote!(let #key = #private::CallKey::new(#given);));
         }
+        // The caller's sleeper, evaluated once per call and checked at the expression: a
+        // `Sleeper` for async code, a `BlockingSleeper` for a plain `fn`.
+        if let Some(sleeper) = &config.sleeper {
+            let span = sleeper.span();
+            let private = respan(private, span);
+            let (check, method) = if ctx.is_blocking() {
+                (
+                    quote_spanned!(span=> #private::BlockingSleeperArg),
+                    quote_spanned!(span=> __retry_blocking_sleeper),
+                )
+            } else {
+                (
+                    quote_spanned!(span=> #private::AsyncSleeper),
+                    quote_spanned!(span=> __retry_sleeper),
+                )
+            };
+            let local = &names.sleeper_local;
+            tokens.extend(quote_spanned!(span=> let #local = {
+                use #check as _;
+                (&#sleeper).#method()
+            };));
+        }
         // A run-time timeout is evaluated once per call, with its type checked at the
         // expression.
         if let Some((TimeoutValue::Expr(expr), _)) = &config.timeout {
@@ -579,7 +618,7 @@ impl ToTokens for Setup<'_> {
 //
 // SAMPLE-EXPANSION-START
 //     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
-//         ::retry_runtime::__private::async_needs_tokio!();
+//         ::retry_runtime::__private::async_needs_timer!();
 //         const __RETRY_POLICY: ::retry_runtime::__private::Policy =
 //             ::retry_runtime::__private::Policy::new()
 //                 .with_attempts(3u32)
@@ -589,6 +628,7 @@ impl ToTokens for Setup<'_> {
 //             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
 //                 &__RETRY_POLICY,
 //                 false,
+//                 &::retry_runtime::__private::ASYNC_SLEEPER,
 //             );
 //         loop {
 //             let __retry_delay = {
@@ -615,6 +655,7 @@ impl ToTokens for Setup<'_> {
 //                         &mut __retry_step,
 //                         &__RETRY_POLICY,
 //                         __retry_judged,
+//                         &::retry_runtime::__private::ASYNC_SLEEPER,
 //                     )
 //                 else {
 //                     return __retry_result;
@@ -622,7 +663,11 @@ impl ToTokens for Setup<'_> {
 //                 ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
 //             };
 //             if __retry_delay != ::core::time::Duration::ZERO {
-//                 ::retry_runtime::__private::sleep(__retry_delay).await;
+//                 ::retry_runtime::__private::sleep(
+//                     &::retry_runtime::__private::ASYNC_SLEEPER,
+//                     __retry_delay,
+//                 )
+//                 .await;
 //             }
 //         }
 //     }
@@ -644,7 +689,7 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
         ..
     } = &ctx.names;
     let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
-    let attempt = attempt_runner(config, plan, &ctx.names);
+    let attempt = attempt_runner(&ctx);
     let (gate, judge, turn) = (Gate(&ctx), Judge(&ctx), TurnMatch(&ctx));
     let one_turn = quote! {
         #gate
@@ -654,28 +699,36 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
         #turn
     };
     let setup = Setup(&ctx);
-    let memory = memory_type(config, &ctx.names, ctx.is_blocking());
+    let memory = memory_type(config, &ctx.names);
     let policy = policy_ref(config, &ctx.names);
     let wants_clock = config.on_retry.is_some();
-    let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock));
+    let sleeper = ctx.sleeper();
+    let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock, #sleeper));
 
     let body = match &plan.flavor {
         Flavor::Blocking => quote! {
             #setup
-            #private::run_blocking(#begin, |#step| { #one_turn })
+            #private::run_blocking(#begin, #sleeper, |#step| { #one_turn })
         },
-        Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => quote! {
-            #private::async_needs_tokio!();
-            #setup
-            let mut #step = #begin;
-            loop {
-                let #delay = { #one_turn };
-                // A zero delay retries at once: no timer to set up.
-                if #delay != ::core::time::Duration::ZERO {
-                    #private::sleep(#delay).await;
+        Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => {
+            // With no sleeper given, the runtime must have a timer: one clear error if not.
+            let needs_timer = config
+                .sleeper
+                .is_none()
+                .then(|| quote!(#private::async_needs_timer!();));
+            quote! {
+                #needs_timer
+                #setup
+                let mut #step = #begin;
+                loop {
+                    let #delay = { #one_turn };
+                    // A zero delay retries at once: no timer to set up.
+                    if #delay != ::core::time::Duration::ZERO {
+                        #private::sleep(#sleeper, #delay).await;
+                    }
                 }
             }
-        },
+        }
     };
     let body = wrap_async_block(plan, body);
     // The body's braces keep their span, so that lints and suggestions about the function
@@ -776,13 +829,8 @@ fn policy_ref(config: &Config, names: &Names) -> TokenStream {
 }
 
 /// What the call remembers between attempts: only what the policy reads.
-fn memory_type(config: &Config, names: &Names, is_blocking: bool) -> TokenStream {
+fn memory_type(config: &Config, names: &Names) -> TokenStream {
     let private = &names.private;
-    let clock = if is_blocking {
-        quote!(#private::StdClock)
-    } else {
-        quote!(#private::TokioClock)
-    };
     match &config.policy {
         PolicySource::Keys(keys) => {
             let needs_clock = keys.deadline.is_some() || config.on_retry.is_some();
@@ -790,11 +838,11 @@ fn memory_type(config: &Config, names: &Names, is_blocking: bool) -> TokenStream
             match (needs_clock, needs_previous) {
                 (false, false) => quote!(#private::NoMemory),
                 (false, true) => quote!(#private::PreviousDelay),
-                (true, false) => quote!(#private::StartTime<#clock>),
-                (true, true) => quote!(#private::StartAndPrevious<#clock>),
+                (true, false) => quote!(#private::StartTime),
+                (true, true) => quote!(#private::StartAndPrevious),
             }
         }
-        PolicySource::Expr { .. } => quote!(#private::StartAndPrevious<#clock>),
+        PolicySource::Expr { .. } => quote!(#private::StartAndPrevious),
     }
 }
 
@@ -812,7 +860,8 @@ fn budget_setup(config: &Config, names: &Names) -> TokenStream {
 
 /// One attempt, as an expression giving its result: the arguments prepared, the body run in
 /// its own `async move` block (or closure), so that `?` and `return` end the attempt only.
-fn attempt_runner(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
+fn attempt_runner(ctx: &Ctx<'_>) -> TokenStream {
+    let (config, plan, names) = (ctx.config, ctx.plan, &ctx.names);
     let private = &names.private;
     let is_blocking = matches!(plan.flavor, Flavor::Blocking);
     let preps = plan.args.iter().map(|arg| prep_stmt(private, arg));
@@ -860,11 +909,18 @@ fn attempt_runner(config: &Config, plan: &Plan, names: &Names) -> TokenStream {
             };
             let step = &names.step;
             let policy = policy_ref(config, names);
+            let sleeper = ctx.sleeper();
+            let allowed =
+                quote!(#private::Step::attempt_timeout(&#step, #policy, #limit, #sleeper));
+            // The default timer's own timeout (tokio's), or the attempt raced against the
+            // given sleeper's sleep.
+            let timed = if config.sleeper.is_some() {
+                quote!(#private::timeout_on(#sleeper, #allowed, #future))
+            } else {
+                quote!(#private::timeout(#allowed, #future))
+            };
             quote! {
-                match #private::timeout(
-                    #private::Step::attempt_timeout(&#step, #policy, #limit),
-                    #future,
-                ).await {
+                match #timed.await {
                     ::core::result::Result::Ok(r) => r,
                     ::core::result::Result::Err(_) => #timed_out,
                 }

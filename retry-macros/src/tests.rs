@@ -189,14 +189,29 @@ fn state_only_for_what_the_policy_uses() {
     assert!(memory(&out).contains("NoMemory"), "{out}");
     assert!(!out.contains("Clock"), "{out}");
 
+    // The start time is read on the call's sleeper: the default async one, the thread's for
+    // a plain `fn`, or the one given.
     let out = expand(r#"deadline = "1s""#, &async_item());
+    assert!(memory(&out).contains("StartTime"), "{out}");
     assert!(
-        memory(&out).contains("StartTime < :: retry_runtime :: __private :: TokioClock"),
+        out.contains(
+            "begin (& __RETRY_POLICY , false , & :: retry_runtime :: __private :: ASYNC_SLEEPER)"
+        ),
         "{out}"
     );
     let out = expand(r#"deadline = "1s""#, &sync_item());
     assert!(
-        memory(&out).contains("StartTime < :: retry_runtime :: __private :: StdClock"),
+        out.contains("false , & :: retry_runtime :: __private :: DEFAULT_BLOCKING_SLEEPER)"),
+        "{out}"
+    );
+    let out = expand(r#"deadline = "1s", sleeper = CLOCK"#, &async_item());
+    assert!(out.contains("(& CLOCK) . __retry_sleeper ()"), "{out}");
+    assert!(
+        out.contains("begin (& __RETRY_POLICY , false , __retry_sleeper)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("ASYNC_SLEEPER") && !out.contains("async_needs_timer"),
         "{out}"
     );
 

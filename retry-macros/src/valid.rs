@@ -76,6 +76,9 @@ pub struct Config {
     pub budget: Option<Expr>,
     /// `breaker = …`: a shared `CircuitBreaker`, asked before every attempt.
     pub breaker: Option<Expr>,
+    /// `sleeper = …`: the timer and clock of the call (a `Sleeper`, or a `BlockingSleeper`
+    /// for a plain `fn`), evaluated once per call; the runtime's default otherwise.
+    pub sleeper: Option<Expr>,
     /// `fallback = …`: answers the final error.
     pub fallback: Option<Expr>,
     /// `name = "…"`: the call's name in events and metrics (non-empty); `None` for the
@@ -277,6 +280,7 @@ impl Args {
             on_retry: self.on_retry.map(|h| h.value),
             budget: self.budget.map(|b| b.value),
             breaker: self.breaker.map(|b| b.value),
+            sleeper: self.sleeper.map(|s| s.value),
             fallback: self.fallback.map(|f| f.value),
             name: self.name.map(|n| n.value),
         }

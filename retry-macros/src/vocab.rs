@@ -26,6 +26,7 @@ pub enum Key {
     OnRetry,
     Budget,
     Breaker,
+    Sleeper,
     Fallback,
     Policy,
     Name,
@@ -34,7 +35,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 24] = [
+    pub const ALL: [Key; 25] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -55,6 +56,7 @@ impl Key {
         Key::OnRetry,
         Key::Budget,
         Key::Breaker,
+        Key::Sleeper,
         Key::Fallback,
         Key::Policy,
         Key::Name,
@@ -84,6 +86,7 @@ impl Key {
             Key::OnRetry => "on_retry",
             Key::Budget => "budget",
             Key::Breaker => "breaker",
+            Key::Sleeper => "sleeper",
             Key::Fallback => "fallback",
             Key::Policy => "policy",
             Key::Name => "name",
@@ -110,6 +113,7 @@ impl Key {
             Key::OnRetry => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
             Key::Budget => "MY_BUDGET",
             Key::Breaker => "MY_BREAKER",
+            Key::Sleeper => "SmolSleeper",
             Key::Fallback => "|e| Ok(cached())",
             Key::Policy => "MY_POLICY",
             Key::Name => "\"provider-a\"",
@@ -139,6 +143,7 @@ impl Key {
             | Key::OnRetry
             | Key::Budget
             | Key::Breaker
+            | Key::Sleeper
             | Key::Fallback
             | Key::Policy
             | Key::Name

@@ -7,24 +7,24 @@ pub use crate::args::CloneForRetry as RetryArg;
 pub use crate::attempt::CallKey;
 pub use crate::doors::attribute::{
     breaker_refused, call_fallback, call_on_retry, check_policy, check_until, check_when, classify,
-    classify_ok, timed_out, Answer, AnswerIsFuture, AnswerIsValue, DisplayOr, FromBreakerOpen,
-    FromTimedOut, OutcomeText, RetryClassify, RetryClassifyOk, RetryResult, Summary, ViaDebug,
-    ViaDisplay, ViaPlaceholder, ViaSummary,
+    classify_ok, timed_out, Answer, AnswerIsFuture, AnswerIsValue, AsyncSleeper,
+    BlockingSleeperArg, DisplayOr, FromBreakerOpen, FromTimedOut, OutcomeText, RetryClassify,
+    RetryClassifyOk, RetryResult, Summary, ViaDebug, ViaDisplay, ViaPlaceholder, ViaSummary,
 };
-#[cfg(feature = "tokio")]
-pub use crate::engine::sleep;
 #[cfg(not(feature = "tokio"))]
-pub use crate::engine::sleep::without_tokio::{sleep, timeout};
+pub use crate::engine::sleep::timeout;
+pub use crate::engine::sleep::ASYNC_SLEEPER;
 pub use crate::engine::{
-    run_blocking, Flow, Guards, Judged, Memory, NoMemory, PreviousDelay, Qualified, Site,
-    StartAndPrevious, StartTime, StdClock, Step, TokioClock, Turn, Verdict,
+    run_blocking, sleep, Flow, Guards, Judged, Memory, NoMemory, PreviousDelay, Qualified, Site,
+    StartAndPrevious, StartTime, Step, Turn, Verdict,
 };
 #[cfg(feature = "metrics")]
 pub use crate::engine::{FunctionMetrics, MetricsCell};
+pub use crate::runtime::{timeout as timeout_on, DEFAULT_BLOCKING_SLEEPER};
 // Not for generated code: the property tests (`tests/props.rs`) check the delay maths here.
 pub use crate::engine::turn::next_delay;
 pub use crate::{
-    __retry_async_needs_tokio as async_needs_tokio, __retry_shown as shown,
+    __retry_async_needs_timer as async_needs_timer, __retry_shown as shown,
     __retry_shown_outcome as shown_outcome, __retry_trace_give_up as trace_give_up,
     __retry_trace_retry as trace_retry,
 };

@@ -95,6 +95,9 @@ impl Attempt {
     /// let key = IdempotencyKey::random();
     /// assert_eq!(Attempt::new(3, key).idempotency_key(), key);
     /// ```
+    ///
+    /// Random keys need entropy: `std` (on by default) or, without it, the `getrandom` feature.
+    #[cfg(any(feature = "std", feature = "getrandom"))]
     pub fn idempotency_key(&self) -> IdempotencyKey {
         match self.key {
             KeySource::Given(bits) => IdempotencyKey(join(bits)),
@@ -135,6 +138,7 @@ const fn split(bits: u128) -> [u64; 2] {
     [(bits >> 64) as u64, bits as u64]
 }
 
+#[cfg(any(feature = "std", feature = "getrandom"))]
 const fn join(halves: [u64; 2]) -> u128 {
     ((halves[0] as u128) << 64) | halves[1] as u128
 }
@@ -147,6 +151,7 @@ pub struct Nonce(u128);
 
 impl Nonce {
     /// A nonce no other call of this process has.
+    #[cfg(feature = "std")]
     #[inline]
     pub fn fresh() -> Self {
         use core::cell::Cell;
@@ -156,7 +161,7 @@ impl Nonce {
         /// nonces taken while a thread is being torn down.
         static THREADS: AtomicU64 = AtomicU64::new(0);
         static TEARDOWN: AtomicU64 = AtomicU64::new(0);
-        thread_local! {
+        std::thread_local! {
             static NEXT: Cell<(u64, u64)> = const { Cell::new((u64::MAX, 0)) };
         }
         let taken = NEXT.try_with(|next| {
@@ -171,19 +176,43 @@ impl Nonce {
             taken.unwrap_or_else(|_| (u64::MAX, TEARDOWN.fetch_add(1, Ordering::Relaxed)));
         Nonce(((thread as u128) << 64) | count as u128)
     }
+
+    /// A nonce no other call of this program has: one count for the whole program (no threads
+    /// to tell apart without `std`).
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    pub fn fresh() -> Self {
+        use core::sync::atomic::Ordering;
+        static NEXT: crate::sync::AtomicU64 = crate::sync::AtomicU64::new(0);
+        Nonce(u128::from(NEXT.fetch_add(1, Ordering::Relaxed)))
+    }
 }
 
 /// Where keys come from: ChaCha12, keyed once per process with 256 bits from the operating
-/// system, evaluated at the call's nonce (its stream and position): a keyed pseudorandom
-/// function, so keys are unpredictable without the secret, and distinct nonces give distinct
-/// streams. Independent of the jitter generator: seeding jitter does not touch keys.
+/// system (or `getrandom` without `std`), evaluated at the call's nonce (its stream and
+/// position): a keyed pseudorandom function, so keys are unpredictable without the secret, and
+/// distinct nonces give distinct streams. Independent of the jitter generator: seeding jitter
+/// does not touch keys.
+#[cfg(any(feature = "std", feature = "getrandom"))]
 fn derive_key(nonce: Nonce) -> u128 {
-    use rand::TryRngCore;
     use rand_chacha::rand_core::{RngCore, SeedableRng};
+
+    let mut chacha = rand_chacha::ChaCha12Rng::from_seed(secret());
+    chacha.set_stream((nonce.0 >> 64) as u64);
+    chacha.set_word_pos(u128::from(nonce.0 as u64) * 4);
+    let hi = chacha.next_u64();
+    let lo = chacha.next_u64();
+    ((hi as u128) << 64) | lo as u128
+}
+
+/// The process's secret: 256 bits from the operating system, taken once.
+#[cfg(feature = "std")]
+fn secret() -> [u8; 32] {
+    use rand::TryRngCore;
     use std::sync::OnceLock;
 
     static SECRET: OnceLock<[u8; 32]> = OnceLock::new();
-    let secret = SECRET.get_or_init(|| {
+    *SECRET.get_or_init(|| {
         let mut secret = [0u8; 32];
         if rand::rngs::OsRng.try_fill_bytes(&mut secret).is_err() {
             // No randomness from the system: keys stay unique (the nonce), but a process
@@ -196,13 +225,45 @@ fn derive_key(nonce: Nonce) -> u128 {
             secret[16..].copy_from_slice(&(place ^ u128::from(std::process::id())).to_le_bytes());
         }
         secret
-    });
-    let mut chacha = rand_chacha::ChaCha12Rng::from_seed(*secret);
-    chacha.set_stream((nonce.0 >> 64) as u64);
-    chacha.set_word_pos(u128::from(nonce.0 as u64) * 4);
-    let hi = chacha.next_u64();
-    let lo = chacha.next_u64();
-    ((hi as u128) << 64) | lo as u128
+    })
+}
+
+/// The program's secret without `std`: 256 bits from `getrandom`, taken by the first call
+/// that asks (the others wait the few instructions that takes). If the source fails, the
+/// secret stays empty and is asked for again by the next key: until it answers, keys are
+/// unique within this run only.
+#[cfg(all(not(feature = "std"), feature = "getrandom"))]
+fn secret() -> [u8; 32] {
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    const EMPTY: u32 = 0;
+    const FILLING: u32 = 1;
+    const READY: u32 = 2;
+    static STATE: AtomicU32 = AtomicU32::new(EMPTY);
+    static WORDS: [AtomicU32; 8] = [const { AtomicU32::new(0) }; 8];
+    let read = || {
+        let mut secret = [0u8; 32];
+        for (chunk, word) in secret.chunks_exact_mut(4).zip(&WORDS) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        secret
+    };
+    loop {
+        match STATE.compare_exchange(EMPTY, FILLING, Ordering::Acquire, Ordering::Acquire) {
+            Ok(_) => {
+                let mut secret = [0u8; 32];
+                let filled = getrandom::fill(&mut secret).is_ok();
+                for (chunk, word) in secret.chunks_exact(4).zip(&WORDS) {
+                    let bytes = [chunk[0], chunk[1], chunk[2], chunk[3]];
+                    word.store(u32::from_le_bytes(bytes), Ordering::Relaxed);
+                }
+                STATE.store(if filled { READY } else { EMPTY }, Ordering::Release);
+                return secret;
+            }
+            Err(READY) => return read(),
+            Err(_) => core::hint::spin_loop(),
+        }
+    }
 }
 
 /// A call's idempotency key: 128 bits, shown as a version-4 UUID
@@ -233,11 +294,15 @@ pub struct IdempotencyKey(u128);
 
 impl IdempotencyKey {
     /// A fresh random key.
+    ///
+    /// Needs entropy: `std` (on by default) or, without it, the `getrandom` feature.
+    #[cfg(any(feature = "std", feature = "getrandom"))]
     pub fn random() -> Self {
         Self::derived(Nonce::fresh())
     }
 
     /// The key of the call that took `nonce`.
+    #[cfg(any(feature = "std", feature = "getrandom"))]
     fn derived(nonce: Nonce) -> Self {
         let bits = derive_key(nonce);
         // Version 4, variant 1 (RFC 9562).

@@ -78,6 +78,7 @@
 //!
 //! Async functions sleep with `tokio::time`, so they must run inside a tokio runtime with the
 //! time driver enabled (`#[tokio::main]` and `#[tokio::test]` enable it).
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -89,6 +90,8 @@ mod engine;
 mod guard;
 mod integrations;
 mod policy;
+pub mod runtime;
+mod sync;
 
 #[cfg(feature = "http")]
 #[doc(inline)]
@@ -121,9 +124,12 @@ pub use guard::breaker::{
     BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition,
 };
 pub use guard::budget::RetryBudget;
+pub use guard::rate_limiter::RateLimiter;
+pub use guard::throttle::{AdaptiveThrottle, Throttled};
 pub use policy::backoff::Backoff;
 pub use policy::jitter::{seed_jitter, Jitter};
 pub use policy::{Delays, Policy, PolicyError};
+pub use runtime::{BlockingSleeper, Sleeper};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(feature = "tokio", doc = include_str!("retry.md"))]

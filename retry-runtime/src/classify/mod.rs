@@ -8,6 +8,7 @@ pub mod http;
 pub mod reqwest;
 
 use core::time::Duration;
+#[cfg(feature = "std")]
 use std::io;
 
 /// What to do after a failed attempt, as answered by [`Classify::classify`].
@@ -157,7 +158,8 @@ impl<T: Classify + ?Sized> Classify for &T {
     }
 }
 
-impl<T: Classify + ?Sized> Classify for Box<T> {
+#[cfg(feature = "std")]
+impl<T: Classify + ?Sized> Classify for std::boxed::Box<T> {
     fn classify(&self) -> Decision {
         (**self).classify()
     }
@@ -176,6 +178,7 @@ impl<T: Classify + ?Sized> Classify for Box<T> {
 /// assert_eq!(Error::from(ErrorKind::ConnectionReset).classify(), Decision::Retry);
 /// assert_eq!(Error::from(ErrorKind::NotFound).classify(), Decision::Stop);
 /// ```
+#[cfg(feature = "std")]
 impl Classify for io::Error {
     fn classify(&self) -> Decision {
         use io::ErrorKind::*;
@@ -215,7 +218,7 @@ impl core::fmt::Display for TimedOut {
     }
 }
 
-impl std::error::Error for TimedOut {}
+impl core::error::Error for TimedOut {}
 
 /// A [`TimedOut`] is a [`std::io::Error`] of kind [`TimedOut`](std::io::ErrorKind::TimedOut), so
 /// `timeout` works on functions returning `std::io::Result`.
@@ -224,6 +227,7 @@ impl std::error::Error for TimedOut {}
 /// let err = std::io::Error::from(retry_runtime::TimedOut);
 /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
 /// ```
+#[cfg(feature = "std")]
 impl From<TimedOut> for io::Error {
     fn from(err: TimedOut) -> Self {
         io::Error::new(io::ErrorKind::TimedOut, err)

@@ -6,27 +6,65 @@
 
 use core::fmt::{self, Debug};
 
+use crate::runtime::{BlockingSleeper, Sleeper};
 use crate::{BreakerOpen, Classify, Decision, Policy, RetryInfo, TimedOut};
 
-/// `#[retry]` on an `async fn`: nothing with the `tokio` feature, one clear error without it.
+/// `#[retry]` on an `async fn` without `sleeper = ...`: nothing with a timer feature, one clear
+/// error without one.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(feature = "tokio")]
-macro_rules! __retry_async_needs_tokio {
+#[cfg(any(
+    feature = "tokio",
+    feature = "smol",
+    all(feature = "wasm", target_arch = "wasm32"),
+    feature = "embassy"
+))]
+macro_rules! __retry_async_needs_timer {
     () => {};
 }
 
-/// `#[retry]` on an `async fn`: nothing with the `tokio` feature, one clear error without it.
+/// `#[retry]` on an `async fn` without `sleeper = ...`: nothing with a timer feature, one clear
+/// error without one.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(not(feature = "tokio"))]
-macro_rules! __retry_async_needs_tokio {
+#[cfg(not(any(
+    feature = "tokio",
+    feature = "smol",
+    all(feature = "wasm", target_arch = "wasm32"),
+    feature = "embassy"
+)))]
+macro_rules! __retry_async_needs_timer {
     () => {
         ::core::compile_error!(
-            "`#[retry]` on an `async fn` needs retry-runtime's `tokio` feature (on by default): enable it, e.g. `retry-runtime = { version = \"0.1\", features = [\"tokio\"] }`"
+            "`#[retry]` on an `async fn` needs a timer: enable one of retry-runtime's features `tokio` (on by default), `smol`, `wasm` or `embassy`, e.g. `retry-runtime = { version = \"0.1\", features = [\"tokio\"] }`, or give one with `sleeper = ...`"
         );
     };
 }
+
+/// `sleeper = EXPR` on an `async fn`: `(&EXPR).__retry_sleeper()` is there only when the
+/// expression is a [`Sleeper`]. A method, so that a value that is not one is one error at the
+/// expression, and the rest of the expansion sees no sleeper to complain of.
+pub trait AsyncSleeper: Sleeper {
+    /// The sleeper, checked.
+    #[inline(always)]
+    fn __retry_sleeper(&self) -> &Self {
+        self
+    }
+}
+
+impl<S: Sleeper + ?Sized> AsyncSleeper for S {}
+
+/// `sleeper = EXPR` on a plain `fn`: as [`AsyncSleeper`], for a [`BlockingSleeper`].
+pub trait BlockingSleeperArg: BlockingSleeper {
+    /// The sleeper, checked.
+    #[inline(always)]
+    fn __retry_blocking_sleeper(&self) -> &Self {
+        self
+    }
+}
+
+impl<S: BlockingSleeper + ?Sized> BlockingSleeperArg for S {}
+
 /// The return type of a retried function: a `Result` (directly or through an alias).
 #[diagnostic::on_unimplemented(
     message = "`#[retry]` functions must return a `Result`, but this one returns `{Self}`",

@@ -3,6 +3,7 @@
 use core::time::Duration;
 
 use crate::engine::{GiveUp, Guards, Memory, Step, Verdict};
+use crate::runtime::{Clock, NoTimer};
 use crate::{Decision, Policy, RetryInfo};
 
 /// The retry engine's decision step as a value, for loops you drive yourself: a stream that
@@ -72,10 +73,10 @@ pub(crate) struct CallerElapsed {
 }
 
 impl Memory for CallerElapsed {
-    fn begin(_: &Policy, _: bool) -> Self {
+    fn begin(_: &Policy, _: bool, _: &impl Clock) -> Self {
         CallerElapsed::default()
     }
-    fn elapsed(&self) -> Option<Duration> {
+    fn elapsed(&self, _: &impl Clock) -> Option<Duration> {
         self.elapsed
     }
     fn previous(&self) -> Duration {
@@ -99,7 +100,7 @@ impl Policy {
     pub fn schedule(&self) -> Schedule {
         Schedule {
             policy: *self,
-            step: Step::begin(self, false),
+            step: Step::begin(self, false, &NoTimer),
         }
     }
 }
@@ -133,7 +134,10 @@ impl Schedule {
     ) -> Result<RetryInfo, GiveUp> {
         self.step.memory_mut().elapsed = elapsed;
         match Verdict::of_error(decision) {
-            Verdict::Retry(hint) => self.step.retry_after(&self.policy, hint, Guards::NONE),
+            Verdict::Retry(hint) => {
+                self.step
+                    .retry_after(&self.policy, hint, Guards::NONE, &NoTimer)
+            }
             Verdict::Stop(reason) => Err(reason),
             Verdict::Accept => Err(GiveUp::Permanent),
         }

@@ -1,20 +1,20 @@
 //! What a call remembers between attempts besides the attempt number: only what its policy
 //! reads (a [`Memory`] type per need, chosen by the attribute at compile time).
 
-use core::marker::PhantomData;
 use core::time::Duration;
 
-use super::clock::{Clock, Stamp, NO_STAMP};
+use crate::runtime::{since, Clock, Stamp, NO_STAMP};
 use crate::Policy;
 
 /// What a call remembers between attempts besides the attempt number. Each policy pays only
 /// for what it reads: no clock without a deadline (or a hook that reports the elapsed time),
 /// no previous delay without decorrelated jitter.
 pub trait Memory: Sized {
-    /// The memory of a call that starts now.
-    fn begin(policy: &Policy, clock: bool) -> Self;
-    /// Time since the first attempt started, when a clock was started.
-    fn elapsed(&self) -> Option<Duration>;
+    /// The memory of a call that starts now on `clock`; `wants_clock` asks for the elapsed
+    /// time even without a deadline.
+    fn begin(policy: &Policy, wants_clock: bool, clock: &impl Clock) -> Self;
+    /// Time since the first attempt started on `clock`, when a clock was started.
+    fn elapsed(&self, clock: &impl Clock) -> Option<Duration>;
     /// The delay slept before the previous retry (zero before the first).
     fn previous(&self) -> Duration;
     /// Remembers the delay about to be slept.
@@ -27,11 +27,11 @@ pub struct NoMemory;
 
 impl Memory for NoMemory {
     #[inline(always)]
-    fn begin(_: &Policy, _: bool) -> Self {
+    fn begin(_: &Policy, _: bool, _: &impl Clock) -> Self {
         NoMemory
     }
     #[inline(always)]
-    fn elapsed(&self) -> Option<Duration> {
+    fn elapsed(&self, _: &impl Clock) -> Option<Duration> {
         None
     }
     #[inline(always)]
@@ -52,11 +52,11 @@ pub struct PreviousDelay(u64);
 
 impl Memory for PreviousDelay {
     #[inline(always)]
-    fn begin(_: &Policy, _: bool) -> Self {
+    fn begin(_: &Policy, _: bool, _: &impl Clock) -> Self {
         PreviousDelay(0)
     }
     #[inline(always)]
-    fn elapsed(&self) -> Option<Duration> {
+    fn elapsed(&self, _: &impl Clock) -> Option<Duration> {
         None
     }
     #[inline(always)]
@@ -69,18 +69,19 @@ impl Memory for PreviousDelay {
     }
 }
 
-/// The start time only (a deadline, or a hook that reports the elapsed time), on clock `C`.
+/// The start time only (a deadline, or a hook that reports the elapsed time).
+#[derive(Clone, Copy, Debug)]
 #[repr(C, packed(4))]
-pub struct StartTime<C>(Stamp, PhantomData<fn() -> C>);
+pub struct StartTime(Stamp);
 
-impl<C: Clock> Memory for StartTime<C> {
+impl Memory for StartTime {
     #[inline(always)]
-    fn begin(_: &Policy, _: bool) -> Self {
-        StartTime(C::stamp(), PhantomData)
+    fn begin(_: &Policy, _: bool, clock: &impl Clock) -> Self {
+        StartTime(clock.now())
     }
     #[inline(always)]
-    fn elapsed(&self) -> Option<Duration> {
-        C::since(self.0)
+    fn elapsed(&self, clock: &impl Clock) -> Option<Duration> {
+        since(clock, self.0)
     }
     #[inline(always)]
     fn previous(&self) -> Duration {
@@ -92,30 +93,26 @@ impl<C: Clock> Memory for StartTime<C> {
 
 /// Both, for policies known only at run time: the clock is started only when the policy has a
 /// deadline or a hook wants the elapsed time.
+#[derive(Clone, Copy, Debug)]
 #[repr(C, packed(4))]
-pub struct StartAndPrevious<C> {
+pub struct StartAndPrevious {
     start: Stamp,
     previous: u64,
-    clock: PhantomData<fn() -> C>,
 }
 
-impl<C: Clock> Memory for StartAndPrevious<C> {
+impl Memory for StartAndPrevious {
     #[inline]
-    fn begin(policy: &Policy, clock: bool) -> Self {
-        let start = if clock || policy.deadline().is_some() {
-            C::stamp()
+    fn begin(policy: &Policy, wants_clock: bool, clock: &impl Clock) -> Self {
+        let start = if wants_clock || policy.deadline().is_some() {
+            clock.now()
         } else {
             NO_STAMP
         };
-        StartAndPrevious {
-            start,
-            previous: 0,
-            clock: PhantomData,
-        }
+        StartAndPrevious { start, previous: 0 }
     }
     #[inline]
-    fn elapsed(&self) -> Option<Duration> {
-        C::since(self.start)
+    fn elapsed(&self, clock: &impl Clock) -> Option<Duration> {
+        since(clock, self.start)
     }
     #[inline]
     fn previous(&self) -> Duration {

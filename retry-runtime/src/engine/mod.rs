@@ -25,20 +25,16 @@
 //! The success path touches none of this: the first attempt's result is checked and returned,
 //! and every function here that runs after a failure is out of line (`#[cold]`).
 
-pub(crate) mod clock;
 pub(crate) mod memory;
 pub(crate) mod observe;
 pub(crate) mod sleep;
 pub(crate) mod turn;
 pub(crate) mod verdict;
 
-pub use clock::{Clock, Stamp, StdClock, TokioClock};
 pub use memory::{Memory, NoMemory, PreviousDelay, StartAndPrevious, StartTime};
 #[cfg(feature = "metrics")]
 pub use observe::{FunctionMetrics, MetricsCell};
 pub use observe::{Qualified, Site};
-#[cfg(feature = "tokio")]
-pub use sleep::sleep;
-pub use sleep::{run_blocking, Flow};
+pub use sleep::{run_blocking, sleep, Flow};
 pub use turn::{Guards, Step, Turn};
 pub use verdict::{GiveUp, Judged, Verdict};

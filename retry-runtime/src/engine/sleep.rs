@@ -1,10 +1,11 @@
-//! Sleeping between attempts: the thread's sleep for blocking code, tokio's timer for async
-//! code, and the blocking retry loop.
+//! Sleeping between attempts, on the call's sleeper: the blocking retry loop, and the async
+//! sleep kept out of line.
 
 use core::time::Duration;
 
 use super::memory::Memory;
 use super::turn::Step;
+use crate::runtime::{BlockingSleeper, Sleeper};
 
 /// What one turn of a blocking retry loop ended with.
 #[derive(Debug)]
@@ -16,31 +17,36 @@ pub enum Flow<R> {
 }
 
 /// The retry loop for blocking code: `turn` runs one attempt and decides (through
-/// [`Step::turn`]); the loop sleeps between turns with `std::thread::sleep`.
+/// [`Step::turn`]); the loop waits between turns on `sleeper` (the thread's sleep by default).
 ///
 /// The first turn is written out here and the rest of the loop is out of line, so the function
 /// that a success returns from has no loop in it.
 #[inline]
-pub fn run_blocking<M: Memory, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
+pub fn run_blocking<M: Memory, S: BlockingSleeper, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
     mut step: Step<M>,
+    sleeper: &S,
     mut turn: F,
 ) -> R {
     match turn(&mut step) {
         Flow::Done(outcome) => outcome,
-        Flow::Retry(delay) => keep_going(step, turn, delay),
+        Flow::Retry(delay) => keep_going(step, sleeper, turn, delay),
     }
 }
 
 /// The turns after the first failure.
 #[cold]
 #[inline(never)]
-fn keep_going<M: Memory, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
+fn keep_going<M: Memory, S: BlockingSleeper, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
     mut step: Step<M>,
+    sleeper: &S,
     mut turn: F,
     mut delay: Duration,
 ) -> R {
     loop {
-        blocking_sleep(delay);
+        // A zero delay retries at once, without the system call.
+        if !delay.is_zero() {
+            sleeper.block(delay);
+        }
         match turn(&mut step) {
             Flow::Done(outcome) => return outcome,
             Flow::Retry(next) => delay = next,
@@ -48,40 +54,76 @@ fn keep_going<M: Memory, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
     }
 }
 
-/// The sleep between attempts of blocking code, out of line; a zero delay retries at once,
-/// without the system call.
-#[cold]
-#[inline(never)]
-fn blocking_sleep(delay: Duration) {
-    if !delay.is_zero() {
-        std::thread::sleep(delay)
-    }
-}
-
-/// The sleep between attempts of async code, out of line: keeping tokio's timer set-up off the
-/// function that runs the first attempt keeps that function's success path short.
-#[cfg(feature = "tokio")]
+/// The sleep between attempts of async code on the default sleeper, out of line: keeping the
+/// timer's set-up off the function that runs the first attempt keeps that function's success
+/// path short.
 #[cold]
 #[inline(never)]
 #[track_caller]
-pub fn sleep(delay: Duration) -> tokio::time::Sleep {
-    tokio::time::sleep(delay)
+pub fn sleep<S: Sleeper>(sleeper: &S, delay: Duration) -> S::Sleep {
+    sleeper.sleep(delay)
 }
 
-/// Without the `tokio` feature, `#[retry]` on an `async fn` expands to one clear error, and
-/// these stand-ins keep the rest of the expansion free of secondary errors.
+/// The sleeper of generated async code that names none: the default one, or without a timer
+/// feature a stand-in (an `async fn` under `#[retry]` is then a compile error, and this keeps
+/// the rest of its expansion free of secondary errors).
+#[cfg(any(
+    feature = "tokio",
+    feature = "smol",
+    all(feature = "wasm", target_arch = "wasm32"),
+    feature = "embassy"
+))]
+pub type AsyncDefault = crate::runtime::DefaultSleeper;
+/// Without a timer feature: never used at run time (the expansion does not compile).
+#[cfg(not(any(
+    feature = "tokio",
+    feature = "smol",
+    all(feature = "wasm", target_arch = "wasm32"),
+    feature = "embassy"
+)))]
+pub type AsyncDefault = without_timer::NeverSleeps;
+
+/// The one value of [`AsyncDefault`].
+pub const ASYNC_SLEEPER: AsyncDefault = AsyncDefault {};
+
+/// The per-attempt timeout of generated code that names no sleeper, on the default timer
+/// (with `tokio`, tokio's own timeout is used instead).
 #[cfg(not(feature = "tokio"))]
-pub(crate) mod without_tokio {
-    use core::future::Future;
+#[inline]
+pub fn timeout<F: core::future::Future>(
+    limit: Duration,
+    future: F,
+) -> crate::runtime::Timed<F, <AsyncDefault as Sleeper>::Sleep> {
+    crate::runtime::timeout(&ASYNC_SLEEPER, limit, future)
+}
+
+/// Without a timer feature, `#[retry]` on an `async fn` that names no sleeper expands to one
+/// clear error, and this stand-in keeps the rest of the expansion free of secondary errors.
+#[cfg(not(any(
+    feature = "tokio",
+    feature = "smol",
+    all(feature = "wasm", target_arch = "wasm32"),
+    feature = "embassy"
+)))]
+pub mod without_timer {
     use core::time::Duration;
 
-    /// Never used at run time: the expansion does not compile without `tokio`.
-    pub fn sleep(_: Duration) -> core::future::Pending<()> {
-        core::future::pending()
+    use crate::runtime::{Clock, Sleeper, Stamp};
+
+    /// Never used at run time: the expansion does not compile without a timer.
+    #[derive(Clone, Copy, Debug)]
+    pub struct NeverSleeps;
+
+    impl Clock for NeverSleeps {
+        fn now(&self) -> Stamp {
+            0
+        }
     }
 
-    /// Never used at run time: the expansion does not compile without `tokio`.
-    pub async fn timeout<F: Future>(_: Duration, future: F) -> Result<F::Output, ()> {
-        Ok(future.await)
+    impl Sleeper for NeverSleeps {
+        type Sleep = core::future::Pending<()>;
+        fn sleep(&self, _: Duration) -> Self::Sleep {
+            core::future::pending()
+        }
     }
 }

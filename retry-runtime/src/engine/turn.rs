@@ -8,6 +8,7 @@ use super::memory::Memory;
 use super::observe::Site;
 use super::verdict::{GiveUp, Judged, Verdict};
 use crate::policy::jitter::with_thread_rng;
+use crate::runtime::Clock;
 use crate::{BreakerOpen, CircuitBreaker, Jitter, Permit, Policy, RetryBudget, RetryInfo};
 
 /// The state of one retried call: the attempt about to run (1-based) and what the policy needs
@@ -19,13 +20,13 @@ pub struct Step<M> {
 }
 
 impl<M: Memory> Step<M> {
-    /// A call that starts now; `clock` asks for the elapsed time even without a deadline (for
-    /// [`RetryInfo::elapsed`]).
+    /// A call that starts now on `clock` (its sleeper's); `wants_clock` asks for the elapsed
+    /// time even without a deadline (for [`RetryInfo::elapsed`]).
     #[inline(always)]
-    pub fn begin(policy: &Policy, clock: bool) -> Self {
+    pub fn begin(policy: &Policy, wants_clock: bool, clock: &impl Clock) -> Self {
         Step {
             attempt: 1,
-            memory: M::begin(policy, clock),
+            memory: M::begin(policy, wants_clock, clock),
         }
     }
 
@@ -35,16 +36,21 @@ impl<M: Memory> Step<M> {
         self.attempt
     }
 
-    /// Time since the first attempt started, where a clock was started.
+    /// Time since the first attempt started on `clock`, where a clock was started.
     #[inline]
-    pub fn elapsed(&self) -> Option<Duration> {
-        self.memory.elapsed()
+    pub fn elapsed(&self, clock: &impl Clock) -> Option<Duration> {
+        self.memory.elapsed(clock)
     }
 
     /// The time the running attempt may take: `timeout`, or less when the deadline comes first.
     #[inline]
-    pub fn attempt_timeout(&self, policy: &Policy, timeout: Duration) -> Duration {
-        match (policy.deadline(), self.elapsed()) {
+    pub fn attempt_timeout(
+        &self,
+        policy: &Policy,
+        timeout: Duration,
+        clock: &impl Clock,
+    ) -> Duration {
+        match (policy.deadline(), self.elapsed(clock)) {
             (Some(deadline), Some(elapsed)) => timeout.min(deadline.saturating_sub(elapsed)),
             _ => timeout,
         }
@@ -110,6 +116,7 @@ impl<M: Memory> Step<M> {
         permit: Option<Permit<'_>>,
         judged: Judged,
         site: &Site<'_>,
+        clock: &impl Clock,
     ) -> Turn {
         let hint = match judged.verdict {
             Verdict::Accept => {
@@ -126,7 +133,7 @@ impl<M: Memory> Step<M> {
                 permit.success();
             }
         }
-        match hint.and_then(|hint| self.retry_after(policy, hint, guards)) {
+        match hint.and_then(|hint| self.retry_after(policy, hint, guards, clock)) {
             Ok(info) => {
                 site.retried();
                 Turn::Retry(info)
@@ -149,8 +156,8 @@ impl<M: Memory> Step<M> {
     /// turn, in fewer tokens for the code `#[retry]` generates (less for the compiler to check
     /// in every retried function).
     #[inline]
-    pub fn turn_unguarded(&mut self, policy: &Policy, judged: Judged) -> Turn {
-        self.turn(policy, Guards::NONE, None, judged, &Site::new(&""))
+    pub fn turn_unguarded(&mut self, policy: &Policy, judged: Judged, clock: &impl Clock) -> Turn {
+        self.turn(policy, Guards::NONE, None, judged, &Site::new(&""), clock)
     }
 
     /// What the caller-driven [`Schedule`](crate::Schedule) remembers.
@@ -166,8 +173,9 @@ impl<M: Memory> Step<M> {
         policy: &Policy,
         hint: Option<Duration>,
         guards: Guards<'_>,
+        clock: &impl Clock,
     ) -> Result<RetryInfo, GiveUp> {
-        let elapsed = self.memory.elapsed();
+        let elapsed = self.memory.elapsed(clock);
         let delay = next_delay(policy, self.attempt, self.memory.previous(), elapsed, hint)?;
         if guards.breaker.is_some_and(|breaker| !breaker.admits()) {
             return Err(GiveUp::BreakerOpened);
@@ -267,9 +275,19 @@ fn ceil_millis(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{
-        run_blocking, Flow, NoMemory, PreviousDelay, StartAndPrevious, StartTime, StdClock,
-    };
+    #[cfg(feature = "std")]
+    use crate::engine::{run_blocking, Flow};
+    use crate::engine::{NoMemory, PreviousDelay, StartAndPrevious, StartTime};
+    use crate::runtime::{Clock, NoTimer, Stamp};
+
+    /// A clock that always reads the same time, `.0` nanoseconds.
+    struct Stopped(Stamp);
+
+    impl Clock for Stopped {
+        fn now(&self) -> Stamp {
+            self.0
+        }
+    }
     use crate::Decision;
 
     const MS: Duration = Duration::from_millis(1);
@@ -338,13 +356,20 @@ mod tests {
     }
 
     fn retry(step: &mut Step<NoMemory>, policy: &Policy, guards: Guards<'_>) -> Turn {
-        step.turn(policy, guards, None, Judged::error(Verdict::RETRY), &site())
+        step.turn(
+            policy,
+            guards,
+            None,
+            Judged::error(Verdict::RETRY),
+            &site(),
+            &NoTimer,
+        )
     }
 
     #[test]
     fn the_turn_counts_attempts_and_says_why_it_gives_up() {
         let policy = Policy::new().with_attempts(3).with_base(MS);
-        let mut step = Step::<NoMemory>::begin(&policy, false);
+        let mut step = Step::<NoMemory>::begin(&policy, false, &NoTimer);
         assert_eq!(step.attempt(), 1);
         let Turn::Retry(info) = retry(&mut step, &policy, Guards::NONE) else {
             panic!("expected a retry")
@@ -353,13 +378,13 @@ mod tests {
         assert_eq!(step.attempt(), 2);
         let stop = Judged::error(Verdict::Stop(GiveUp::Permanent));
         assert_eq!(
-            step.turn(&policy, Guards::NONE, None, stop, &site()),
+            step.turn(&policy, Guards::NONE, None, stop, &site(), &NoTimer),
             Turn::GiveUp(GiveUp::Permanent)
         );
         assert_eq!(step.attempt(), 2);
         let hinted = Judged::error(Verdict::Retry(Some(MS * 7)));
         assert!(matches!(
-            step.turn(&policy, Guards::NONE, None, hinted, &site()),
+            step.turn(&policy, Guards::NONE, None, hinted, &site(), &NoTimer),
             Turn::Retry(info) if info.delay() == MS * 7
         ));
         assert_eq!(
@@ -368,12 +393,12 @@ mod tests {
         );
         let value = Judged::value(false, Decision::Stop);
         assert_eq!(
-            step.turn(&policy, Guards::NONE, None, value, &site()),
+            step.turn(&policy, Guards::NONE, None, value, &site(), &NoTimer),
             Turn::GiveUp(GiveUp::Unsatisfied)
         );
         let accepted = Judged::value(true, Decision::Stop);
         assert_eq!(
-            step.turn(&policy, Guards::NONE, None, accepted, &site()),
+            step.turn(&policy, Guards::NONE, None, accepted, &site(), &NoTimer),
             Turn::Done
         );
     }
@@ -386,7 +411,7 @@ mod tests {
             budget: Some(&budget),
             breaker: None,
         };
-        let mut step = Step::<NoMemory>::begin(&policy, false);
+        let mut step = Step::<NoMemory>::begin(&policy, false, &NoTimer);
         assert!(matches!(retry(&mut step, &policy, guards), Turn::Retry(_)));
         assert_eq!(
             retry(&mut step, &policy, guards),
@@ -406,10 +431,10 @@ mod tests {
             budget: Some(&budget),
             breaker: None,
         };
-        let mut step = Step::<NoMemory>::begin(&policy, false);
+        let mut step = Step::<NoMemory>::begin(&policy, false, &NoTimer);
         let stop = Judged::error(Verdict::of_error(Decision::Stop));
         assert_eq!(
-            step.turn(&policy, guards, None, stop, &site()),
+            step.turn(&policy, guards, None, stop, &site(), &NoTimer),
             Turn::GiveUp(GiveUp::Permanent)
         );
         assert!(budget.tokens() > before, "{} <= {before}", budget.tokens());
@@ -426,7 +451,7 @@ mod tests {
             budget: Some(&budget),
             breaker: Some(&breaker),
         };
-        let mut step = Step::<NoMemory>::begin(&policy, false);
+        let mut step = Step::<NoMemory>::begin(&policy, false, &NoTimer);
         let permit = step.enter(Some(&breaker)).expect("closed");
         assert_eq!(
             step.turn(
@@ -434,7 +459,8 @@ mod tests {
                 guards,
                 permit,
                 Judged::error(Verdict::RETRY),
-                &site()
+                &site(),
+                &NoTimer
             ),
             Turn::GiveUp(GiveUp::BreakerOpened)
         );
@@ -477,23 +503,30 @@ mod tests {
     fn memories_keep_only_what_they_need() {
         assert_eq!(core::mem::size_of::<Step<NoMemory>>(), 4);
         assert_eq!(core::mem::size_of::<Step<PreviousDelay>>(), 12);
-        assert_eq!(core::mem::size_of::<Step<StartTime<StdClock>>>(), 12);
-        assert_eq!(core::mem::size_of::<Step<StartAndPrevious<StdClock>>>(), 20);
+        assert_eq!(core::mem::size_of::<Step<StartTime>>(), 12);
+        assert_eq!(core::mem::size_of::<Step<StartAndPrevious>>(), 20);
         let policy = Policy::new();
-        let mut both = StartAndPrevious::<StdClock>::begin(&policy, false);
-        assert_eq!(both.elapsed(), None);
+        let mut both = StartAndPrevious::begin(&policy, false, &Stopped(5));
+        assert_eq!(both.elapsed(&Stopped(9)), None);
         both.remember(MS * 3);
         assert_eq!(both.previous(), MS * 3);
-        assert!(StartAndPrevious::<StdClock>::begin(&policy, true)
-            .elapsed()
-            .is_some());
+        let started = StartAndPrevious::begin(&policy, true, &Stopped(1_000));
+        assert_eq!(
+            started.elapsed(&Stopped(3_000)),
+            Some(Duration::from_nanos(2_000))
+        );
+        let start = StartTime::begin(&policy, false, &Stopped(-5));
+        assert_eq!(start.elapsed(&Stopped(5)), Some(Duration::from_nanos(10)));
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn run_blocking_loops_until_done() {
+        let sleeper = crate::runtime::TestClock::new();
         let policy = Policy::new().with_attempts(4).with_base(Duration::ZERO);
         let mut calls = 0;
-        let out = run_blocking(Step::<NoMemory>::begin(&policy, false), |step| {
+        let step = Step::<NoMemory>::begin(&policy, false, &NoTimer);
+        let out = run_blocking(step, &sleeper, |step| {
             calls += 1;
             if calls < 3 {
                 match retry(step, &policy, Guards::NONE) {
@@ -505,5 +538,6 @@ mod tests {
             }
         });
         assert_eq!(out, Ok(3));
+        assert_eq!(sleeper.sleeps(), [Duration::ZERO; 0]);
     }
 }

@@ -7,9 +7,8 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::engine::observe::{trace_give_up, trace_retry};
-use crate::engine::{
-    GiveUp, Guards, Judged, Site, StartAndPrevious, Step, TokioClock, Turn, Verdict,
-};
+use crate::engine::{GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn, Verdict};
+use crate::runtime::TokioSleeper;
 use crate::{CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
 
 /// Retries the requests of a [`reqwest_middleware`] client by a [`Policy`], on the same engine as
@@ -176,13 +175,13 @@ impl RetryMiddleware {
         request: Request,
         extensions: &mut http::Extensions,
         next: Next<'_>,
-        step: &Step<StartAndPrevious<TokioClock>>,
+        step: &Step<StartAndPrevious>,
     ) -> reqwest_middleware::Result<Response> {
         let sent = next.run(request, extensions);
         match self.timeout.or(self.policy.timeout()) {
             None => sent.await,
             Some(timeout) => {
-                let allowed = step.attempt_timeout(&self.policy, timeout);
+                let allowed = step.attempt_timeout(&self.policy, timeout, &TokioSleeper);
                 tokio::time::timeout(allowed, sent)
                     .await
                     .unwrap_or_else(|_| Err(reqwest_middleware::Error::middleware(TimedOut)))
@@ -265,7 +264,7 @@ impl Middleware for RetryMiddleware {
             budget: self.budget,
             breaker: self.breaker,
         };
-        let mut step = Step::<StartAndPrevious<TokioClock>>::begin(&self.policy, false);
+        let mut step = Step::<StartAndPrevious>::begin(&self.policy, false, &TokioSleeper);
         loop {
             // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
             let again = request.try_clone();
@@ -284,7 +283,7 @@ impl Middleware for RetryMiddleware {
                 return outcome;
             }
             let shown = OutcomeSummary(&outcome);
-            let info = match step.turn(&self.policy, guards, permit, judged, &site) {
+            let info = match step.turn(&self.policy, guards, permit, judged, &site, &TokioSleeper) {
                 Turn::Done => return outcome,
                 Turn::Retry(info) => info,
                 Turn::GiveUp(reason) => {
@@ -297,7 +296,7 @@ impl Middleware for RetryMiddleware {
             let Some(again) = again else { return outcome };
             drop(outcome);
             if !info.delay().is_zero() {
-                crate::engine::sleep(info.delay()).await;
+                crate::engine::sleep(&TokioSleeper, info.delay()).await;
             }
             request = again;
         }

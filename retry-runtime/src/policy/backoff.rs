@@ -172,12 +172,12 @@ pub(crate) fn raw_delay_ns(
                 }
             } else {
                 let exp = i32::try_from(n).unwrap_or(i32::MAX);
-                let scaled = base_ns as f64 * factor.powi(exp);
+                let scaled = base_ns as f64 * powi(factor, exp);
                 if scaled.is_nan() || scaled >= max_ns as f64 {
                     u64::MAX
                 } else {
                     // Finite and below the cap here; `as` saturates anyway.
-                    scaled.round() as u64
+                    round(scaled) as u64
                 }
             }
         }
@@ -239,14 +239,60 @@ fn raw_delay_wide(
                 };
             }
             let exp = i32::try_from(n).unwrap_or(i32::MAX);
-            let scaled = base_ns as f64 * factor.powi(exp);
+            let scaled = base_ns as f64 * powi(factor, exp);
             if scaled.is_nan() || scaled >= nanos(max) as f64 {
                 max
             } else {
                 // `as` saturates and `scaled` is finite and below the cap here.
-                from_nanos_capped(scaled.round() as u128, max)
+                from_nanos_capped(round(scaled) as u128, max)
             }
         }
+    }
+}
+
+/// `x` to the power `n` (`n >= 0`): `f64::powi` with `std`; without it the same
+/// square-and-multiply that `powi` lowers to (compiler-rt's `__powidf2`), so schedules agree.
+#[cfg(feature = "std")]
+#[inline]
+fn powi(x: f64, n: i32) -> f64 {
+    x.powi(n)
+}
+
+#[cfg(not(feature = "std"))]
+fn powi(mut x: f64, n: i32) -> f64 {
+    let mut n = n.unsigned_abs();
+    let mut r = 1.0;
+    loop {
+        if n & 1 == 1 {
+            r *= x;
+        }
+        n /= 2;
+        if n == 0 {
+            break r;
+        }
+        x *= x;
+    }
+}
+
+/// `x` (finite, `0 <= x`) rounded half away from zero: `f64::round` with `std`.
+#[cfg(feature = "std")]
+#[inline]
+fn round(x: f64) -> f64 {
+    x.round()
+}
+
+#[cfg(not(feature = "std"))]
+fn round(x: f64) -> f64 {
+    // Above 2^52 every `f64` is a whole number already; below, the truncation and the
+    // difference are exact.
+    if x >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    let whole = x as u64 as f64;
+    if x - whole >= 0.5 {
+        whole + 1.0
+    } else {
+        whole
     }
 }
 

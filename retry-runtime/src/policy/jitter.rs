@@ -1,10 +1,13 @@
 //! Jitter: spreading retries of many clients apart in time.
 
+#[cfg(feature = "std")]
 use core::cell::RefCell;
 use core::time::Duration;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
+#[cfg(any(feature = "std", test))]
+use rand::SeedableRng;
 
 use crate::policy::backoff::{from_nanos_capped, nanos};
 
@@ -101,11 +104,13 @@ pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R, lo: Duration, hi: Duration) 
     from_nanos_capped(lo_ns + draw, hi)
 }
 
-thread_local! {
+#[cfg(feature = "std")]
+std::thread_local! {
     static RNG: RefCell<SmallRng> = RefCell::new(fresh_rng());
 }
 
 /// A generator seeded from the OS, or from the clock if the OS has no randomness to give.
+#[cfg(feature = "std")]
 fn fresh_rng() -> SmallRng {
     SmallRng::try_from_os_rng().unwrap_or_else(|_| {
         let now = std::time::SystemTime::now()
@@ -115,11 +120,16 @@ fn fresh_rng() -> SmallRng {
     })
 }
 
-/// Re-seeds the jitter random number generator of the current thread.
+/// Re-seeds the jitter random number generator of the current thread (without `std`: the one
+/// generator of the program).
 ///
 /// Retries on this thread then draw a reproducible sequence of jittered delays, which makes
 /// tests exact. Under a current-thread tokio runtime (the default of `#[tokio::test]`) every
 /// retried future runs on the test's own thread.
+///
+/// Without `std` there is no OS to seed the generator from: every device starts from the same
+/// fixed seed until this is called, so call it once at boot with a value that differs between
+/// devices (a hardware random number, a serial number), or a fleet's retries stay in step.
 ///
 /// # Example
 ///
@@ -134,16 +144,22 @@ fn fresh_rng() -> SmallRng {
 /// assert_eq!(first, second);
 /// ```
 pub fn seed_jitter(seed: u64) {
-    // During thread teardown the generator may be gone already; there is nothing to seed then.
-    let _ = RNG.try_with(|rng| {
-        if let Ok(mut rng) = rng.try_borrow_mut() {
-            *rng = SmallRng::seed_from_u64(seed);
-        }
-    });
+    #[cfg(feature = "std")]
+    {
+        // During thread teardown the generator may be gone already; there is nothing to seed then.
+        let _ = RNG.try_with(|rng| {
+            if let Ok(mut rng) = rng.try_borrow_mut() {
+                *rng = SmallRng::seed_from_u64(seed);
+            }
+        });
+    }
+    #[cfg(not(feature = "std"))]
+    shared::seed(seed)
 }
 
 /// Runs `f` with this thread's jitter RNG. The borrow never outlives the call, so no RNG is ever
 /// held across an `.await`.
+#[cfg(feature = "std")]
 #[inline]
 pub(crate) fn with_thread_rng<T>(mut f: impl FnMut(&mut SmallRng) -> T) -> T {
     // Thread teardown or re-entrancy: draw from a fresh generator instead of panicking.
@@ -152,6 +168,38 @@ pub(crate) fn with_thread_rng<T>(mut f: impl FnMut(&mut SmallRng) -> T) -> T {
         Err(_) => f(&mut fresh_rng()),
     })
     .unwrap_or_else(|_| f(&mut fresh_rng()))
+}
+
+/// Without `std`: a generator for this draw, seeded from the program's one lock-free sequence
+/// (no thread-local storage, safe from interrupts).
+#[cfg(not(feature = "std"))]
+#[inline]
+pub(crate) fn with_thread_rng<T>(mut f: impl FnMut(&mut SmallRng) -> T) -> T {
+    f(&mut shared::next())
+}
+
+/// The program-wide seed sequence of `no_std` builds: a Weyl sequence in one atomic word, each
+/// value seeding a fresh `SmallRng` (which mixes it).
+#[cfg(not(feature = "std"))]
+mod shared {
+    use core::sync::atomic::Ordering;
+
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    use crate::sync::AtomicU64;
+
+    /// The golden-ratio increment of SplitMix64.
+    const STEP: u64 = 0x9E37_79B9_7F4A_7C15;
+    static NEXT: AtomicU64 = AtomicU64::new(0x853C_49E6_748F_EA9B);
+
+    pub(super) fn seed(seed: u64) {
+        NEXT.store(seed, Ordering::Relaxed);
+    }
+
+    pub(super) fn next() -> SmallRng {
+        SmallRng::seed_from_u64(NEXT.fetch_add(STEP, Ordering::Relaxed))
+    }
 }
 
 #[cfg(test)]

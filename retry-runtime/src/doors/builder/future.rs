@@ -1,11 +1,16 @@
 //! The async builder's future ([`RetryFuture`]) and [`Retry::run`](super::Retry::run).
 
-/// How an attempt's future is limited in time.
-pub trait Limit<Fut: core::future::Future> {
+/// How an attempt's future is limited in time, on sleeper `S`.
+pub trait Limit<Fut: core::future::Future, S> {
     /// The attempt as polled.
     type Attempt: core::future::Future;
-    /// The attempt, limited to `allowed` if this is a timeout.
-    fn wrap(&self, attempt: Fut, allowed: impl FnOnce(Duration) -> Duration) -> Self::Attempt;
+    /// The attempt, limited to `allowed` on `sleeper`'s timer if this is a timeout.
+    fn wrap(
+        &self,
+        attempt: Fut,
+        allowed: impl FnOnce(Duration) -> Duration,
+        sleeper: &S,
+    ) -> Self::Attempt;
     /// The attempt's outcome (a cut-off becomes the error `E::from(TimedOut)`).
     fn finish(out: <Self::Attempt as core::future::Future>::Output) -> Fut::Output;
 }
@@ -16,17 +21,18 @@ use core::task::{ready, Context, Poll};
 use core::time::Duration;
 
 use super::{
-    refused, settle, CallName, DefaultName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry,
-    Settled, Timeout,
+    refused, settle, CallName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry, Settled,
+    Timeout,
 };
 use crate::attempt::CallKey;
 use crate::engine::{Guards, Site, StartAndPrevious, Step};
+use crate::runtime::{Elapsed, Sleeper, Timed};
 use crate::{Attempt, Policy, RetryBudget, TimedOut};
 
-impl<Fut: Future> Limit<Fut> for NoTimeout {
+impl<Fut: Future, S> Limit<Fut, S> for NoTimeout {
     type Attempt = Fut;
     #[inline(always)]
-    fn wrap(&self, attempt: Fut, _: impl FnOnce(Duration) -> Duration) -> Fut {
+    fn wrap(&self, attempt: Fut, _: impl FnOnce(Duration) -> Duration, _: &S) -> Fut {
         attempt
     }
     #[inline(always)]
@@ -35,16 +41,22 @@ impl<Fut: Future> Limit<Fut> for NoTimeout {
     }
 }
 
-impl<Fut, T, E> Limit<Fut> for Timeout
+impl<Fut, T, E, S> Limit<Fut, S> for Timeout
 where
     Fut: Future<Output = Result<T, E>>,
     E: From<TimedOut>,
+    S: Sleeper,
 {
-    type Attempt = tokio::time::Timeout<Fut>;
-    fn wrap(&self, attempt: Fut, allowed: impl FnOnce(Duration) -> Duration) -> Self::Attempt {
-        tokio::time::timeout(allowed(self.0), attempt)
+    type Attempt = Timed<Fut, S::Sleep>;
+    fn wrap(
+        &self,
+        attempt: Fut,
+        allowed: impl FnOnce(Duration) -> Duration,
+        sleeper: &S,
+    ) -> Self::Attempt {
+        crate::runtime::timeout(sleeper, allowed(self.0), attempt)
     }
-    fn finish(out: Result<Result<T, E>, tokio::time::error::Elapsed>) -> Result<T, E> {
+    fn finish(out: Result<Result<T, E>, Elapsed>) -> Result<T, E> {
         out.unwrap_or_else(|_| Err(E::from(TimedOut)))
     }
 }
@@ -63,22 +75,23 @@ pin_project_lite::pin_project! {
     /// The future of an awaited [`Retry`]: attempts, sleeps and the fallback, in one value
     /// with no allocation.
     #[must_use = "futures do nothing unless polled"]
-    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N = DefaultName>
+    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>
     where
         Fut: Future,
-        L: Limit<Fut>,
+        L: Limit<Fut, S>,
         G: Gate<'a>,
         Fb: RecoverFor<Fut::Output>,
+        S: Sleeper,
     {
-        call: Call<'a, Op, J, H, L, G, N>,
+        call: Call<'a, Op, J, H, L, G, N, S>,
         fallback: Fb,
         #[pin]
-        state: State<L::Attempt, G::Permit, Fb::Future>,
+        state: State<L::Attempt, G::Permit, Fb::Future, S::Sleep>,
     }
 }
 
 /// What the call keeps from attempt to attempt.
-struct Call<'a, Op, J, H, L, G, N> {
+struct Call<'a, Op, J, H, L, G, N, S> {
     policy: &'a Policy,
     op: Op,
     judge: J,
@@ -88,43 +101,46 @@ struct Call<'a, Op, J, H, L, G, N> {
     name: N,
     key: CallKey,
     gate: G,
-    step: Step<StartAndPrevious<crate::engine::TokioClock>>,
+    sleeper: S,
+    step: Step<StartAndPrevious>,
 }
 
 pin_project_lite::pin_project! {
     /// Where the call is; each state holds what it needs.
     #[project = StateProj]
-    enum State<A, P, B> {
+    enum State<A, P, B, Sl> {
         // The next attempt asks the gate.
         Start,
         // An attempt runs, holding the gate's permit.
         Running { #[pin] attempt: A, permit: Option<P> },
         // A sleep before the next attempt.
-        Sleeping { #[pin] sleep: tokio::time::Sleep },
+        Sleeping { #[pin] sleep: Sl },
         // The fallback answers the final error.
         Recovering { #[pin] answer: B },
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, Fb, N, T, E> IntoFuture for Retry<'a, Op, J, H, G, Fb, L, N>
+impl<'a, Op, Fut, J, H, L, G, Fb, N, S, T, E> IntoFuture for Retry<'a, Op, J, H, G, Fb, L, N, S>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     J: Judge<T, E>,
     H: Hook<T, E>,
-    L: Limit<Fut>,
+    L: Limit<Fut, S>,
     G: Gate<'a>,
     G::Refused: Refusal<E>,
     Fb: Recover<T, E>,
     N: CallName,
+    S: Sleeper,
 {
     type Output = Result<T, E>;
-    type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N>;
+    type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>;
 
     fn into_future(self) -> Self::IntoFuture {
         RetryFuture {
             call: Call {
-                step: Step::begin(self.policy, H::ELAPSED),
+                step: Step::begin(self.policy, H::ELAPSED, &self.sleeper),
+                sleeper: self.sleeper,
                 key: CallKey::new(self.key),
                 policy: self.policy,
                 op: self.op,
@@ -141,16 +157,17 @@ where
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, N, T, E> Call<'a, Op, J, H, L, G, N>
+impl<'a, Op, Fut, J, H, L, G, N, S, T, E> Call<'a, Op, J, H, L, G, N, S>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     J: Judge<T, E>,
     H: Hook<T, E>,
-    L: Limit<Fut>,
+    L: Limit<Fut, S>,
     G: Gate<'a>,
     G::Refused: Refusal<E>,
     N: CallName,
+    S: Sleeper,
 {
     /// The gate, then the next attempt under its permit; or the refusal's outcome.
     #[inline]
@@ -166,10 +183,12 @@ where
             }
         };
         let attempt = (self.op)(self.key.attempt(self.step.attempt()));
-        let (step, policy) = (&self.step, self.policy);
-        let attempt = self
-            .limit
-            .wrap(attempt, |limit| step.attempt_timeout(policy, limit));
+        let (step, policy, sleeper) = (&self.step, self.policy, &self.sleeper);
+        let attempt = self.limit.wrap(
+            attempt,
+            |limit| step.attempt_timeout(policy, limit, sleeper),
+            sleeper,
+        );
         Ok((attempt, permit))
     }
 
@@ -192,21 +211,35 @@ where
             permit,
             &site,
             outcome,
+            &self.sleeper,
         )
+    }
+
+    /// The wait before the next attempt: none for a zero delay (no timer to set up).
+    fn sleeping<P, B>(&self, delay: Duration) -> State<L::Attempt, P, B, S::Sleep> {
+        if delay.is_zero() {
+            State::Start
+        } else {
+            State::Sleeping {
+                sleep: crate::engine::sleep(&self.sleeper, delay),
+            }
+        }
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, Fb, N, T, E> Future for RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N>
+impl<'a, Op, Fut, J, H, L, G, Fb, N, S, T, E> Future
+    for RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     J: Judge<T, E>,
     H: Hook<T, E>,
-    L: Limit<Fut>,
+    L: Limit<Fut, S>,
     G: Gate<'a>,
     G::Refused: Refusal<E>,
     Fb: Recover<T, E>,
     N: CallName,
+    S: Sleeper,
 {
     type Output = Result<T, E>;
 
@@ -239,7 +272,7 @@ where
                             Settled::GaveUp => outcome,
                             Settled::Retry(delay) => {
                                 drop(outcome);
-                                this.state.set(State::sleeping(delay));
+                                this.state.set(this.call.sleeping(delay));
                                 continue 'turn;
                             }
                         }
@@ -268,7 +301,7 @@ where
     }
 }
 
-impl<A, P, B> State<A, P, B> {
+impl<A, P, B, Sl> State<A, P, B, Sl> {
     /// An attempt under way, with its permit.
     fn running(attempt: A, permit: P) -> Self {
         State::Running {
@@ -276,20 +309,9 @@ impl<A, P, B> State<A, P, B> {
             permit: Some(permit),
         }
     }
-
-    /// The wait before the next attempt: none for a zero delay (no timer to set up).
-    fn sleeping(delay: Duration) -> Self {
-        if delay.is_zero() {
-            State::Start
-        } else {
-            State::Sleeping {
-                sleep: crate::engine::sleep(delay),
-            }
-        }
-    }
 }
 
-impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
+impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb, L, N, S> {
     /// Runs the call with an operation that borrows from the caller across its attempts:
     /// an async closure (`async |attempt| { state.push(..); .. }`), which may hold `&mut`
     /// state. `.await` on the builder cannot take one (its future must be a nameable type,
@@ -338,6 +360,7 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
             key,
             gate,
             mut fallback,
+            sleeper,
         } = self;
         let key = CallKey::new(key);
         let site = Site::named(name.call_name());
@@ -345,23 +368,23 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
             budget,
             breaker: gate.breaker(),
         };
-        let mut step =
-            Step::<StartAndPrevious<crate::engine::TokioClock>>::begin(policy, H::ELAPSED);
+        let mut step = Step::<StartAndPrevious>::begin(policy, H::ELAPSED, &sleeper);
         let last = loop {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
                 Err(refusal) => break refused(&step, refusal, &site),
             };
             let attempt = op(key.attempt(step.attempt()));
-            let outcome = match limit.cut_off(|limit| step.attempt_timeout(policy, limit)) {
+            let allowed = |limit| step.attempt_timeout(policy, limit, &sleeper);
+            let outcome = match limit.cut_off(allowed) {
                 None => attempt.await,
-                Some((allowed, timed_out)) => tokio::time::timeout(allowed, attempt)
+                Some((allowed, timed_out)) => crate::runtime::timeout(&sleeper, allowed, attempt)
                     .await
                     .unwrap_or_else(|_| timed_out()),
             };
             let permit = Some(permit);
             let settled = settle::<_, _, _, G>(
-                &mut step, policy, &judge, &hook, guards, permit, &site, &outcome,
+                &mut step, policy, &judge, &hook, guards, permit, &site, &outcome, &sleeper,
             );
             let delay = match settled {
                 Settled::Retry(delay) => delay,
@@ -370,7 +393,7 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName> Retry<'a, Op, J, H, G, Fb, L, N> {
             };
             drop(outcome);
             if !delay.is_zero() {
-                crate::engine::sleep(delay).await;
+                crate::engine::sleep(&sleeper, delay).await;
             }
         };
         match fallback.recover(last) {

@@ -1,11 +1,10 @@
 //! The hook called before each sleep ([`Hook`]) and the per-attempt timeout's markers.
 
-#[cfg(feature = "tokio")]
 use core::time::Duration;
 
 use crate::RetryInfo;
 
-#[cfg(all(doc, feature = "tokio"))]
+#[cfg(doc)]
 use super::Retry;
 #[cfg(doc)]
 use super::RetryBlocking;
@@ -41,11 +40,9 @@ impl<T, E, F: Fn(&Result<T, E>, &RetryInfo)> Hook<T, E> for OnRetry<F> {
 }
 
 /// No per-attempt timeout.
-#[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoTimeout;
 
 /// [`Retry::timeout`]: each attempt is cut off after this long (or at the deadline).
-#[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug)]
 pub struct Timeout(pub(super) Duration);

@@ -7,15 +7,14 @@
 //! call allocates nothing and pays only for what it uses. Their names are rarely written: chain
 //! the methods and `.await` (or `.call()`).
 
-#[cfg(feature = "tokio")]
 use core::time::Duration;
 
 use crate::attempt::CallKey;
-use crate::engine::{Flow, Guards, Site, StartAndPrevious, StdClock, Step};
+use crate::engine::{Flow, Guards, Site, StartAndPrevious, Step};
+use crate::runtime::{BlockingSleeper, DefaultBlockingSleeper, DefaultSleeper};
 use crate::{Attempt, CircuitBreaker, IdempotencyKey, Policy, RetryBudget, RetryInfo};
 
 mod fallback;
-#[cfg(feature = "tokio")]
 mod future;
 mod gate;
 mod hooks;
@@ -24,11 +23,9 @@ mod settle;
 
 use fallback::ready_now;
 pub use fallback::{Fallback, FallbackAsync, FallbackOutcome, NoFallback, Recover};
-#[cfg(feature = "tokio")]
 pub use future::{CutOff, CutOffAt, Limit, RecoverFor, RetryFuture};
 pub use gate::{Gate, Guarded, NoBreaker, Refusal};
 pub use hooks::{Hook, NoHook, OnRetry};
-#[cfg(feature = "tokio")]
 pub use hooks::{NoTimeout, Timeout};
 pub use judge::{Classified, ClassifiedOk, Errors, Judge, Until, When};
 use settle::{refused, settle, Settled};
@@ -71,7 +68,9 @@ impl Policy {
     /// #[retry(policy = policy, when = |e: &String| e.contains("failed"), context = attempt)]
     /// async fn call(policy: Policy) -> Result<u32, String> { .. }
     /// ```
-    #[cfg(feature = "tokio")]
+    ///
+    /// The call sleeps on [`DefaultSleeper`] (tokio's timer with the default features);
+    /// [`.sleeper(..)`](Retry::sleeper) gives another.
     pub fn retry<Op, T, E>(&self, op: Op) -> Retry<'_, Op>
     where
         Op: AsyncFnMut(Attempt) -> Result<T, E>,
@@ -87,6 +86,7 @@ impl Policy {
             key: None,
             gate: NoBreaker,
             fallback: NoFallback,
+            sleeper: DefaultSleeper {},
         }
     }
 
@@ -122,12 +122,12 @@ impl Policy {
             key: None,
             gate: NoBreaker,
             fallback: NoFallback,
+            sleeper: DefaultBlockingSleeper {},
         }
     }
 }
 
 /// An async retry being configured; `.await` runs it. See [`Policy::retry`].
-#[cfg(feature = "tokio")]
 #[must_use = "a retry does nothing until it is awaited"]
 pub struct Retry<
     'a,
@@ -138,6 +138,7 @@ pub struct Retry<
     Fb = NoFallback,
     L = NoTimeout,
     N = DefaultName,
+    S = DefaultSleeper,
 > {
     policy: &'a Policy,
     op: Op,
@@ -149,11 +150,20 @@ pub struct Retry<
     key: Option<IdempotencyKey>,
     gate: G,
     fallback: Fb,
+    sleeper: S,
 }
 
 /// A blocking retry being configured; `.call()` runs it. See [`Policy::retry_blocking`].
 #[must_use = "a retry does nothing until it is called"]
-pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoFallback> {
+pub struct RetryBlocking<
+    'a,
+    Op,
+    J = Errors,
+    H = NoHook,
+    G = NoBreaker,
+    Fb = NoFallback,
+    S = DefaultBlockingSleeper,
+> {
     policy: &'a Policy,
     op: Op,
     judge: J,
@@ -163,6 +173,7 @@ pub struct RetryBlocking<'a, Op, J = Errors, H = NoHook, G = NoBreaker, Fb = NoF
     key: Option<IdempotencyKey>,
     gate: G,
     fallback: Fb,
+    sleeper: S,
 }
 
 /// The configuration methods both builders share. `$field` lists the fields a builder has
@@ -354,16 +365,36 @@ macro_rules! configure {
     };
 }
 
-#[cfg(feature = "tokio")]
-configure!(Retry<L, N> { limit } AsyncFnMut);
-configure!(RetryBlocking<> {} FnMut);
+configure!(Retry<L, N, S> { limit, sleeper } AsyncFnMut);
+configure!(RetryBlocking<S> { sleeper } FnMut);
 
-impl<'a, Op, J, H, G, Fb> RetryBlocking<'a, Op, J, H, G, Fb> {
+impl<'a, Op, J, H, G, Fb, S> RetryBlocking<'a, Op, J, H, G, Fb, S> {
     /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
     /// `provider-b` retries told apart. By default `Policy::retry_blocking`.
     pub fn name(mut self, name: &'static str) -> Self {
         self.name = name;
         self
+    }
+
+    /// Waits between attempts on `sleeper` (the attribute's `sleeper`), and measures the
+    /// deadline on its clock: a [`TestClock`](crate::runtime::TestClock) in tests, or a
+    /// board's delay without `std`. By default the thread sleeps.
+    pub fn sleeper<S2: BlockingSleeper>(
+        self,
+        sleeper: S2,
+    ) -> RetryBlocking<'a, Op, J, H, G, Fb, S2> {
+        RetryBlocking {
+            policy: self.policy,
+            op: self.op,
+            judge: self.judge,
+            hook: self.hook,
+            budget: self.budget,
+            name: self.name,
+            key: self.key,
+            gate: self.gate,
+            fallback: self.fallback,
+            sleeper,
+        }
     }
 }
 
@@ -396,11 +427,30 @@ impl CallName for Named {
     }
 }
 
-#[cfg(feature = "tokio")]
-impl<'a, Op, J, H, G, Fb, L, N> Retry<'a, Op, J, H, G, Fb, L, N> {
+impl<'a, Op, J, H, G, Fb, L, N, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
+    /// Sleeps between attempts and times the per-attempt timeout on `sleeper` (the attribute's
+    /// `sleeper`), measuring the deadline on its clock: smol's, embassy's, a
+    /// [`TestClock`](crate::runtime::TestClock), or one of your own
+    /// ([`Sleeper`](crate::runtime::Sleeper)). By default [`DefaultSleeper`].
+    pub fn sleeper<S2>(self, sleeper: S2) -> Retry<'a, Op, J, H, G, Fb, L, N, S2> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            judge: self.judge,
+            hook: self.hook,
+            budget: self.budget,
+            name: self.name,
+            key: self.key,
+            gate: self.gate,
+            fallback: self.fallback,
+            limit: self.limit,
+            sleeper,
+        }
+    }
+
     /// Names the call in events and metrics (the attribute's `name`): `provider-a` and
     /// `provider-b` retries told apart. By default `Policy::retry`.
-    pub fn name(self, name: &'static str) -> Retry<'a, Op, J, H, G, Fb, L, Named> {
+    pub fn name(self, name: &'static str) -> Retry<'a, Op, J, H, G, Fb, L, Named, S> {
         Retry {
             policy: self.policy,
             op: self.op,
@@ -412,13 +462,14 @@ impl<'a, Op, J, H, G, Fb, L, N> Retry<'a, Op, J, H, G, Fb, L, N> {
             gate: self.gate,
             fallback: self.fallback,
             limit: self.limit,
+            sleeper: self.sleeper,
         }
     }
 
     /// Cuts each attempt off after `limit`, or at the policy's deadline if that comes first
     /// (the attribute's `timeout`); the cut-off is the error `E::from(TimedOut)`, retried like
     /// any other.
-    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, G, Fb, Timeout, N> {
+    pub fn timeout(self, limit: Duration) -> Retry<'a, Op, J, H, G, Fb, Timeout, N, S> {
         Retry {
             policy: self.policy,
             op: self.op,
@@ -430,6 +481,7 @@ impl<'a, Op, J, H, G, Fb, L, N> Retry<'a, Op, J, H, G, Fb, L, N> {
             gate: self.gate,
             fallback: self.fallback,
             limit: Timeout(limit),
+            sleeper: self.sleeper,
         }
     }
 
@@ -455,7 +507,7 @@ impl<'a, Op, J, H, G, Fb, L, N> Retry<'a, Op, J, H, G, Fb, L, N> {
     pub fn fallback_async<F, Fut, T, E>(
         self,
         fallback: F,
-    ) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L, N>
+    ) -> Retry<'a, Op, J, H, G, FallbackAsync<F>, L, N, S>
     where
         Op: AsyncFnMut(Attempt) -> Result<T, E>,
         F: FnOnce(E) -> Fut,
@@ -472,12 +524,14 @@ impl<'a, Op, J, H, G, Fb, L, N> Retry<'a, Op, J, H, G, Fb, L, N> {
             gate: self.gate,
             fallback: FallbackAsync(Some(fallback)),
             limit: self.limit,
+            sleeper: self.sleeper,
         }
     }
 }
 
-impl<'a, Op, J, H, G, T, E, F> RetryBlocking<'a, Op, J, H, G, F>
+impl<'a, Op, J, H, G, T, E, F, S> RetryBlocking<'a, Op, J, H, G, F, S>
 where
+    S: BlockingSleeper,
     Op: FnMut(Attempt) -> Result<T, E>,
     J: Judge<T, E>,
     H: Hook<T, E>,
@@ -528,6 +582,7 @@ where
             key,
             gate,
             mut fallback,
+            sleeper,
         } = self;
         let key = CallKey::new(key);
         let site = Site::named(&name);
@@ -535,8 +590,8 @@ where
             budget,
             breaker: gate.breaker(),
         };
-        let step = Step::<StartAndPrevious<StdClock>>::begin(policy, H::ELAPSED);
-        let outcome = crate::engine::run_blocking(step, |step| {
+        let step = Step::<StartAndPrevious>::begin(policy, H::ELAPSED, &sleeper);
+        let outcome = crate::engine::run_blocking(step, &sleeper, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
                 Err(refusal) => return Flow::Done((refused(step, refusal, &site), true)),
@@ -551,6 +606,7 @@ where
                 Some(permit),
                 &site,
                 &outcome,
+                &sleeper,
             );
             match settled {
                 Settled::Retry(delay) => Flow::Retry(delay),

@@ -6,6 +6,7 @@ use core::time::Duration;
 use super::{Gate, Hook, Judge, Refusal};
 use crate::engine::observe::{trace_give_up, trace_retry};
 use crate::engine::{GiveUp, Guards, Judged, Memory, Site, Step, Turn, Verdict};
+use crate::runtime::Clock;
 use crate::{Permit, Policy};
 
 /// The error of an attempt the breaker refused, counted, with the give-up event.
@@ -52,6 +53,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
     permit: Option<G::Permit>,
     site: &Site<'_>,
     outcome: &Result<T, E>,
+    clock: &impl Clock,
 ) -> Settled {
     let verdict = judge.judge(outcome);
     let judged = match outcome {
@@ -75,6 +77,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
         judged,
         site,
         outcome,
+        clock,
     )
 }
 
@@ -92,8 +95,9 @@ fn failed<T, E, M: Memory>(
     judged: Judged,
     site: &Site<'_>,
     outcome: &Result<T, E>,
+    clock: &impl Clock,
 ) -> Settled {
-    match step.turn(policy, guards, permit, judged, site) {
+    match step.turn(policy, guards, permit, judged, site, clock) {
         Turn::Done => Settled::Accepted,
         Turn::Retry(info) => {
             trace_retry(site, &info, &OutcomeText(judge, outcome));

@@ -1,27 +1,23 @@
 //! [`CircuitBreaker`]: stops calling a service that keeps failing, and lets it recover.
 
+#[cfg(feature = "std")]
 use core::cell::Cell;
 use core::fmt;
-use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::sync::{AtomicI64, AtomicU64};
 use core::time::Duration;
 
 use rand::Rng as _;
 
-use crate::engine::{Clock, Stamp};
 use crate::policy::jitter::with_thread_rng;
+use crate::runtime::Stamp;
 
 mod permit;
 mod state;
 
 pub use permit::Permit;
 use state::*;
-
-/// Where the breaker reads the time: tokio's clock when it is there (so that a paused test clock
-/// drives it exactly), the system's monotonic clock otherwise.
-#[cfg(feature = "tokio")]
-type BreakerClock = crate::engine::TokioClock;
-#[cfg(not(feature = "tokio"))]
-type BreakerClock = crate::engine::StdClock;
 
 /// Counters are spread over this many cache lines, so that threads recording successes do not
 /// write to one shared line.
@@ -131,8 +127,9 @@ impl fmt::Display for BreakerOpen {
     }
 }
 
-impl std::error::Error for BreakerOpen {}
+impl core::error::Error for BreakerOpen {}
 
+#[cfg(feature = "std")]
 impl From<BreakerOpen> for std::io::Error {
     /// An [`std::io::ErrorKind::Other`] error carrying the [`BreakerOpen`].
     ///
@@ -176,13 +173,22 @@ impl Stripe {
     }
 }
 
+#[cfg(feature = "std")]
 std::thread_local! {
     /// This thread's stripe, assigned round-robin on first use.
     static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+#[cfg(feature = "std")]
 static NEXT_STRIPE: AtomicU32 = AtomicU32::new(0);
 
+/// Without `std` (no threads to tell apart: embedded targets) every count goes to one stripe.
+#[cfg(not(feature = "std"))]
+fn stripe_index() -> usize {
+    0
+}
+
+#[cfg(feature = "std")]
 fn stripe_index() -> usize {
     STRIPE
         .try_with(|cell| {
@@ -295,8 +301,8 @@ pub struct CircuitBreaker {
     break_jitter_permille: u32,
     probes: u32,
     listener: Option<fn(Transition)>,
-    /// Where the time is read, when not [`BreakerClock`].
-    clock: Option<fn() -> std::time::Instant>,
+    /// Where the time is read, when not the default sleeper's clock.
+    clock: Option<fn() -> Duration>,
 }
 
 impl CircuitBreaker {
@@ -329,20 +335,21 @@ impl CircuitBreaker {
         }
     }
 
-    /// Reads the time from `now` instead of tokio's clock (the system's monotonic clock
-    /// without the `tokio` feature): a test clock that the test moves, for exact breaks under
-    /// any executor, or another runtime's clock.
+    /// Reads the time from `now` (the time since any fixed point, such as boot) instead of the
+    /// default sleeper's clock (tokio's with the default features, so a paused test clock drives
+    /// it; the system's monotonic clock with `std` and no timer feature; embassy's with
+    /// `embassy`): a test clock that the test moves, for exact breaks under any executor, or
+    /// another runtime's clock. Without `std` and without a timer feature there is no clock to
+    /// read, and a breaker needs this one.
     ///
     /// ```
     /// use retry_runtime::CircuitBreaker;
     /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use std::sync::OnceLock;
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
     ///
-    /// static START: OnceLock<Instant> = OnceLock::new();
     /// static MILLIS: AtomicU64 = AtomicU64::new(0);
-    /// fn now() -> Instant {
-    ///     *START.get_or_init(Instant::now) + Duration::from_millis(MILLIS.load(Ordering::SeqCst))
+    /// fn now() -> Duration {
+    ///     Duration::from_millis(MILLIS.load(Ordering::SeqCst))
     /// }
     ///
     /// static BREAKER: CircuitBreaker = CircuitBreaker::new()
@@ -356,7 +363,7 @@ impl CircuitBreaker {
     /// MILLIS.store(5_000, Ordering::SeqCst);
     /// assert!(BREAKER.admits());
     /// ```
-    pub const fn with_clock(mut self, now: fn() -> std::time::Instant) -> Self {
+    pub const fn with_clock(mut self, now: fn() -> Duration) -> Self {
         self.clock = Some(now);
         self
     }
@@ -365,8 +372,8 @@ impl CircuitBreaker {
     #[inline]
     fn now(&self) -> Stamp {
         match self.clock {
-            None => BreakerClock::stamp(),
-            Some(now) => crate::engine::clock::stamp_of(now()),
+            None => crate::runtime::guard_now(),
+            Some(now) => i64::try_from(now().as_nanos()).unwrap_or(i64::MAX),
         }
     }
 
