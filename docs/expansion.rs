@@ -13,8 +13,6 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
     let mut __retry_step =
         ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
             &__RETRY_POLICY,
-            false,
-            &::retry_runtime::__private::ASYNC_SLEEPER,
         );
     loop {
         let __retry_delay = {
@@ -47,7 +45,6 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
                     &mut __retry_step,
                     &__RETRY_POLICY,
                     __retry_judged,
-                    &::retry_runtime::__private::ASYNC_SLEEPER,
                 )
             else {
                 return __retry_result;
@@ -55,11 +52,7 @@ async fn fetch_user(client: &Client, id: u64) -> Result<User, ApiError> {
             ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
         };
         if __retry_delay != ::core::time::Duration::ZERO {
-            ::retry_runtime::__private::sleep(
-                &::retry_runtime::__private::ASYNC_SLEEPER,
-                __retry_delay,
-            )
-            .await;
+            ::retry_runtime::__private::sleep(__retry_delay).await;
         }
     }
 }

@@ -109,16 +109,26 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The call's sleeper (its clock too), as a reference: the caller's (`sleeper = EXPR`), or
-    /// the runtime's default one for async or blocking code.
+    /// Whether the call reads time (its memory keeps a start: a deadline, a hook, a policy
+    /// known only at run time); the engine then reads it on the sleeper's clock.
+    fn reads_time(&self) -> bool {
+        match &self.config.policy {
+            PolicySource::Keys(keys) => keys.deadline.is_some() || self.config.on_retry.is_some(),
+            PolicySource::Expr { .. } => true,
+        }
+    }
+
+    /// The call's sleeper (its clock too): a reference to the caller's (`sleeper = EXPR`), or
+    /// the runtime's default one for async or blocking code, by value (a unit struct: nothing
+    /// to keep in the future's state).
     fn sleeper(&self) -> TokenStream {
         let private = &self.names.private;
         if self.config.sleeper.is_some() {
             self.names.sleeper_local.to_token_stream()
         } else if self.is_blocking() {
-            quote!(&#private::DEFAULT_BLOCKING_SLEEPER)
+            quote!(#private::DEFAULT_BLOCKING_SLEEPER)
         } else {
-            quote!(&#private::ASYNC_SLEEPER)
+            quote!(#private::ASYNC_SLEEPER)
         }
     }
 
@@ -496,12 +506,16 @@ impl ToTokens for TurnMatch<'_> {
         };
         let give_up = GiveUpReturn(ctx);
         let return_success = ctx.finish(quote!(#result));
-        let take_turn = if ctx.guarded() {
-            let sleeper = ctx.sleeper();
-            quote!(#private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site, #sleeper))
+        // The short form for a call with no guards, no counters and no time to read.
+        let take_turn = if ctx.guarded() || ctx.reads_time() {
+            let clock = if ctx.reads_time() {
+                ctx.sleeper()
+            } else {
+                quote!(())
+            };
+            quote!(#private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site, #clock))
         } else {
-            let sleeper = ctx.sleeper();
-            quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged, #sleeper))
+            quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged))
         };
         if !ctx.signals.tracing && hook.is_none() && ctx.config.fallback.is_none() {
             // Nothing to do but sleep or return: the shortest form.
@@ -627,8 +641,6 @@ impl ToTokens for Setup<'_> {
 //         let mut __retry_step =
 //             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
 //                 &__RETRY_POLICY,
-//                 false,
-//                 &::retry_runtime::__private::ASYNC_SLEEPER,
 //             );
 //         loop {
 //             let __retry_delay = {
@@ -655,7 +667,6 @@ impl ToTokens for Setup<'_> {
 //                         &mut __retry_step,
 //                         &__RETRY_POLICY,
 //                         __retry_judged,
-//                         &::retry_runtime::__private::ASYNC_SLEEPER,
 //                     )
 //                 else {
 //                     return __retry_result;
@@ -663,11 +674,7 @@ impl ToTokens for Setup<'_> {
 //                 ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
 //             };
 //             if __retry_delay != ::core::time::Duration::ZERO {
-//                 ::retry_runtime::__private::sleep(
-//                     &::retry_runtime::__private::ASYNC_SLEEPER,
-//                     __retry_delay,
-//                 )
-//                 .await;
+//                 ::retry_runtime::__private::sleep(__retry_delay).await;
 //             }
 //         }
 //     }
@@ -703,7 +710,11 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     let policy = policy_ref(config, &ctx.names);
     let wants_clock = config.on_retry.is_some();
     let sleeper = ctx.sleeper();
-    let begin = quote!(#private::Step::<#memory>::begin(#policy, #wants_clock, #sleeper));
+    let begin = if ctx.reads_time() {
+        quote!(#private::Step::<#memory>::begin_on(#policy, #wants_clock, #sleeper))
+    } else {
+        quote!(#private::Step::<#memory>::begin(#policy))
+    };
 
     let body = match &plan.flavor {
         Flavor::Blocking => quote! {
@@ -711,6 +722,13 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             #private::run_blocking(#begin, #sleeper, |#step| { #one_turn })
         },
         Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => {
+            // The default sleeper's sleep takes no argument: nothing more is held across the
+            // `.await`.
+            let sleep = if config.sleeper.is_some() {
+                quote!(#private::sleep_on(#sleeper, #delay))
+            } else {
+                quote!(#private::sleep(#delay))
+            };
             // With no sleeper given, the runtime must have a timer: one clear error if not.
             let needs_timer = config
                 .sleeper
@@ -724,7 +742,7 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
                     let #delay = { #one_turn };
                     // A zero delay retries at once: no timer to set up.
                     if #delay != ::core::time::Duration::ZERO {
-                        #private::sleep(#sleeper, #delay).await;
+                        #sleep.await;
                     }
                 }
             }

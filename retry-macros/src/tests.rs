@@ -185,9 +185,15 @@ fn state_only_for_what_the_policy_uses() {
             .unwrap_or_default()
             .to_string()
     };
+    // No time read: no clock is named.
     let out = expand(r#"attempts = 3, jitter"#, &async_item());
     assert!(memory(&out).contains("NoMemory"), "{out}");
-    assert!(!out.contains("Clock"), "{out}");
+    assert!(
+        out.contains(
+            "Step :: < :: retry_runtime :: __private :: NoMemory > :: begin (& __RETRY_POLICY)"
+        ),
+        "{out}"
+    );
 
     // The start time is read on the call's sleeper: the default async one, the thread's for
     // a plain `fn`, or the one given.
@@ -195,19 +201,19 @@ fn state_only_for_what_the_policy_uses() {
     assert!(memory(&out).contains("StartTime"), "{out}");
     assert!(
         out.contains(
-            "begin (& __RETRY_POLICY , false , & :: retry_runtime :: __private :: ASYNC_SLEEPER)"
+            "begin_on (& __RETRY_POLICY , false , :: retry_runtime :: __private :: ASYNC_SLEEPER)"
         ),
         "{out}"
     );
     let out = expand(r#"deadline = "1s""#, &sync_item());
     assert!(
-        out.contains("false , & :: retry_runtime :: __private :: DEFAULT_BLOCKING_SLEEPER)"),
+        out.contains("false , :: retry_runtime :: __private :: DEFAULT_BLOCKING_SLEEPER)"),
         "{out}"
     );
     let out = expand(r#"deadline = "1s", sleeper = CLOCK"#, &async_item());
     assert!(out.contains("(& CLOCK) . __retry_sleeper ()"), "{out}");
     assert!(
-        out.contains("begin (& __RETRY_POLICY , false , __retry_sleeper)"),
+        out.contains("begin_on (& __RETRY_POLICY , false , __retry_sleeper)"),
         "{out}"
     );
     assert!(

@@ -86,6 +86,23 @@ impl Attempt {
         self.attempt > 1
     }
 
+    /// The key the caller gave for this call (`idempotency_key = …` on the attribute,
+    /// `.idempotency_key(..)` on the builders), if any. Unlike
+    /// [`idempotency_key`](Attempt::idempotency_key) it needs no entropy, so it is there
+    /// without `std` and `getrandom` too.
+    ///
+    /// ```
+    /// # use retry_runtime::{Attempt, IdempotencyKey};
+    /// let key = IdempotencyKey::from_u128(7);
+    /// assert_eq!(Attempt::new(1, key).given_key(), Some(key));
+    /// ```
+    pub const fn given_key(&self) -> Option<IdempotencyKey> {
+        match self.key {
+            KeySource::Given(bits) => Some(IdempotencyKey(join(bits))),
+            KeySource::Derived(_) => None,
+        }
+    }
+
     /// The key of this call, identical for every attempt of it: send it as an
     /// `Idempotency-Key` header so the server can drop duplicate side effects. Unless the
     /// caller gave one, it is random (see [`IdempotencyKey`]).
@@ -138,7 +155,6 @@ const fn split(bits: u128) -> [u64; 2] {
     [(bits >> 64) as u64, bits as u64]
 }
 
-#[cfg(any(feature = "std", feature = "getrandom"))]
 const fn join(halves: [u64; 2]) -> u128 {
     ((halves[0] as u128) << 64) | halves[1] as u128
 }

@@ -67,6 +67,11 @@
     not(feature = "macros"),
     doc = "| `macros` | yes | the `retry` attribute |"
 )]
+//! | `std` | yes | blocking retries on the thread's sleep, the system clock, per-thread jitter seeded by the OS, idempotency keys, `runtime::TestClock`, `std::io` conversions; without it the crate is `no_std` |
+//! | `smol` | no | async retries on async-io's timer (`runtime::SmolSleeper`): smol, async-std, any executor |
+//! | `wasm` | no | async retries in a JavaScript host on `wasm32` (`WasmSleeper`: `setTimeout`, `performance.now()`), keys from `getrandom`'s `wasm_js` backend |
+//! | `embassy` | no | async retries on `embassy-time` (`runtime::EmbassySleeper`), `no_std` |
+//! | `getrandom` | no | idempotency keys without `std`, from `getrandom` |
 //! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
 //! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
@@ -76,8 +81,14 @@
 //! | `tracing` | no | an INFO event for every retry and a WARN one when a retried call gives up (DEBUG when it was not retried), targeted at the retried function's module |
 //! | `metrics` | no | counters (calls, attempts, retries, give-ups by reason) and a histogram of attempts per call through the `metrics` facade, labelled by function |
 //!
-//! Async functions sleep with `tokio::time`, so they must run inside a tokio runtime with the
-//! time driver enabled (`#[tokio::main]` and `#[tokio::test]` enable it).
+//! # Runtimes
+//!
+//! Async calls sleep and time their attempts on a [`Sleeper`]: the first of the `tokio`, `smol`,
+//! `wasm` and `embassy` features enabled ([`runtime::DefaultSleeper`]), or one given with
+//! `sleeper = EXPR` / `.sleeper(..)`. With tokio (the default) async functions must run inside
+//! a tokio runtime with the time driver enabled (`#[tokio::main]` and `#[tokio::test]` enable
+//! it). Under any executor, `runtime::TestClock` makes schedules instant and exact in tests.
+//! With `default-features = false` the crate is `no_std`; see [`runtime`].
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -73,10 +73,10 @@ pub(crate) struct CallerElapsed {
 }
 
 impl Memory for CallerElapsed {
-    fn begin(_: &Policy, _: bool, _: &impl Clock) -> Self {
+    fn begin(_: &Policy, _: bool, _: impl Clock) -> Self {
         CallerElapsed::default()
     }
-    fn elapsed(&self, _: &impl Clock) -> Option<Duration> {
+    fn elapsed(&self, _: impl Clock) -> Option<Duration> {
         self.elapsed
     }
     fn previous(&self) -> Duration {
@@ -100,7 +100,7 @@ impl Policy {
     pub fn schedule(&self) -> Schedule {
         Schedule {
             policy: *self,
-            step: Step::begin(self, false, &NoTimer),
+            step: Step::begin(self),
         }
     }
 }
@@ -136,7 +136,7 @@ impl Schedule {
         match Verdict::of_error(decision) {
             Verdict::Retry(hint) => {
                 self.step
-                    .retry_after(&self.policy, hint, Guards::NONE, &NoTimer)
+                    .retry_after(&self.policy, hint, Guards::NONE, NoTimer)
             }
             Verdict::Stop(reason) => Err(reason),
             Verdict::Accept => Err(GiveUp::Permanent),

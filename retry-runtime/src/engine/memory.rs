@@ -12,9 +12,9 @@ use crate::Policy;
 pub trait Memory: Sized {
     /// The memory of a call that starts now on `clock`; `wants_clock` asks for the elapsed
     /// time even without a deadline.
-    fn begin(policy: &Policy, wants_clock: bool, clock: &impl Clock) -> Self;
+    fn begin(policy: &Policy, wants_clock: bool, clock: impl Clock) -> Self;
     /// Time since the first attempt started on `clock`, when a clock was started.
-    fn elapsed(&self, clock: &impl Clock) -> Option<Duration>;
+    fn elapsed(&self, clock: impl Clock) -> Option<Duration>;
     /// The delay slept before the previous retry (zero before the first).
     fn previous(&self) -> Duration;
     /// Remembers the delay about to be slept.
@@ -27,11 +27,11 @@ pub struct NoMemory;
 
 impl Memory for NoMemory {
     #[inline(always)]
-    fn begin(_: &Policy, _: bool, _: &impl Clock) -> Self {
+    fn begin(_: &Policy, _: bool, _: impl Clock) -> Self {
         NoMemory
     }
     #[inline(always)]
-    fn elapsed(&self, _: &impl Clock) -> Option<Duration> {
+    fn elapsed(&self, _: impl Clock) -> Option<Duration> {
         None
     }
     #[inline(always)]
@@ -52,11 +52,11 @@ pub struct PreviousDelay(u64);
 
 impl Memory for PreviousDelay {
     #[inline(always)]
-    fn begin(_: &Policy, _: bool, _: &impl Clock) -> Self {
+    fn begin(_: &Policy, _: bool, _: impl Clock) -> Self {
         PreviousDelay(0)
     }
     #[inline(always)]
-    fn elapsed(&self, _: &impl Clock) -> Option<Duration> {
+    fn elapsed(&self, _: impl Clock) -> Option<Duration> {
         None
     }
     #[inline(always)]
@@ -76,12 +76,12 @@ pub struct StartTime(Stamp);
 
 impl Memory for StartTime {
     #[inline(always)]
-    fn begin(_: &Policy, _: bool, clock: &impl Clock) -> Self {
+    fn begin(_: &Policy, _: bool, clock: impl Clock) -> Self {
         StartTime(clock.now())
     }
     #[inline(always)]
-    fn elapsed(&self, clock: &impl Clock) -> Option<Duration> {
-        since(clock, self.0)
+    fn elapsed(&self, clock: impl Clock) -> Option<Duration> {
+        since(&clock, self.0)
     }
     #[inline(always)]
     fn previous(&self) -> Duration {
@@ -102,7 +102,7 @@ pub struct StartAndPrevious {
 
 impl Memory for StartAndPrevious {
     #[inline]
-    fn begin(policy: &Policy, wants_clock: bool, clock: &impl Clock) -> Self {
+    fn begin(policy: &Policy, wants_clock: bool, clock: impl Clock) -> Self {
         let start = if wants_clock || policy.deadline().is_some() {
             clock.now()
         } else {
@@ -111,8 +111,8 @@ impl Memory for StartAndPrevious {
         StartAndPrevious { start, previous: 0 }
     }
     #[inline]
-    fn elapsed(&self, clock: &impl Clock) -> Option<Duration> {
-        since(clock, self.start)
+    fn elapsed(&self, clock: impl Clock) -> Option<Duration> {
+        since(&clock, self.start)
     }
     #[inline]
     fn previous(&self) -> Duration {

@@ -24,12 +24,12 @@ pub enum Flow<R> {
 #[inline]
 pub fn run_blocking<M: Memory, S: BlockingSleeper, R, F: FnMut(&mut Step<M>) -> Flow<R>>(
     mut step: Step<M>,
-    sleeper: &S,
+    sleeper: S,
     mut turn: F,
 ) -> R {
     match turn(&mut step) {
         Flow::Done(outcome) => outcome,
-        Flow::Retry(delay) => keep_going(step, sleeper, turn, delay),
+        Flow::Retry(delay) => keep_going(step, &sleeper, turn, delay),
     }
 }
 
@@ -83,8 +83,18 @@ pub type AsyncDefault = crate::runtime::DefaultSleeper;
 )))]
 pub type AsyncDefault = without_timer::NeverSleeps;
 
-/// The one value of [`AsyncDefault`].
+/// The one value of `AsyncDefault`.
 pub const ASYNC_SLEEPER: AsyncDefault = AsyncDefault {};
+
+/// The sleep between attempts of generated async code that names no sleeper, on the default
+/// one, out of line. It takes no sleeper argument, so that no reference to one is held across
+/// the `.await` in the retried future's state.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub fn sleep_default(delay: Duration) -> <AsyncDefault as Sleeper>::Sleep {
+    ASYNC_SLEEPER.sleep(delay)
+}
 
 /// The per-attempt timeout of generated code that names no sleeper, on the default timer
 /// (with `tokio`, tokio's own timeout is used instead).

@@ -181,7 +181,7 @@ impl RetryMiddleware {
         match self.timeout.or(self.policy.timeout()) {
             None => sent.await,
             Some(timeout) => {
-                let allowed = step.attempt_timeout(&self.policy, timeout, &TokioSleeper);
+                let allowed = step.attempt_timeout(&self.policy, timeout, TokioSleeper);
                 tokio::time::timeout(allowed, sent)
                     .await
                     .unwrap_or_else(|_| Err(reqwest_middleware::Error::middleware(TimedOut)))
@@ -264,7 +264,7 @@ impl Middleware for RetryMiddleware {
             budget: self.budget,
             breaker: self.breaker,
         };
-        let mut step = Step::<StartAndPrevious>::begin(&self.policy, false, &TokioSleeper);
+        let mut step = Step::<StartAndPrevious>::begin_on(&self.policy, false, TokioSleeper);
         loop {
             // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
             let again = request.try_clone();
@@ -283,7 +283,7 @@ impl Middleware for RetryMiddleware {
                 return outcome;
             }
             let shown = OutcomeSummary(&outcome);
-            let info = match step.turn(&self.policy, guards, permit, judged, &site, &TokioSleeper) {
+            let info = match step.turn(&self.policy, guards, permit, judged, &site, TokioSleeper) {
                 Turn::Done => return outcome,
                 Turn::Retry(info) => info,
                 Turn::GiveUp(reason) => {

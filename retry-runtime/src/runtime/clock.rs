@@ -25,6 +25,16 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
+/// No clock at all, for calls whose policy reads no time (no deadline, no hook that reports
+/// the elapsed time): it always reads zero, and the code `#[retry]` generates passes it only
+/// where nothing reads it.
+impl Clock for () {
+    #[inline(always)]
+    fn now(&self) -> Stamp {
+        0
+    }
+}
+
 /// Time since `start` on `clock`; `None` when no clock was started.
 #[inline]
 pub(crate) fn since(clock: &(impl Clock + ?Sized), start: Stamp) -> Option<Duration> {

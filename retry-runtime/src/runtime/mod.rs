@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | [`TokioSleeper`] | `tokio` (default) | `tokio::time` | tokio's (paused in tests) |
 //! | [`SmolSleeper`] | `smol` | `async-io`'s timer (smol, async-std) | the system's monotonic clock |
-//! | [`WasmSleeper`] | `wasm` | JavaScript's `setTimeout` (browser, node, workers) | `performance.now()` |
+//! | `WasmSleeper` (on `wasm32`) | `wasm` | JavaScript's `setTimeout` (browser, node, workers) | `performance.now()` |
 //! | [`EmbassySleeper`] | `embassy` | `embassy-time` (no_std) | `embassy_time::Instant` |
 //! | [`TestClock`] | `std` | a clock the test moves | the same clock |
 //! | [`ThreadSleeper`] | `std` | the thread (blocking code) | the system's monotonic clock |
@@ -78,8 +78,8 @@ pub use wasm::{WasmSleep, WasmSleeper};
 /// Sleeps between the attempts of async calls, and times their per-attempt timeouts (the
 /// attempt is raced against [`sleep`](Sleeper::sleep)). Its [`Clock`] measures the deadline.
 ///
-/// Give one with `#[retry(sleeper = EXPR)]` or `.sleeper(..)` on [`Policy::retry`]
-/// (crate::Policy::retry); [`DefaultSleeper`] otherwise. A reference to a sleeper is one too.
+/// Give one with `#[retry(sleeper = EXPR)]` or `.sleeper(..)` on
+/// [`Policy::retry`](crate::Policy::retry); [`DefaultSleeper`] otherwise. A reference to a sleeper is one too.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Sleeper`: async retries need a timer",
     label = "no timer to sleep on between attempts",

@@ -37,33 +37,35 @@ fn performance_now() -> Option<f64> {
 impl Sleeper for WasmSleeper {
     type Sleep = WasmSleep;
     fn sleep(&self, delay: Duration) -> WasmSleep {
-        // `setTimeout` counts whole milliseconds, at most `i32::MAX` (24.8 days) at a time:
-        // rounded up, and a longer delay is slept in such steps.
-        let millis = delay.as_nanos().div_ceil(1_000_000);
-        WasmSleep::new(u64::try_from(millis).unwrap_or(u64::MAX))
+        let until = self
+            .now()
+            .saturating_add(i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX));
+        WasmSleep {
+            timer: timer_for(delay),
+            until,
+        }
     }
 }
 
-/// The longest `setTimeout` waits at once.
-const STEP_MILLIS: u64 = i32::MAX as u64;
+/// The longest `setTimeout` waits at once: `i32::MAX` milliseconds (24.8 days).
+const STEP_MILLIS: u128 = i32::MAX as u128;
 
-/// One sleep of [`WasmSleeper`].
+/// A `setTimeout` for `delay`, rounded up to whole milliseconds and capped at one step.
+fn timer_for(delay: Duration) -> gloo_timers::future::TimeoutFuture {
+    let millis = delay.as_nanos().div_ceil(1_000_000).clamp(1, STEP_MILLIS);
+    gloo_timers::future::TimeoutFuture::new(millis as u32)
+}
+
+/// One sleep of [`WasmSleeper`]: never shorter than asked. A host's timer may fire a fraction
+/// of a millisecond early by `performance.now()` (node's counts whole milliseconds), and a
+/// long delay is slept in steps; either way the sleep goes on until the clock has passed its
+/// end.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct WasmSleep {
     timer: gloo_timers::future::TimeoutFuture,
-    /// Milliseconds still to sleep after this timer.
-    after: u64,
-}
-
-impl WasmSleep {
-    fn new(millis: u64) -> Self {
-        let step = millis.min(STEP_MILLIS);
-        WasmSleep {
-            timer: gloo_timers::future::TimeoutFuture::new(step as u32),
-            after: millis - step,
-        }
-    }
+    /// When the sleep ends, on [`WasmSleeper`]'s clock.
+    until: Stamp,
 }
 
 impl Future for WasmSleep {
@@ -71,11 +73,11 @@ impl Future for WasmSleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             core::task::ready!(Pin::new(&mut self.timer).poll(cx));
-            if self.after == 0 {
+            let left = self.until.saturating_sub(WasmSleeper.now());
+            if left <= 0 {
                 return Poll::Ready(());
             }
-            let after = self.after;
-            *self = WasmSleep::new(after);
+            self.timer = timer_for(Duration::from_nanos(left as u64));
         }
     }
 }

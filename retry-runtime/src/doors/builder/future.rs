@@ -139,7 +139,7 @@ where
     fn into_future(self) -> Self::IntoFuture {
         RetryFuture {
             call: Call {
-                step: Step::begin(self.policy, H::ELAPSED, &self.sleeper),
+                step: Step::begin_on(self.policy, H::ELAPSED, &self.sleeper),
                 sleeper: self.sleeper,
                 key: CallKey::new(self.key),
                 policy: self.policy,
@@ -320,7 +320,8 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
     /// `Send` when the closure borrows; where `Send` is needed, use a closure returning an
     /// `async move` block and `.await` the builder.
     ///
-    /// ```
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// use retry_runtime::Policy;
     /// use std::time::Duration;
     ///
@@ -368,7 +369,7 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
             budget,
             breaker: gate.breaker(),
         };
-        let mut step = Step::<StartAndPrevious>::begin(policy, H::ELAPSED, &sleeper);
+        let mut step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
         let last = loop {
             let permit = match gate.enter() {
                 Ok(permit) => permit,

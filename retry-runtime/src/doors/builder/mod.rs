@@ -43,7 +43,8 @@ impl Policy {
     /// caller's state (`log.push(..)`: it lends `&mut` to each attempt) cannot be stored in a
     /// nameable future; run it with [`.run()`](Retry::run) instead of `.await`.
     ///
-    /// ```
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// use retry_runtime::Policy;
     /// use std::time::Duration;
     ///
@@ -488,7 +489,8 @@ impl<'a, Op, J, H, G, Fb, L, N, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
     /// [`fallback`](Retry::fallback) with an async function (`|error| async move { .. }`):
     /// serve from a cache, or ask another service.
     ///
-    /// ```
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// use retry_runtime::Policy;
     /// use std::time::Duration;
     ///
@@ -590,7 +592,7 @@ where
             budget,
             breaker: gate.breaker(),
         };
-        let step = Step::<StartAndPrevious>::begin(policy, H::ELAPSED, &sleeper);
+        let step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
         let outcome = crate::engine::run_blocking(step, &sleeper, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,

@@ -53,7 +53,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
     permit: Option<G::Permit>,
     site: &Site<'_>,
     outcome: &Result<T, E>,
-    clock: &impl Clock,
+    clock: impl Clock,
 ) -> Settled {
     let verdict = judge.judge(outcome);
     let judged = match outcome {
@@ -95,7 +95,7 @@ fn failed<T, E, M: Memory>(
     judged: Judged,
     site: &Site<'_>,
     outcome: &Result<T, E>,
-    clock: &impl Clock,
+    clock: impl Clock,
 ) -> Settled {
     match step.turn(policy, guards, permit, judged, site, clock) {
         Turn::Done => Settled::Accepted,
