@@ -633,49 +633,44 @@ impl ToTokens for Setup<'_> {
 // SAMPLE-EXPANSION-START
 //     async fn fetch(&mut self, url: String) -> Result<Page, Error> {
 //         ::retry_runtime::__private::async_needs_timer!();
-//         const __RETRY_POLICY: ::retry_runtime::__private::Policy =
-//             ::retry_runtime::__private::Policy::new()
-//                 .with_attempts(3u32)
-//                 .with_base(::core::time::Duration::new(0u64, 200000000u32))
-//                 .with_jitter(::retry_runtime::__private::Jitter::Full);
+//         const __RETRY_POLICY: ::retry_runtime::__private::Policy = ::retry_runtime::__private::Policy::new()
+//             .with_attempts(3u32)
+//             .with_base(::core::time::Duration::new(0u64, 200000000u32))
+//             .with_jitter(::retry_runtime::__private::Jitter::Full);
 //         let mut __retry_step =
-//             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(
-//                 &__RETRY_POLICY,
-//             );
+//             ::retry_runtime::__private::Step::<::retry_runtime::__private::NoMemory>::begin(&__RETRY_POLICY);
 //         loop {
-//             let __retry_delay = {
-//                 #[allow(
-//                     clippy::redundant_closure_call,
-//                     clippy::needless_return,
-//                     unreachable_code
-//                 )]
-//                 let __retry_result: Result<Page, Error> = {
-//                     let __retry_self = &mut *self;
-//                     async move { BODY }
+//             ::retry_runtime::__private::sleep({
+//                 let __retry_delay = {
+//                     #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
+//                     let __retry_result: Result<Page, Error> = {
+//                         let __retry_self = &mut *self;
+//                         async move { BODY }
+//                     }
+//                     .await;
+//                     let ::core::option::Option::Some(_) =
+//                         <Result<Page, Error> as ::retry_runtime::__private::RetryResult>::__retry_error(&__retry_result)
+//                     else {
+//                         return __retry_result;
+//                     };
+//                     let __retry_judged = ::retry_runtime::__private::Judged::RETRY;
+//                     let ::retry_runtime::__private::Turn::Retry(__retry_info) =
+//                         ::retry_runtime::__private::Step::turn_unguarded(
+//                             &mut __retry_step,
+//                             &__RETRY_POLICY,
+//                             __retry_judged,
+//                         )
+//                     else {
+//                         return __retry_result;
+//                     };
+//                     ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
+//                 };
+//                 if __retry_delay == ::core::time::Duration::ZERO {
+//                     continue;
 //                 }
-//                 .await;
-//                 let ::core::option::Option::Some(_) =
-//                     <Result<Page, Error> as ::retry_runtime::__private::RetryResult>::__retry_error(
-//                         &__retry_result,
-//                     )
-//                 else {
-//                     return __retry_result;
-//                 };
-//                 let __retry_judged = ::retry_runtime::__private::Judged::RETRY;
-//                 let ::retry_runtime::__private::Turn::Retry(__retry_info) =
-//                     ::retry_runtime::__private::Step::turn_unguarded(
-//                         &mut __retry_step,
-//                         &__RETRY_POLICY,
-//                         __retry_judged,
-//                     )
-//                 else {
-//                     return __retry_result;
-//                 };
-//                 ::retry_runtime::__private::RetryInfo::delay(&__retry_info)
-//             };
-//             if __retry_delay != ::core::time::Duration::ZERO {
-//                 ::retry_runtime::__private::sleep(__retry_delay).await;
-//             }
+//                 __retry_delay
+//             })
+//             .await;
 //         }
 //     }
 // SAMPLE-EXPANSION-END
@@ -722,12 +717,20 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             #private::run_blocking(#begin, #sleeper, |#step| { #one_turn })
         },
         Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => {
-            // The default sleeper's sleep takes no argument: nothing more is held across the
-            // `.await`.
+            // The delay the turn decided, or `continue` at once for a zero delay. The default
+            // sleeper's sleep takes only the delay: no reference is held across the `.await`.
+            let delay_after_turn = quote!({
+                let #delay = { #one_turn };
+                // A zero delay retries at once: no timer to set up.
+                if #delay == ::core::time::Duration::ZERO {
+                    continue;
+                }
+                #delay
+            });
             let sleep = if config.sleeper.is_some() {
-                quote!(#private::sleep_on(#sleeper, #delay))
+                quote!(#private::sleep_on(#sleeper, #delay_after_turn))
             } else {
-                quote!(#private::sleep(#delay))
+                quote!(#private::sleep(#delay_after_turn))
             };
             // With no sleeper given, the runtime must have a timer: one clear error if not.
             let needs_timer = config
@@ -739,11 +742,9 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
                 #setup
                 let mut #step = #begin;
                 loop {
-                    let #delay = { #one_turn };
-                    // A zero delay retries at once: no timer to set up.
-                    if #delay != ::core::time::Duration::ZERO {
-                        #sleep.await;
-                    }
+                    // The turn is a block that ends before the sleep's `.await`, so that none
+                    // of its locals is kept in the future's state while it sleeps.
+                    #sleep.await;
                 }
             }
         }

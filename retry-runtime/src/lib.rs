@@ -124,6 +124,8 @@ pub use args::CloneForRetry;
 // The traits the attribute's bounds name, re-exported here (hidden) so that compile errors
 // show them by their short name rather than by a path into `__private`.
 pub use attempt::{Attempt, IdempotencyKey, RetryInfo};
+#[cfg(feature = "http")]
+pub use classify::rate_limits::RateLimits;
 pub use classify::{Classify, Decision, TimedOut};
 #[doc(hidden)]
 pub use doors::attribute::{

@@ -4,6 +4,8 @@
 mod grpc;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub(crate) mod rate_limits;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 
