@@ -13,7 +13,7 @@ use crate::parse::{
 
 /// How the function runs its attempts.
 pub enum Flavor {
-    /// `async fn`: the loop awaits each attempt and sleeps on tokio's timer.
+    /// `async fn`: the loop awaits each attempt and sleeps on the call's sleeper.
     Async,
     /// A plain `fn`: the runtime's blocking loop, sleeping the thread.
     Blocking,

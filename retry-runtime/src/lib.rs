@@ -37,7 +37,7 @@
 //! - the `#[retry]` attribute writes the per-attempt preparation of the arguments, the filters
 //!   and the events into the function, and hands each verdict to the engine (`retry`'s
 //!   documentation shows exactly what it emits, under "What it expands to");
-//! - `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry a closure, with a
+//! - `Policy::retry` (on any sleeper) and [`Policy::retry_blocking`] retry a closure, with a
 //!   policy known only at run time ([`builder`] has the pieces);
 //! - the `reqwest-middleware` layer (feature `reqwest-middleware`) retries a client's requests;
 //! - [`Policy::schedule`] is the engine's decision step as a value, for loops you drive yourself.
@@ -74,7 +74,7 @@
 //! | `getrandom` | no | idempotency keys without `std`, from `getrandom` |
 //! | `http` | no | [`Classify`] for `http::StatusCode` and `http::Response`, and the `http` module (`Retry-After` in both its forms) |
 //! | `reqwest` | no | [`Classify`] for `reqwest::Error` and `reqwest::Response` (implies `http`) |
-//! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; without it, `#[retry]` on an `async fn` is a compile error naming this feature |
+//! | `tokio` | yes | async retries: sleeping and per-attempt timeouts on tokio's timer; with no timer feature at all, `#[retry]` on an `async fn` without `sleeper` is a compile error naming them |
 //! | `reqwest-middleware` | no | `middleware::RetryMiddleware`, a layer for `reqwest_middleware` clients (implies `reqwest` and `tokio`) |
 //! | `tonic` | no | [`Classify`] for `tonic::Status` by gRPC's retry rules (UNAVAILABLE, RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms`, ABORTED) |
 //! | `serde` | no | `Policy` implements `Serialize` and `Deserialize` in the shape of a configuration file (`attempts = 5`, `base = "100ms"`, …), validated on load |

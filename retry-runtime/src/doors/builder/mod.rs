@@ -1,4 +1,4 @@
-//! The second front door: `Policy::retry` (feature `tokio`) and [`Policy::retry_blocking`] retry
+//! The second front door: `Policy::retry` (on any sleeper) and [`Policy::retry_blocking`] retry
 //! a closure on the
 //! same engine as `#[retry]`, for code that cannot carry an attribute (a block inside a larger
 //! function, a policy a library's users configure at run time).
