@@ -41,11 +41,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use retry_benchmarks::sim::{finish, hop_ms, plot_path, Queue};
 use retry_runtime::{CircuitBreaker, Jitter, Permit, Policy, RetryBudget};
+
+#[path = "fleet/overload.rs"]
+mod overload;
 
 /// Simulated time is kept in integer nanoseconds.
 const MS: u64 = 1_000_000;
@@ -213,34 +217,41 @@ impl Tally {
     /// which every 1 s window of call starts has at least 99% of its calls succeeding; `None`
     /// if even the last window does not.
     fn recovery(&self) -> Option<f64> {
-        let per_window = (WINDOW / BUCKET) as usize;
-        let first = (OUTAGE_END / BUCKET) as usize;
-        let last = (END / BUCKET) as usize - per_window;
-        let good = |s: usize| {
-            let (ok, all) = (s..s + per_window).fold((0u64, 0u64), |(ok, all), i| {
-                (
-                    ok + u64::from(self.succeeded.get(i)),
-                    all + u64::from(self.started.get(i)),
-                )
-            });
-            all > 0 && ok as f64 >= RECOVERED * all as f64
-        };
-        let mut from = first;
-        for s in (first..=last).rev() {
-            if !good(s) {
-                if s == last {
-                    return None;
-                }
-                from = s + 1;
-                break;
-            }
-        }
-        Some((from - first) as f64 * BUCKET as f64 / SEC as f64)
+        settled_after(&self.started, &self.succeeded, OUTAGE_END, END)
     }
 
     fn mean_failure_ms(&self) -> f64 {
         self.failed_time as f64 / self.failed_calls.max(1) as f64 / MS as f64
     }
+}
+
+/// Seconds from `from` to the start of the first 1 s window (on a 100 ms grid) after which
+/// every 1 s window of call starts up to `end` has at least 99% of its calls succeeding; `None`
+/// if even the last window does not. `started` and `succeeded` count calls by start time.
+fn settled_after(started: &Buckets, succeeded: &Buckets, from: u64, end: u64) -> Option<f64> {
+    let per_window = (WINDOW / BUCKET) as usize;
+    let first = (from / BUCKET) as usize;
+    let last = (end / BUCKET) as usize - per_window;
+    let good = |s: usize| {
+        let (ok, all) = (s..s + per_window).fold((0u64, 0u64), |(ok, all), i| {
+            (
+                ok + u64::from(succeeded.get(i)),
+                all + u64::from(started.get(i)),
+            )
+        });
+        all > 0 && ok as f64 >= RECOVERED * all as f64
+    };
+    let mut settled = first;
+    for s in (first..=last).rev() {
+        if !good(s) {
+            if s == last {
+                return None;
+            }
+            settled = s + 1;
+            break;
+        }
+    }
+    Some((settled - first) as f64 * BUCKET as f64 / SEC as f64)
 }
 
 /// The per-client state of one configuration.
@@ -407,9 +418,27 @@ async fn run(clients: &[Client]) -> Tally {
     tally
 }
 
-fn plot(path: &PathBuf, tallies: &[Tally]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+/// Writes the plot: the outage scenario's panel above the overload scenario's.
+fn plot(
+    path: &PathBuf,
+    tallies: &[Tally],
+    overloaded: &[overload::Tally],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (1200, 1000)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (upper, lower) = root.split_vertically(500);
+    outage_panel(&upper, tallies)?;
+    overload::panel(&lower, overloaded)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The upper panel: the attempts reaching the service per second through the outage, per
+/// configuration.
+fn outage_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    tallies: &[Tally],
+) -> Result<(), Box<dyn std::error::Error>> {
     let per_second = (SEC / BUCKET) as f64;
     let buckets = (END / BUCKET) as usize;
     let y_max = tallies
@@ -418,7 +447,7 @@ fn plot(path: &PathBuf, tallies: &[Tally]) -> Result<(), Box<dyn std::error::Err
         .fold(f64::from(CAPACITY) * per_second, f64::max)
         * 1.08;
     let x_max = END as f64 / SEC as f64;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(area)
         .caption(
             "Attempts reaching the service: outage from 10 s to 40 s",
             ("sans-serif", 22),
@@ -479,7 +508,6 @@ fn plot(path: &PathBuf, tallies: &[Tally]) -> Result<(), Box<dyn std::error::Err
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .draw()?;
-    root.present()?;
     Ok(())
 }
 
@@ -492,7 +520,27 @@ fn main() -> ExitCode {
         }
     };
     let tallies: Vec<Tally> = CONFIGS.iter().map(simulate).collect();
+    let overloaded = overload::simulate_all();
+    print_outage(&tallies);
+    overload::print(&overloaded);
+    let mut failures = outage_checks(&tallies);
+    failures.extend(overload::checks(&overloaded));
+    let held = format!(
+        "checks hold: the breaker keeps at most half the unprotected outage load, the budget \
+         with it no more than the breaker alone, and every configuration recovers\n{}",
+        overload::HELD
+    );
+    finish(
+        plot(&path, &tallies, &overloaded),
+        &path,
+        &failures,
+        &held,
+        "check failed",
+    )
+}
 
+/// Prints the outage scenario's parameters, table and notes.
+fn print_outage(tallies: &[Tally]) {
     let b = breaker();
     println!(
         "Fleet simulation: {CLIENTS} clients, one call each per {} ms (open loop) for {} s; \
@@ -525,7 +573,7 @@ fn main() -> ExitCode {
          | mean duration of a failing call (ms) | calls failed |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (config, t) in CONFIGS.iter().zip(&tallies) {
+    for (config, t) in CONFIGS.iter().zip(tallies) {
         let recovery = t
             .recovery()
             .map_or_else(|| "never".to_string(), |s| format!("{s:.1}"));
@@ -553,7 +601,7 @@ fn main() -> ExitCode {
         tallies[0].calls_in_outage,
         tallies[0].calls
     );
-    for (config, t) in CONFIGS.iter().zip(&tallies) {
+    for (config, t) in CONFIGS.iter().zip(tallies) {
         if config.breaker {
             println!(
                 "{}: {} breaker transitions over the fleet, {} breakers not closed at the end",
@@ -561,7 +609,10 @@ fn main() -> ExitCode {
             );
         }
     }
+}
 
+/// The outage scenario's checks: what failed, if anything.
+fn outage_checks(tallies: &[Tally]) -> Vec<String> {
     let mut failures = Vec::new();
     let find = |name: &str| {
         CONFIGS
@@ -587,7 +638,7 @@ fn main() -> ExitCode {
     } else {
         failures.push("a configuration is missing".into());
     }
-    for (config, t) in CONFIGS.iter().zip(&tallies) {
+    for (config, t) in CONFIGS.iter().zip(tallies) {
         if t.recovery().is_none() {
             failures.push(format!("{}: the clients never recover", config.name));
         }
@@ -600,13 +651,5 @@ fn main() -> ExitCode {
             ));
         }
     }
-
-    finish(
-        plot(&path, &tallies),
-        &path,
-        &failures,
-        "checks hold: the breaker keeps at most half the unprotected outage load, the budget \
-         with it no more than the breaker alone, and every configuration recovers",
-        "check failed",
-    )
+    failures
 }

@@ -290,6 +290,8 @@ pub struct Args {
     pub on_retry: Option<Spanned<Expr>>,
     pub budget: Option<Spanned<Expr>>,
     pub breaker: Option<Spanned<Expr>>,
+    pub throttle: Option<Spanned<Expr>>,
+    pub rate_limiter: Option<Spanned<Expr>>,
     pub sleeper: Option<Spanned<Expr>>,
     pub fallback: Option<Spanned<Expr>>,
     pub policy: Option<Spanned<Expr>>,
@@ -401,6 +403,8 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
         Key::OnRetry => out.set_on_retry(key, input.parse()?),
         Key::Budget => out.set_budget(key, input.parse()?),
         Key::Breaker => out.set_breaker(key, input.parse()?),
+        Key::Throttle => out.set_throttle(key, input.parse()?),
+        Key::RateLimiter => out.set_rate_limiter(key, input.parse()?),
         Key::Sleeper => out.set_sleeper(key, input.parse()?),
         Key::Fallback => out.set_fallback(key, input.parse()?),
         Key::Policy => out.set_policy(key, input.parse()?),
@@ -599,6 +603,16 @@ impl Args {
     fn set_breaker(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
         let span = expr.span();
         set_once(&mut self.breaker, key, expr, span)
+    }
+
+    fn set_throttle(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.throttle, key, expr, span)
+    }
+
+    fn set_rate_limiter(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
+        let span = expr.span();
+        set_once(&mut self.rate_limiter, key, expr, span)
     }
 
     fn set_sleeper(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {

@@ -38,6 +38,10 @@ struct Names {
     policy_local: Ident,
     budget_local: Ident,
     breaker_local: Ident,
+    throttle_local: Ident,
+    limiter_local: Ident,
+    throttled: Ident,
+    wait: Ident,
     permit: Ident,
     timeout_local: Ident,
     sleeper_local: Ident,
@@ -69,6 +73,10 @@ impl Names {
             policy_local: local("__retry_policy"),
             budget_local: local("__retry_budget"),
             breaker_local: local("__retry_breaker"),
+            throttle_local: local("__retry_throttle"),
+            limiter_local: local("__retry_limiter"),
+            throttled: local("__retry_throttled"),
+            wait: local("__retry_wait"),
             permit: local("__retry_permit"),
             timeout_local: local("__retry_timeout"),
             sleeper_local: local("__retry_sleeper"),
@@ -129,6 +137,22 @@ impl Ctx<'_> {
             quote!(#private::DEFAULT_BLOCKING_SLEEPER)
         } else {
             quote!(#private::ASYNC_SLEEPER)
+        }
+    }
+
+    /// Whether a throttle or a rate limiter paces the call: the first attempt asks them, every
+    /// answer is reported to them (with the error's overload), and the turn reads the clock.
+    fn paced(&self) -> bool {
+        self.config.throttle.is_some() || self.config.rate_limiter.is_some()
+    }
+
+    /// The clock the turn reads: the sleeper's when the call reads time or is paced, `()`
+    /// (nothing) otherwise.
+    fn turn_clock(&self) -> TokenStream {
+        if self.reads_time() || self.paced() {
+            self.sleeper()
+        } else {
+            quote!(())
         }
     }
 
@@ -198,7 +222,10 @@ impl Ctx<'_> {
     /// budget and no counters the generated code takes the shorter unguarded turn and writes no
     /// success turn (it would do nothing).
     fn guarded(&self) -> bool {
-        self.config.budget.is_some() || self.config.breaker.is_some() || self.signals.metrics
+        self.config.budget.is_some()
+            || self.config.breaker.is_some()
+            || self.paced()
+            || self.signals.metrics
     }
 
     /// How the events show the failed outcome.
@@ -230,14 +257,16 @@ impl ToTokens for SiteArg<'_> {
     }
 }
 
-/// `Guards { budget, breaker }`, or `Guards::NONE`.
+/// `Guards::new(budget, breaker)` (with `.with_throttle(..)`, `.with_limiter(..)`), or
+/// `Guards::NONE`.
 struct GuardsArg<'a>(&'a Ctx<'a>);
 
 impl ToTokens for GuardsArg<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
-        let Ctx { config, names, .. } = self.0;
+        let ctx = self.0;
+        let Ctx { config, names, .. } = ctx;
         let private = &names.private;
-        if config.budget.is_none() && config.breaker.is_none() {
+        if config.budget.is_none() && config.breaker.is_none() && !ctx.paced() {
             tokens.extend(quote!(#private::Guards::NONE));
             return;
         }
@@ -250,7 +279,15 @@ impl ToTokens for GuardsArg<'_> {
         };
         let budget = some(config.budget.is_some(), &names.budget_local);
         let breaker = some(config.breaker.is_some(), &names.breaker_local);
-        tokens.extend(quote!(#private::Guards { budget: #budget, breaker: #breaker }));
+        tokens.extend(quote!(#private::Guards::new(#budget, #breaker)));
+        if config.throttle.is_some() {
+            let throttle = some(true, &names.throttle_local);
+            tokens.extend(quote!(.with_throttle(#throttle)));
+        }
+        if config.rate_limiter.is_some() {
+            let limiter = some(true, &names.limiter_local);
+            tokens.extend(quote!(.with_limiter(#limiter)));
+        }
     }
 }
 
@@ -312,6 +349,75 @@ impl ToTokens for GiveUpReturn<'_> {
                 ::core::result::Result::Err(#error) => #answer,
             }
         }));
+    }
+}
+
+/// With a throttle or a rate limiter, the first attempt asks them before anything else
+/// (`Step::admit`; a retry was asked at its turn): the wait to sleep before it goes out, or a
+/// refusal that ends the call at once, with `E::from(Throttled)` or the fallback's answer.
+struct Pacing<'a>(&'a Ctx<'a>);
+
+impl ToTokens for Pacing<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ctx = self.0;
+        let Some(paced_by) = ctx
+            .config
+            .throttle
+            .as_ref()
+            .or(ctx.config.rate_limiter.as_ref())
+        else {
+            return;
+        };
+        let Names {
+            private,
+            throttled,
+            wait,
+            result,
+            ..
+        } = &ctx.names;
+        let refused = {
+            let span = paced_by.span();
+            let private = respan(private, span);
+            quote_spanned!(span=> #private::throttled_refused(#throttled))
+        };
+        let step_ref = ctx.step_ref();
+        let policy = policy_ref(ctx.config, &ctx.names);
+        let (guards, site) = (GuardsArg(ctx), SiteArg(ctx));
+        let sleeper = ctx.sleeper();
+        let annotation = ctx.plan.ret.as_ref().map(|ty| quote!(: #ty));
+        let name = ctx.call_name();
+        let trace = ctx.traced(quote! {
+            #private::trace_give_up!(
+                #name,
+                #private::Step::attempts_made(#step_ref),
+                #private::GiveUp::Throttled,
+                #private::shown!(&#throttled)
+            );
+        });
+        let sleep = if ctx.is_blocking() {
+            quote!(#private::BlockingSleeper::block(&#sleeper, #wait))
+        } else if ctx.config.sleeper.is_some() {
+            quote!(#private::sleep_on(#sleeper, #wait).await)
+        } else {
+            quote!(#private::sleep(#wait).await)
+        };
+        let give_up = GiveUpReturn(ctx);
+        tokens.extend(quote! {
+            match #private::Step::admit(#step_ref, #policy, #guards, #sleeper) {
+                ::core::result::Result::Ok(#wait) => {
+                    if #wait != ::core::time::Duration::ZERO {
+                        #sleep;
+                    }
+                }
+                ::core::result::Result::Err(#throttled) => {
+                    #private::Step::throttled(#step_ref, #site);
+                    #trace
+                    #[allow(unreachable_code)]
+                    let #result #annotation = #refused;
+                    #give_up;
+                }
+            }
+        });
     }
 }
 
@@ -384,9 +490,10 @@ impl ToTokens for Judge<'_> {
         } = names;
         let step_ref = ctx.step_ref();
         let (guards, permit, site) = (GuardsArg(ctx), PermitArg(ctx), SiteArg(ctx));
+        let clock = ctx.turn_clock();
         let accepted = ctx.guarded().then(|| {
             quote! {
-                #private::Step::accepted(#step_ref, #guards, #permit, #site);
+                #private::Step::accepted(#step_ref, #guards, #permit, #site, #clock);
             }
         });
         let return_success = ctx.finish(quote!(#result));
@@ -398,7 +505,8 @@ impl ToTokens for Judge<'_> {
             || config.when.is_some()
             || config.classify.is_some()
             || (config.on_retry.is_some() && !ctx.judges_ok())
-            || (ctx.signals.tracing && !ctx.judges_ok());
+            || (ctx.signals.tracing && !ctx.judges_ok())
+            || ctx.paced();
         let err_pat = if err_read {
             err.to_token_stream()
         } else {
@@ -415,6 +523,7 @@ impl ToTokens for Judge<'_> {
             } else {
                 quote!(#private::Judged::RETRY)
             };
+            let judgment = overloaded(ctx, judgment, err);
             tokens.extend(quote! {
                 let ::core::option::Option::Some(#err_pat) = #check else {
                     #accepted
@@ -432,6 +541,12 @@ impl ToTokens for Judge<'_> {
             }
             None => quote!(true),
         };
+        let error_judged = overloaded(ctx, quote!(#private::Judged::error(#errors)), err);
+        // Under `classify_ok` a value may be an overload answer too (a 429 response).
+        let value_judged = match config.classify_ok {
+            Some(_) if ctx.paced() => overloaded(ctx, quote!(#judged), ok),
+            _ => quote!(#judged),
+        };
         let decision = match config.classify_ok {
             Some(span) => {
                 let private = respan(private, span);
@@ -448,12 +563,32 @@ impl ToTokens for Judge<'_> {
                         #accepted
                         #return_success;
                     }
-                    #judged
+                    #value_judged
                 }
-                ::core::result::Result::Err(#err_pat) => #private::Judged::error(#errors),
+                ::core::result::Result::Err(#err_pat) => #error_judged,
             };
         });
     }
+}
+
+/// `judgment`, saying whether the outcome bound to `outcome` was an overload answer, for a
+/// paced call (`throttle`, `rate_limiter`): asked of its `Classify`.
+fn overloaded(ctx: &Ctx<'_>, judgment: TokenStream, outcome: &Ident) -> TokenStream {
+    if !ctx.paced() {
+        return judgment;
+    }
+    let private = &ctx.names.private;
+    let span = ctx
+        .config
+        .throttle
+        .as_ref()
+        .or(ctx.config.rate_limiter.as_ref())
+        .map_or_else(Span::call_site, |expr| expr.span());
+    let check = {
+        let private = respan(private, span);
+        quote_spanned!(span=> #private::overloaded(#outcome))
+    };
+    quote!(#private::Judged::overloaded(#judgment, #check))
 }
 
 /// The engine's turn after a failed attempt, and what the function does with its answer: the
@@ -508,11 +643,7 @@ impl ToTokens for TurnMatch<'_> {
         let return_success = ctx.finish(quote!(#result));
         // The short form for a call with no guards, no counters and no time to read.
         let take_turn = if ctx.guarded() || ctx.reads_time() {
-            let clock = if ctx.reads_time() {
-                ctx.sleeper()
-            } else {
-                quote!(())
-            };
+            let clock = ctx.turn_clock();
             quote!(#private::Step::turn(#step_mut, #policy, #guards, #permit, #judged, #site, #clock))
         } else {
             quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged))
@@ -558,12 +689,17 @@ impl ToTokens for Setup<'_> {
         let private = &names.private;
         tokens.extend(policy_setup(config, ctx.plan, names));
         tokens.extend(budget_setup(config, names));
-        if let Some(breaker) = &config.breaker {
-            let span = breaker.span();
+        let shared = [
+            (&config.breaker, "CircuitBreaker", &names.breaker_local),
+            (&config.throttle, "AdaptiveThrottle", &names.throttle_local),
+            (&config.rate_limiter, "RateLimiter", &names.limiter_local),
+        ];
+        for (expr, ty, local) in shared {
+            let Some(expr) = expr else { continue };
+            let span = expr.span();
             let private = respan(private, span);
-            let ty = quote_spanned!(span=> #private::CircuitBreaker);
-            let local = &names.breaker_local;
-            tokens.extend(quote_spanned!(span=> let #local: &#ty = &#breaker;));
+            let ty = Ident::new(ty, span);
+            tokens.extend(quote_spanned!(span=> let #local: &#private::#ty = &#expr;));
         }
         // The call's key: the caller's (`idempotency_key = EXPR`, typed at the expression), or
         // a nonce from which a random key is derived only if the body asks for it.
@@ -692,8 +828,10 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     } = &ctx.names;
     let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
     let attempt = attempt_runner(&ctx);
-    let (gate, judge, turn) = (Gate(&ctx), Judge(&ctx), TurnMatch(&ctx));
+    let (pacing, gate) = (Pacing(&ctx), Gate(&ctx));
+    let (judge, turn) = (Judge(&ctx), TurnMatch(&ctx));
     let one_turn = quote! {
+        #pacing
         #gate
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
         let #result #annotation = #attempt;

@@ -76,6 +76,10 @@ pub struct Config {
     pub budget: Option<Expr>,
     /// `breaker = …`: a shared `CircuitBreaker`, asked before every attempt.
     pub breaker: Option<Expr>,
+    /// `throttle = …`: a shared `AdaptiveThrottle`, asked before every attempt goes out.
+    pub throttle: Option<Expr>,
+    /// `rate_limiter = …`: a shared `RateLimiter` pacing every attempt.
+    pub rate_limiter: Option<Expr>,
     /// `sleeper = …`: the timer and clock of the call (a `Sleeper`, or a `BlockingSleeper`
     /// for a plain `fn`), evaluated once per call; the runtime's default otherwise.
     pub sleeper: Option<Expr>,
@@ -280,6 +284,8 @@ impl Args {
             on_retry: self.on_retry.map(|h| h.value),
             budget: self.budget.map(|b| b.value),
             breaker: self.breaker.map(|b| b.value),
+            throttle: self.throttle.map(|t| t.value),
+            rate_limiter: self.rate_limiter.map(|l| l.value),
             sleeper: self.sleeper.map(|s| s.value),
             fallback: self.fallback.map(|f| f.value),
             name: self.name.map(|n| n.value),

@@ -26,6 +26,8 @@ pub enum Key {
     OnRetry,
     Budget,
     Breaker,
+    Throttle,
+    RateLimiter,
     Sleeper,
     Fallback,
     Policy,
@@ -35,7 +37,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 25] = [
+    pub const ALL: [Key; 27] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -56,6 +58,8 @@ impl Key {
         Key::OnRetry,
         Key::Budget,
         Key::Breaker,
+        Key::Throttle,
+        Key::RateLimiter,
         Key::Sleeper,
         Key::Fallback,
         Key::Policy,
@@ -86,6 +90,8 @@ impl Key {
             Key::OnRetry => "on_retry",
             Key::Budget => "budget",
             Key::Breaker => "breaker",
+            Key::Throttle => "throttle",
+            Key::RateLimiter => "rate_limiter",
             Key::Sleeper => "sleeper",
             Key::Fallback => "fallback",
             Key::Policy => "policy",
@@ -113,6 +119,8 @@ impl Key {
             Key::OnRetry => "|e, info| eprintln!(\"{e}, retrying in {:?}\", info.delay())",
             Key::Budget => "MY_BUDGET",
             Key::Breaker => "MY_BREAKER",
+            Key::Throttle => "MY_THROTTLE",
+            Key::RateLimiter => "MY_LIMITER",
             Key::Sleeper => "SmolSleeper",
             Key::Fallback => "|e| Ok(cached())",
             Key::Policy => "MY_POLICY",
@@ -143,6 +151,8 @@ impl Key {
             | Key::OnRetry
             | Key::Budget
             | Key::Breaker
+            | Key::Throttle
+            | Key::RateLimiter
             | Key::Sleeper
             | Key::Fallback
             | Key::Policy

@@ -7,9 +7,10 @@ pub use crate::args::CloneForRetry as RetryArg;
 pub use crate::attempt::CallKey;
 pub use crate::doors::attribute::{
     breaker_refused, call_fallback, call_on_retry, check_policy, check_until, check_when, classify,
-    classify_ok, timed_out, Answer, AnswerIsFuture, AnswerIsValue, AsyncSleeper,
-    BlockingSleeperArg, DisplayOr, FromBreakerOpen, FromTimedOut, OutcomeText, RetryClassify,
-    RetryClassifyOk, RetryResult, Summary, ViaDebug, ViaDisplay, ViaPlaceholder, ViaSummary,
+    classify_ok, overloaded, throttled_refused, timed_out, Answer, AnswerIsFuture, AnswerIsValue,
+    AsyncSleeper, BlockingSleeperArg, DisplayOr, FromBreakerOpen, FromThrottled, FromTimedOut,
+    OutcomeText, RetryClassify, RetryClassifyOk, RetryOverload, RetryResult, Summary, ViaDebug,
+    ViaDisplay, ViaPlaceholder, ViaSummary,
 };
 #[cfg(not(feature = "tokio"))]
 pub use crate::engine::sleep::timeout;
@@ -20,7 +21,7 @@ pub use crate::engine::{
 };
 #[cfg(feature = "metrics")]
 pub use crate::engine::{FunctionMetrics, MetricsCell};
-pub use crate::runtime::{timeout as timeout_on, DEFAULT_BLOCKING_SLEEPER};
+pub use crate::runtime::{timeout as timeout_on, BlockingSleeper, DEFAULT_BLOCKING_SLEEPER};
 // Not for generated code: the property tests (`tests/props.rs`) check the delay maths here.
 pub use crate::engine::turn::next_delay;
 pub use crate::{
@@ -29,8 +30,9 @@ pub use crate::{
     __retry_trace_retry as trace_retry,
 };
 pub use crate::{
-    Attempt, Backoff, BreakerOpen, CircuitBreaker, Classify, Decision, GiveUp, IdempotencyKey,
-    Jitter, Permit, Policy, RetryBudget, RetryInfo, TimedOut,
+    AdaptiveThrottle, Attempt, Backoff, BreakerOpen, CircuitBreaker, Classify, Decision, GiveUp,
+    IdempotencyKey, Jitter, Permit, Policy, RateLimiter, RetryBudget, RetryInfo, Throttled,
+    TimedOut,
 };
 #[cfg(feature = "tokio")]
 pub use tokio::time::timeout;

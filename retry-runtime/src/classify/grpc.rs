@@ -55,6 +55,10 @@ impl Classify for tonic::Status {
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)
     }
+    /// `RESOURCE_EXHAUSTED`: the server is out of quota or capacity.
+    fn overloaded(&self) -> bool {
+        self.code() == tonic::Code::ResourceExhausted
+    }
 }
 
 /// What `grpc-retry-pushback-ms` says.

@@ -208,6 +208,9 @@ impl Classify for StatusCode {
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)
     }
+    fn overloaded(&self) -> bool {
+        is_overload_status(*self)
+    }
 }
 
 /// By [`decision`]: the status, and `Retry-After` when present.
@@ -230,6 +233,27 @@ impl<B> Classify for Response<B> {
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(&self.status(), f)
     }
+    fn overloaded(&self) -> bool {
+        is_overload_status(self.status())
+    }
+}
+
+/// Whether a status says that the server refused the request for lack of capacity: 429 (too
+/// many requests), 503 (unavailable) or 529 (overloaded). The client-side
+/// [`AdaptiveThrottle`](crate::AdaptiveThrottle) does not count these as accepts; every other
+/// status, a 404 or a 500 included, is the server answering.
+///
+/// ```
+/// use http::StatusCode;
+/// use retry_runtime::http::is_overload_status;
+///
+/// assert!(is_overload_status(StatusCode::TOO_MANY_REQUESTS));
+/// assert!(is_overload_status(StatusCode::from_u16(529).unwrap()));
+/// assert!(!is_overload_status(StatusCode::NOT_FOUND));
+/// assert!(!is_overload_status(StatusCode::INTERNAL_SERVER_ERROR));
+/// ```
+pub fn is_overload_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 503 | 529)
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ impl Decision {
 /// | | [`std::io::Error`] | by [`ErrorKind`](std::io::ErrorKind): connection refused, reset or aborted, not connected, timed out, interrupted, would block, unexpected end of file and broken pipe retry; every other kind stops |
 /// | | [`TimedOut`] | retry |
 /// | | [`BreakerOpen`](crate::BreakerOpen) | stop |
+/// | | [`Throttled`](crate::Throttled) | stop |
 /// | | `&T`, [`Box<T>`] | as `T` |
 /// | `http` | [`http::StatusCode`] | by the status table: 408, 409, 425, 429, 500, 502, 503, 504, 520–524 and 529 retry; every other status stops |
 /// | `http` | [`http::Response<B>`] | `x-should-retry` when sent, else the status table; a retry waits at least as long as `retry-after-ms` or `Retry-After` asks |
@@ -64,6 +65,10 @@ impl Decision {
 /// | `reqwest-middleware` | `reqwest_middleware::Error` | a reqwest error as such, a per-attempt timeout retries, any other middleware's error stops |
 ///
 /// `reqwest` implies `http`; `reqwest-middleware` implies `reqwest`.
+///
+/// [`overloaded`](Classify::overloaded) (the answers the client-side throttle does not count as
+/// accepts) is `true` for a 429, 503 or 529 (as a status, a response, a reqwest status error, an
+/// `HttpError`) and a gRPC `RESOURCE_EXHAUSTED`, `false` for every other outcome.
 #[cfg_attr(
     feature = "http",
     doc = "The HTTP rules are in the [`http`](crate::http) module: \
@@ -149,6 +154,23 @@ pub trait Classify {
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("an outcome its `Classify` does not describe")
     }
+
+    /// Whether the service refused this attempt for lack of capacity: the answers that the
+    /// client-side [`AdaptiveThrottle`](crate::AdaptiveThrottle) does not count as accepts and
+    /// that slow the [`RateLimiter`](crate::RateLimiter) down. This crate's implementations
+    /// say `true` for HTTP 429, 503 and 529 and gRPC `RESOURCE_EXHAUSTED`; every other outcome,
+    /// a failure such as a 404, a 500 or a reset connection included, was the service
+    /// answering (a timeout too: nothing says the service was out of capacity). The default
+    /// is `false`.
+    ///
+    /// ```
+    /// use retry_runtime::Classify;
+    /// let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    /// assert!(!reset.overloaded());
+    /// ```
+    fn overloaded(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Classify + ?Sized> Classify for &T {
@@ -157,6 +179,9 @@ impl<T: Classify + ?Sized> Classify for &T {
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         (**self).describe(f)
+    }
+    fn overloaded(&self) -> bool {
+        (**self).overloaded()
     }
 }
 
@@ -167,6 +192,9 @@ impl<T: Classify + ?Sized> Classify for std::boxed::Box<T> {
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         (**self).describe(f)
+    }
+    fn overloaded(&self) -> bool {
+        (**self).overloaded()
     }
 }
 
@@ -239,6 +267,16 @@ impl From<TimedOut> for io::Error {
 impl Classify for TimedOut {
     fn classify(&self) -> Decision {
         Decision::Retry
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+impl Classify for crate::Throttled {
+    /// Stop: the request was not sent, the service is refusing most requests.
+    fn classify(&self) -> Decision {
+        Decision::Stop
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)

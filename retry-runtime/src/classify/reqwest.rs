@@ -5,7 +5,7 @@ use core::fmt;
 
 use http::{HeaderMap, StatusCode};
 
-use crate::classify::http::{decision, is_retryable_status};
+use crate::classify::http::{decision, is_overload_status, is_retryable_status};
 use crate::{Classify, Decision};
 
 /// Connection failures, timeouts and failures while sending the request or reading the body
@@ -44,6 +44,9 @@ impl Classify for reqwest::Error {
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)
     }
+    fn overloaded(&self) -> bool {
+        self.status().is_some_and(is_overload_status)
+    }
 }
 
 /// Whether the error's source chain holds a transport failure (an I/O or hyper error) rather
@@ -67,6 +70,9 @@ impl Classify for reqwest::Response {
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(&self.status(), f)
+    }
+    fn overloaded(&self) -> bool {
+        is_overload_status(self.status())
     }
 }
 
@@ -112,6 +118,9 @@ pub enum HttpError {
     /// The circuit breaker refused the attempt (`breaker = ...`, `.breaker(&B)`): the request
     /// was not sent.
     BreakerOpen(crate::BreakerOpen),
+    /// The client-side throttle or the pacing refused the attempt (`throttle = ...`,
+    /// `.throttle(&T)`): the request was not sent.
+    Throttled(crate::Throttled),
 }
 
 impl HttpError {
@@ -125,7 +134,7 @@ impl HttpError {
         match self {
             HttpError::Status { status, .. } => Some(*status),
             HttpError::Transport(err) => err.status(),
-            HttpError::TimedOut | HttpError::BreakerOpen(_) => None,
+            HttpError::TimedOut | HttpError::BreakerOpen(_) | HttpError::Throttled(_) => None,
         }
     }
 }
@@ -148,6 +157,7 @@ impl fmt::Display for HttpError {
             HttpError::Transport(err) => fmt::Display::fmt(err, f),
             HttpError::TimedOut => fmt::Display::fmt(&crate::TimedOut, f),
             HttpError::BreakerOpen(open) => fmt::Display::fmt(open, f),
+            HttpError::Throttled(throttled) => fmt::Display::fmt(throttled, f),
         }
     }
 }
@@ -158,6 +168,7 @@ impl std::error::Error for HttpError {
             HttpError::Status { .. } | HttpError::TimedOut => None,
             HttpError::Transport(err) => Some(err),
             HttpError::BreakerOpen(open) => Some(open),
+            HttpError::Throttled(throttled) => Some(throttled),
         }
     }
 }
@@ -183,6 +194,14 @@ impl From<crate::BreakerOpen> for HttpError {
     }
 }
 
+/// A refusal of the client-side throttle (`throttle = ...`, `.throttle(&T)`) is
+/// [`HttpError::Throttled`]: the call ends with it at once.
+impl From<crate::Throttled> for HttpError {
+    fn from(throttled: crate::Throttled) -> Self {
+        HttpError::Throttled(throttled)
+    }
+}
+
 /// By the status table, `x-should-retry` and the hints for an answer; as
 /// [`reqwest::Error`'s classification](#impl-Classify-for-Error) for a transport failure.
 impl Classify for HttpError {
@@ -195,11 +214,14 @@ impl Classify for HttpError {
             HttpError::TimedOut => Decision::Retry,
             // The service was not called: nothing to retry (the engine never asks, since a
             // refusal ends the call).
-            HttpError::BreakerOpen(_) => Decision::Stop,
+            HttpError::BreakerOpen(_) | HttpError::Throttled(_) => Decision::Stop,
         }
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)
+    }
+    fn overloaded(&self) -> bool {
+        self.status().is_some_and(is_overload_status)
     }
 }
 

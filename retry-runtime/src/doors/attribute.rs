@@ -7,7 +7,7 @@
 use core::fmt::{self, Debug};
 
 use crate::runtime::{BlockingSleeper, Sleeper};
-use crate::{BreakerOpen, Classify, Decision, Policy, RetryInfo, TimedOut};
+use crate::{BreakerOpen, Classify, Decision, Policy, RetryInfo, Throttled, TimedOut};
 
 /// `#[retry]` on an `async fn` without `sleeper = ...`: nothing with a timer feature, one clear
 /// error without one.
@@ -172,6 +172,61 @@ where
     R::Error: FromBreakerOpen,
 {
     R::__retry_from_error(<R::Error as FromBreakerOpen>::__retry_breaker_open(open))
+}
+
+/// `throttle = …` and `rate_limiter = …` ask this of the error type (and, under `classify_ok`,
+/// of the value): whether the service refused the attempt for lack of capacity.
+#[diagnostic::on_unimplemented(
+    message = "`throttle` and `rate_limiter` need `{Self}` to implement `retry_runtime::Classify`",
+    label = "`{Self}` cannot say which answers refused the attempt as overloaded",
+    note = "implement `retry_runtime::Classify` for `{Self}`, with `overloaded` true for the answers that refuse for lack of capacity (429, 503, 529, `RESOURCE_EXHAUSTED`)"
+)]
+pub trait RetryOverload {
+    /// The outcome's own [`Classify::overloaded`].
+    fn __retry_overloaded(&self) -> bool;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Classify + ?Sized> RetryOverload for E {
+    #[inline]
+    fn __retry_overloaded(&self) -> bool {
+        self.overloaded()
+    }
+}
+
+/// Whether an attempt's error (or value) is an overload answer.
+#[inline]
+pub fn overloaded<E: RetryOverload + ?Sized>(outcome: &E) -> bool {
+    outcome.__retry_overloaded()
+}
+
+/// `throttle = …` and `rate_limiter = …` need the error type to take a refusal.
+#[diagnostic::on_unimplemented(
+    message = "`throttle` and `rate_limiter` need `{Self}` to implement `From<retry_runtime::Throttled>`",
+    label = "an attempt the throttle refuses must become this error type",
+    note = "add `impl From<retry_runtime::Throttled> for {Self}` (e.g. a `Throttled` variant of your error enum); for a type of another crate, return an error enum of your own that wraps it and has such a variant"
+)]
+pub trait FromThrottled {
+    /// The error for a refused attempt.
+    fn __retry_throttled(refusal: Throttled) -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: From<Throttled>> FromThrottled for E {
+    #[inline]
+    fn __retry_throttled(refusal: Throttled) -> Self {
+        E::from(refusal)
+    }
+}
+
+/// The failed result of a first attempt the throttle or the pacing refused.
+#[cold]
+pub fn throttled_refused<R>(refusal: Throttled) -> R
+where
+    R: RetryResult,
+    R::Error: FromThrottled,
+{
+    R::__retry_from_error(<R::Error as FromThrottled>::__retry_throttled(refusal))
 }
 
 /// `fallback = …`: called with the final error, its signature checked at the user's expression.

@@ -25,16 +25,18 @@
 //! The success path touches none of this: the first attempt's result is checked and returned,
 //! and every function here that runs after a failure is out of line (`#[cold]`).
 
+pub(crate) mod guards;
 pub(crate) mod memory;
 pub(crate) mod observe;
 pub(crate) mod sleep;
 pub(crate) mod turn;
 pub(crate) mod verdict;
 
+pub use guards::Guards;
 pub use memory::{Memory, NoMemory, PreviousDelay, StartAndPrevious, StartTime};
 #[cfg(feature = "metrics")]
 pub use observe::{FunctionMetrics, MetricsCell};
 pub use observe::{Qualified, Site};
 pub use sleep::{run_blocking, sleep, Flow};
-pub use turn::{Guards, Step, Turn};
+pub use turn::{Step, Turn};
 pub use verdict::{GiveUp, Judged, Verdict};

@@ -104,11 +104,18 @@ impl<'a> Site<'a> {
     /// The breaker refused an attempt after `attempts` attempts that reached the operation.
     #[cold]
     pub(crate) fn refused(&self, attempts: u32) {
+        self.refused_for(GiveUp::BreakerOpen, attempts);
+    }
+
+    /// A guard (the breaker, the throttle) refused an attempt, for `reason`, after `attempts`
+    /// attempts that reached the operation.
+    #[cold]
+    pub(crate) fn refused_for(&self, reason: GiveUp, attempts: u32) {
         #[cfg(feature = "metrics")]
         if let Some(handles) = self.handles() {
             handles.refused.increment(1);
         }
-        self.gave_up(GiveUp::BreakerOpen, attempts);
+        self.gave_up(reason, attempts);
     }
 }
 

@@ -4,12 +4,13 @@
 
 use core::time::Duration;
 
+use super::guards::{guard_time, Guards};
 use super::memory::Memory;
 use super::observe::Site;
 use super::verdict::{GiveUp, Judged, Verdict};
 use crate::policy::jitter::with_thread_rng;
 use crate::runtime::Clock;
-use crate::{BreakerOpen, CircuitBreaker, Jitter, Permit, Policy, RetryBudget, RetryInfo};
+use crate::{BreakerOpen, CircuitBreaker, Jitter, Permit, Policy, RetryInfo, Throttled};
 
 /// The state of one retried call: the attempt about to run (1-based) and what the policy needs
 /// remembered between attempts.
@@ -90,16 +91,68 @@ impl<M: Memory> Step<M> {
         self.attempt.saturating_sub(1)
     }
 
-    /// The turn of an accepted outcome (a success): the breaker hears of it, the budget is
-    /// refilled, the call is counted. Written out on the success path, so it is inlined: with
-    /// no breaker, budget or counters it is nothing.
+    /// The pacing of the attempt about to run, asked before it goes out (after any sleep,
+    /// before the breaker): the wait before sending it, or [`Throttled`] when the client-side
+    /// throttle rejects it, the rate-limit headers hold it longer than the policy's `max_hint`,
+    /// or its limiter token or the headers' reset would come at or after the deadline. Only the
+    /// first attempt is asked here: a retry is paced at its turn ([`turn`](Step::turn)), where
+    /// the wait becomes part of its delay. With none of these guards it is nothing.
     #[inline(always)]
-    pub fn accepted(&self, guards: Guards<'_>, permit: Option<Permit<'_>>, site: &Site<'_>) {
+    pub fn admit(
+        &self,
+        policy: &Policy,
+        guards: Guards<'_>,
+        clock: impl Clock,
+    ) -> Result<Duration, Throttled> {
+        if !guards.paces() || self.attempt > 1 {
+            return Ok(Duration::ZERO);
+        }
+        self.admit_first(policy, guards, clock)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn admit_first(
+        &self,
+        policy: &Policy,
+        guards: Guards<'_>,
+        clock: impl Clock,
+    ) -> Result<Duration, Throttled> {
+        let max_wait = match (policy.deadline(), self.elapsed(&clock)) {
+            (Some(deadline), Some(elapsed)) => deadline.saturating_sub(elapsed),
+            _ => Duration::MAX,
+        };
+        guards.admit(guard_time(&clock), policy.max_hint(), max_wait)
+    }
+
+    /// The pacing refused the first attempt ([`admit`](Step::admit)): the call ends with
+    /// `E::from(Throttled)` (or its fallback's answer), counted as a refusal.
+    #[cold]
+    #[inline(never)]
+    pub fn throttled(&self, site: &Site<'_>) {
+        site.refused_for(GiveUp::Throttled, self.attempts_made());
+    }
+
+    /// The turn of an accepted outcome (a success): the breaker hears of it, the budget is
+    /// refilled, the throttle and the limiter hear of an accept (at `clock`'s now), the call is
+    /// counted. Written out on the success path, so it is inlined: with no guard or counter it
+    /// is nothing.
+    #[inline(always)]
+    pub fn accepted(
+        &self,
+        guards: Guards<'_>,
+        permit: Option<Permit<'_>>,
+        site: &Site<'_>,
+        clock: impl Clock,
+    ) {
         if let Some(permit) = permit {
             permit.success();
         }
         if let Some(budget) = guards.budget {
             budget.deposit();
+        }
+        if guards.paces() {
+            guards.answered(guard_time(&clock), false);
         }
         site.accepted(self.attempt);
     }
@@ -127,7 +180,7 @@ impl<M: Memory> Step<M> {
     ) -> Turn {
         let hint = match judged.verdict {
             Verdict::Accept => {
-                self.accepted(guards, permit, site);
+                self.accepted(guards, permit, site, &clock);
                 return Turn::Done;
             }
             Verdict::Retry(hint) => Ok(hint),
@@ -139,6 +192,9 @@ impl<M: Memory> Step<M> {
             } else {
                 permit.success();
             }
+        }
+        if guards.paces() {
+            guards.answered(guard_time(&clock), judged.overload);
         }
         match hint.and_then(|hint| self.retry_after(policy, hint, guards, clock)) {
             Ok(info) => {
@@ -182,10 +238,19 @@ impl<M: Memory> Step<M> {
         guards: Guards<'_>,
         clock: impl Clock,
     ) -> Result<RetryInfo, GiveUp> {
-        let elapsed = self.memory.elapsed(clock);
-        let delay = next_delay(policy, self.attempt, self.memory.previous(), elapsed, hint)?;
+        let elapsed = self.memory.elapsed(&clock);
+        let now = guards.paces().then(|| guard_time(&clock));
+        // The rate-limit headers' wait is a hint of the server's: bounded by `max_hint`.
+        let hint = match now.and_then(|now| guards.header_wait(now)) {
+            Some(wait) => super::verdict::longer(hint, Some(wait)),
+            None => hint,
+        };
+        let mut delay = next_delay(policy, self.attempt, self.memory.previous(), elapsed, hint)?;
         if guards.breaker.is_some_and(|breaker| !breaker.admits()) {
             return Err(GiveUp::BreakerOpened);
+        }
+        if let Some(now) = now {
+            delay = self.paced(policy, delay, elapsed, guards, now)?;
         }
         if guards.budget.is_some_and(|budget| !budget.try_withdraw()) {
             return Err(GiveUp::Budget);
@@ -197,6 +262,33 @@ impl<M: Memory> Step<M> {
             RetryInfo::new(self.attempt, delay, elapsed.unwrap_or_default()).with_hint(from_hint);
         self.attempt = self.attempt.saturating_add(1);
         Ok(info)
+    }
+
+    /// A retry's pacing at `now`, after `delay`: the throttle's leave (asked now, for the
+    /// retry), then the limiter's token, which may lengthen the delay (not past the deadline).
+    #[cold]
+    fn paced(
+        &self,
+        policy: &Policy,
+        delay: Duration,
+        elapsed: Option<Duration>,
+        guards: Guards<'_>,
+        now: Duration,
+    ) -> Result<Duration, GiveUp> {
+        if !guards.throttle_admits(now) {
+            return Err(GiveUp::Throttled);
+        }
+        let max_wait = match (policy.deadline(), elapsed) {
+            // The attempt must start before the deadline, on tokio's millisecond grid.
+            (Some(deadline), Some(elapsed)) => deadline
+                .saturating_sub(elapsed)
+                .saturating_sub(Duration::from_millis(1)),
+            _ => Duration::MAX,
+        };
+        match guards.limiter_wait(now, max_wait) {
+            Ok(wait) => Ok(delay.max(wait)),
+            Err(()) => Err(GiveUp::Deadline),
+        }
     }
 }
 
@@ -210,24 +302,6 @@ pub enum Turn {
     Retry(RetryInfo),
     /// Return the last outcome (or the fallback's answer to its error): the call gives up.
     GiveUp(GiveUp),
-}
-
-/// The guards shared across calls that a call consults: the retry budget and the circuit
-/// breaker, each optional.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Guards<'a> {
-    /// The retry budget: a retry draws a token, a success or a permanent answer refills.
-    pub budget: Option<&'a RetryBudget>,
-    /// The circuit breaker: asked before every attempt, and again before a retry's sleep.
-    pub breaker: Option<&'a CircuitBreaker>,
-}
-
-impl Guards<'_> {
-    /// No budget, no breaker.
-    pub const NONE: Guards<'static> = Guards {
-        budget: None,
-        breaker: None,
-    };
 }
 
 /// The delay to sleep after attempt `failed` (1-based) failed, or why not: out of attempts, or
@@ -295,7 +369,7 @@ mod tests {
             self.0
         }
     }
-    use crate::Decision;
+    use crate::{Decision, RetryBudget};
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -414,10 +488,7 @@ mod tests {
     fn an_empty_budget_stops_the_retry_and_keeps_the_attempt_number() {
         let policy = Policy::new().with_attempts(5).with_base(MS);
         let budget = RetryBudget::new(1, 0.0);
-        let guards = Guards {
-            budget: Some(&budget),
-            breaker: None,
-        };
+        let guards = Guards::new(Some(&budget), None);
         let mut step = Step::<NoMemory>::begin(&policy);
         assert!(matches!(retry(&mut step, &policy, guards), Turn::Retry(_)));
         assert_eq!(
@@ -434,10 +505,7 @@ mod tests {
         let budget = RetryBudget::new(2, 1.0);
         assert!(budget.try_withdraw());
         let before = budget.tokens();
-        let guards = Guards {
-            budget: Some(&budget),
-            breaker: None,
-        };
+        let guards = Guards::new(Some(&budget), None);
         let mut step = Step::<NoMemory>::begin(&policy);
         let stop = Judged::error(Verdict::of_error(Decision::Stop));
         assert_eq!(
@@ -454,10 +522,7 @@ mod tests {
         let policy = Policy::new().with_attempts(5).with_base(MS);
         let breaker = CircuitBreaker::new().with_consecutive_failures(1);
         let budget = RetryBudget::new(5, 0.0);
-        let guards = Guards {
-            budget: Some(&budget),
-            breaker: Some(&breaker),
-        };
+        let guards = Guards::new(Some(&budget), Some(&breaker));
         let mut step = Step::<NoMemory>::begin(&policy);
         let permit = step.enter(Some(&breaker)).expect("closed");
         assert_eq!(

@@ -40,6 +40,12 @@ pub enum GiveUp {
     /// The request is not idempotent (a `POST`) and the failure does not say the server left it
     /// undone: sending it again could repeat what the server did.
     NotIdempotent,
+    /// The client-side throttle ([`AdaptiveThrottle`](crate::AdaptiveThrottle)) or the pacing
+    /// refused the attempt: the service is refusing most requests, or the rate-limit headers
+    /// hold the attempt longer than `max_hint`, or the rate limiter's next token comes too
+    /// late. A refused first attempt ends the call with `E::from(Throttled)` (or the
+    /// fallback's answer); a refused retry with the last outcome.
+    Throttled,
 }
 
 impl GiveUp {
@@ -64,6 +70,7 @@ impl GiveUp {
             GiveUp::BreakerOpened => "the circuit breaker has just opened",
             GiveUp::NotReplayable => "the request cannot be sent again",
             GiveUp::NotIdempotent => "the request is not idempotent and may have been acted on",
+            GiveUp::Throttled => "throttled on the client: the service is refusing most requests, or it must be paced",
         }
     }
 }
@@ -90,6 +97,7 @@ impl GiveUp {
             GiveUp::BreakerOpened => "breaker_opened",
             GiveUp::NotReplayable => "not_replayable",
             GiveUp::NotIdempotent => "not_idempotent",
+            GiveUp::Throttled => "throttled",
         }
     }
 }
@@ -174,6 +182,10 @@ pub struct Judged {
     pub(crate) verdict: Verdict,
     pub(crate) transient: bool,
     pub(crate) value: bool,
+    /// The service refused the attempt for lack of capacity (429, 503, 529,
+    /// `RESOURCE_EXHAUSTED`): the throttle does not count it as an accept, the rate limiter
+    /// slows down.
+    pub(crate) overload: bool,
 }
 
 impl Judged {
@@ -185,6 +197,7 @@ impl Judged {
             verdict,
             transient: verdict.is_retry(),
             value: false,
+            overload: false,
         }
     }
 
@@ -200,6 +213,7 @@ impl Judged {
             verdict: Verdict::of_value(satisfied, decision),
             transient: decision.is_retry(),
             value: true,
+            overload: false,
         }
     }
 
@@ -210,7 +224,17 @@ impl Judged {
             verdict,
             transient,
             value,
+            overload: false,
         }
+    }
+
+    /// The same judgment, saying whether the service refused the attempt for lack of capacity
+    /// ([`Classify::overloaded`](crate::Classify::overloaded)): asked only of calls with a
+    /// throttle or a rate limiter.
+    #[inline]
+    pub const fn overloaded(mut self, overload: bool) -> Judged {
+        self.overload = overload;
+        self
     }
 
     /// Whether the outcome is the call's (a success): the success path.

@@ -6,10 +6,14 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
+use crate::engine::guards::guard_time;
 use crate::engine::observe::{trace_give_up, trace_retry};
 use crate::engine::{GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn, Verdict};
 use crate::runtime::TokioSleeper;
-use crate::{CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RetryBudget, TimedOut};
+use crate::{
+    AdaptiveThrottle, CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RateLimiter,
+    RateLimits, RetryBudget, TimedOut,
+};
 
 /// Retries the requests of a [`reqwest_middleware`] client by a [`Policy`], on the same engine as
 /// `#[retry]`: the HTTP rules of [`crate::http`] (the status table, `x-should-retry`,
@@ -56,6 +60,9 @@ pub struct RetryMiddleware {
     policy: Policy,
     budget: Option<&'static RetryBudget>,
     breaker: Option<&'static CircuitBreaker>,
+    throttle: Option<&'static AdaptiveThrottle>,
+    limiter: Option<&'static RateLimiter>,
+    rate_limits: Option<&'static RateLimits>,
     timeout: Option<Duration>,
     idempotency_key: bool,
     non_idempotent: bool,
@@ -74,6 +81,9 @@ impl RetryMiddleware {
             policy,
             budget: None,
             breaker: None,
+            throttle: None,
+            limiter: None,
+            rate_limits: None,
             timeout: None,
             idempotency_key: false,
             non_idempotent: false,
@@ -140,6 +150,61 @@ impl RetryMiddleware {
     /// instead of sleeping before a retry that would be refused.
     pub const fn with_breaker(mut self, breaker: &'static CircuitBreaker) -> Self {
         self.breaker = Some(breaker);
+        self
+    }
+
+    /// Asks `throttle` before every request goes out, first attempts included: while the
+    /// service refuses most requests as overloaded (429, 503, 529), the throttle rejects
+    /// requests on the client with the probability `max(0, (requests - k·accepts) / (requests
+    /// + 1))`. A rejected first attempt fails at once with a middleware error holding
+    /// [`Throttled`](crate::Throttled); a rejected retry returns the last answer. Every other answer, a 404 or a
+    /// 500 included, counts as an accept.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, AdaptiveThrottle, Policy};
+    ///
+    /// static THROTTLE: AdaptiveThrottle = AdaptiveThrottle::new();
+    /// let layer = RetryMiddleware::new(Policy::new()).with_throttle(&THROTTLE);
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_throttle(mut self, throttle: &'static AdaptiveThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// Paces every request by `limiter` (AWS's adaptive mode): off until the first 429, 503
+    /// or 529, then a request waits for a token, never past the deadline (a first request
+    /// whose token would come too late fails with [`Throttled`](crate::Throttled)).
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy, RateLimiter};
+    ///
+    /// static LIMITER: RateLimiter = RateLimiter::new();
+    /// let layer = RetryMiddleware::new(Policy::new()).with_rate_limiter(&LIMITER);
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_rate_limiter(mut self, limiter: &'static RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Reads the rate-limit headers of every response into `limits` (OpenAI's
+    /// `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`, the IETF draft's `RateLimit`),
+    /// and holds the next request while a limit is at zero, until its reset: a request is
+    /// not sent to draw a 429 the headers announced. The wait is a server hint: a retry
+    /// whose wait is longer than the policy's `max_hint`, or ends past the deadline, is not
+    /// made; a first request that would wait that long fails at once with [`Throttled`](crate::Throttled). One
+    /// `RateLimits` per API key and host, shared by the clients that use it.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy, RateLimits};
+    ///
+    /// static OPENAI_LIMITS: RateLimits = RateLimits::new();
+    /// let layer = RetryMiddleware::new(Policy::new()).with_rate_limits(&OPENAI_LIMITS);
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_rate_limits(mut self, limits: &'static RateLimits) -> Self {
+        self.rate_limits = Some(limits);
         self
     }
 
@@ -228,7 +293,11 @@ fn judge(
         verdict => verdict,
     };
     // A transient answer counts against the service even when it cannot be retried.
-    Judged::new(verdict, decision.is_retry(), false)
+    let overload = match outcome {
+        Ok(response) => response.overloaded(),
+        Err(err) => err.overloaded(),
+    };
+    Judged::new(verdict, decision.is_retry(), false).overloaded(overload)
 }
 
 /// Whether the failure says the server did not act on the request: it was never sent (the
@@ -260,11 +329,20 @@ impl Middleware for RetryMiddleware {
                 .headers()
                 .contains_key(HeaderName::from_static("idempotency-key"));
         let site = Site::named(&self.name);
-        let guards = Guards {
-            budget: self.budget,
-            breaker: self.breaker,
-        };
+        let guards = Guards::new(self.budget, self.breaker)
+            .with_throttle(self.throttle)
+            .with_limiter(self.limiter)
+            .with_rate_limits(self.rate_limits);
         let mut step = Step::<StartAndPrevious>::begin_on(&self.policy, false, TokioSleeper);
+        match step.admit(&self.policy, guards, TokioSleeper) {
+            Ok(wait) if wait.is_zero() => {}
+            Ok(wait) => crate::engine::sleep(&TokioSleeper, wait).await,
+            Err(throttled) => {
+                step.throttled(&site);
+                trace_give_up(&site, 0, GiveUp::Throttled, &throttled);
+                return Err(reqwest_middleware::Error::middleware(throttled));
+            }
+        }
         loop {
             // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
             let again = request.try_clone();
@@ -277,9 +355,13 @@ impl Middleware for RetryMiddleware {
                 }
             };
             let outcome = self.attempt(request, extensions, next.clone(), &step).await;
+            if let (Some(limits), Ok(response)) = (self.rate_limits, &outcome) {
+                let now = guard_time(&TokioSleeper);
+                limits.update(response.headers(), now, std::time::SystemTime::now());
+            }
             let judged = judge(&outcome, again.is_some(), resend_safe);
             if judged.is_accepted() {
-                step.accepted(guards, permit, &site);
+                step.accepted(guards, permit, &site, TokioSleeper);
                 return outcome;
             }
             let shown = OutcomeSummary(&outcome);
@@ -331,5 +413,11 @@ impl Classify for reqwest_middleware::Error {
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)
+    }
+    fn overloaded(&self) -> bool {
+        match self {
+            reqwest_middleware::Error::Reqwest(err) => err.overloaded(),
+            reqwest_middleware::Error::Middleware(_) => false,
+        }
     }
 }

@@ -35,6 +35,28 @@ impl Clock for () {
     }
 }
 
+/// Now on `clock`, as the time the doors pass to the [`AdaptiveThrottle`](crate::AdaptiveThrottle),
+/// the [`RateLimiter`](crate::RateLimiter) and `RateLimits` of a call on that clock: its stamp
+/// as a `Duration` from a point 2⁴² ns (73 minutes) before the clock's zero, so that a clock
+/// that stands before its epoch (tokio's paused clock) still reads a positive time. Those
+/// guards only compare such times with each other; a caller that drives one of them by hand
+/// beside a door reads the time here.
+///
+/// ```
+/// use retry_runtime::runtime::{guard_time, TestClock};
+/// use std::time::Duration;
+///
+/// let clock = TestClock::new();
+/// let start = guard_time(&clock);
+/// clock.advance(Duration::from_secs(3));
+/// assert_eq!(guard_time(&clock) - start, Duration::from_secs(3));
+/// ```
+#[inline]
+pub fn guard_time(clock: &(impl Clock + ?Sized)) -> Duration {
+    const OFFSET: Stamp = 1 << 42;
+    Duration::from_nanos(u64::try_from(clock.now().saturating_add(OFFSET)).unwrap_or(0))
+}
+
 /// Time since `start` on `clock`; `None` when no clock was started.
 #[inline]
 pub(crate) fn since(clock: &(impl Clock + ?Sized), start: Stamp) -> Option<Duration> {

@@ -59,8 +59,8 @@ mod wasm;
 
 #[cfg(feature = "std")]
 pub(crate) use clock::stamp_of;
+pub use clock::{guard_time, Clock, Stamp};
 pub(crate) use clock::{since, NO_STAMP};
-pub use clock::{Clock, Stamp};
 #[cfg(feature = "embassy")]
 pub use embassy::EmbassySleeper;
 #[cfg(feature = "smol")]

@@ -21,8 +21,8 @@ use core::task::{ready, Context, Poll};
 use core::time::Duration;
 
 use super::{
-    refused, settle, CallName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry, Settled,
-    Timeout,
+    admit, refused, settle, CallName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry,
+    Settled, Timeout,
 };
 use crate::attempt::CallKey;
 use crate::engine::{Guards, Site, StartAndPrevious, Step};
@@ -109,6 +109,8 @@ pin_project_lite::pin_project! {
     /// Where the call is; each state holds what it needs.
     #[project = StateProj]
     enum State<A, P, B, Sl> {
+        // The first attempt asks the throttle and the rate limiter (only when they are set).
+        Admit,
         // The next attempt asks the gate.
         Start,
         // An attempt runs, holding the gate's permit.
@@ -152,7 +154,7 @@ where
                 gate: self.gate,
             },
             fallback: self.fallback,
-            state: State::Start,
+            state: if J::PACES { State::Admit } else { State::Start },
         }
     }
 }
@@ -169,6 +171,21 @@ where
     N: CallName,
     S: Sleeper,
 {
+    /// The first attempt's pacing: the wait before it goes out, or the refusal's outcome.
+    #[inline(always)]
+    fn admit(&self) -> Result<Duration, Result<T, E>> {
+        let guards = Guards::new(self.budget, self.gate.breaker());
+        let site = Site::named(self.name.call_name());
+        admit(
+            &self.step,
+            self.policy,
+            &self.judge,
+            guards,
+            &site,
+            &self.sleeper,
+        )
+    }
+
     /// The gate, then the next attempt under its permit; or the refusal's outcome.
     #[inline]
     fn start(&mut self) -> Result<(L::Attempt, G::Permit), Result<T, E>> {
@@ -196,13 +213,10 @@ where
     /// when `outcome` is the call's.
     #[inline]
     fn settle(&mut self, permit: Option<G::Permit>, outcome: &Result<T, E>) -> Settled {
-        let guards = Guards {
-            budget: self.budget,
-            breaker: self.gate.breaker(),
-        };
+        let guards = Guards::new(self.budget, self.gate.breaker());
         let site = Site::named(self.name.call_name());
         let (judge, hook) = (&self.judge, &self.hook);
-        settle::<_, _, _, G>(
+        settle::<_, _, _, G, _>(
             &mut self.step,
             self.policy,
             judge,
@@ -250,6 +264,15 @@ where
         'turn: loop {
             let last = 'outcome: {
                 let mut state = this.state.as_mut().project();
+                if let (true, StateProj::Admit) = (J::PACES, &state) {
+                    match this.call.admit() {
+                        Ok(wait) => {
+                            this.state.set(this.call.sleeping(wait));
+                            state = this.state.as_mut().project();
+                        }
+                        Err(refused) => break 'outcome refused,
+                    }
+                }
                 if let StateProj::Start = state {
                     match this.call.start() {
                         Ok((attempt, permit)) => {
@@ -262,6 +285,10 @@ where
                 }
                 match state {
                     StateProj::Start => continue 'turn,
+                    StateProj::Admit => {
+                        this.state.set(State::Start);
+                        continue 'turn;
+                    }
                     StateProj::Running { attempt, permit } => {
                         let outcome = L::finish(ready!(attempt.poll(cx)));
                         match this.call.settle(permit.take(), &outcome) {
@@ -365,36 +392,42 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
         } = self;
         let key = CallKey::new(key);
         let site = Site::named(name.call_name());
-        let guards = Guards {
-            budget,
-            breaker: gate.breaker(),
-        };
+        let guards = Guards::new(budget, gate.breaker());
         let mut step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
-        let last = loop {
-            let permit = match gate.enter() {
-                Ok(permit) => permit,
-                Err(refusal) => break refused(&step, refusal, &site),
-            };
-            let attempt = op(key.attempt(step.attempt()));
-            let allowed = |limit| step.attempt_timeout(policy, limit, &sleeper);
-            let outcome = match limit.cut_off(allowed) {
-                None => attempt.await,
-                Some((allowed, timed_out)) => crate::runtime::timeout(&sleeper, allowed, attempt)
-                    .await
-                    .unwrap_or_else(|_| timed_out()),
-            };
-            let permit = Some(permit);
-            let settled = settle::<_, _, _, G>(
-                &mut step, policy, &judge, &hook, guards, permit, &site, &outcome, &sleeper,
-            );
-            let delay = match settled {
-                Settled::Retry(delay) => delay,
-                Settled::Accepted => return outcome,
-                Settled::GaveUp => break outcome,
-            };
-            drop(outcome);
-            if !delay.is_zero() {
-                crate::engine::sleep(&sleeper, delay).await;
+        let last = 'call: {
+            match admit(&step, policy, &judge, guards, &site, &sleeper) {
+                Ok(wait) if wait.is_zero() => {}
+                Ok(wait) => crate::engine::sleep(&sleeper, wait).await,
+                Err(refused) => break 'call refused,
+            }
+            loop {
+                let permit = match gate.enter() {
+                    Ok(permit) => permit,
+                    Err(refusal) => break refused(&step, refusal, &site),
+                };
+                let attempt = op(key.attempt(step.attempt()));
+                let allowed = |limit| step.attempt_timeout(policy, limit, &sleeper);
+                let outcome = match limit.cut_off(allowed) {
+                    None => attempt.await,
+                    Some((allowed, timed_out)) => {
+                        crate::runtime::timeout(&sleeper, allowed, attempt)
+                            .await
+                            .unwrap_or_else(|_| timed_out())
+                    }
+                };
+                let permit = Some(permit);
+                let settled = settle::<_, _, _, G, _>(
+                    &mut step, policy, &judge, &hook, guards, permit, &site, &outcome, &sleeper,
+                );
+                let delay = match settled {
+                    Settled::Retry(delay) => delay,
+                    Settled::Accepted => return outcome,
+                    Settled::GaveUp => break outcome,
+                };
+                drop(outcome);
+                if !delay.is_zero() {
+                    crate::engine::sleep(&sleeper, delay).await;
+                }
             }
         };
         match fallback.recover(last) {

@@ -2,8 +2,8 @@
 //! `.until` and `.classify_ok`.
 
 use crate::engine::verdict::longer;
-use crate::engine::{GiveUp, Verdict};
-use crate::Classify;
+use crate::engine::{GiveUp, Guards, Verdict};
+use crate::{AdaptiveThrottle, Classify, RateLimiter, Throttled};
 
 #[cfg(doc)]
 use super::RetryBlocking;
@@ -38,6 +38,47 @@ pub trait Judge<T, E> {
             Err(_) => "an error",
         })
     }
+
+    /// Whether a throttle or a rate limiter paces the call ([`Paced`]): only then is the
+    /// pacing asked and an outcome's overload read.
+    #[doc(hidden)]
+    const PACES: bool = false;
+
+    /// Whether the service refused the attempt for lack of capacity
+    /// ([`Classify::overloaded`]), for the throttle and the rate limiter.
+    #[doc(hidden)]
+    fn overloaded(&self, outcome: &Result<T, E>) -> bool {
+        let _ = outcome;
+        false
+    }
+
+    /// `guards` with this judge's throttle and rate limiter.
+    #[doc(hidden)]
+    fn pace<'g>(&'g self, guards: Guards<'g>) -> Guards<'g> {
+        guards
+    }
+
+    /// The call's error for an attempt the pacing refused: `E::from(Throttled)`.
+    #[doc(hidden)]
+    fn throttled(&self, refusal: Throttled) -> Option<E> {
+        let _ = refusal;
+        None
+    }
+}
+
+/// The pacing methods a judge that wraps another passes through.
+macro_rules! pass_pacing {
+    ($inner:tt) => {
+        const PACES: bool = J::PACES;
+        #[inline]
+        fn pace<'g>(&'g self, guards: Guards<'g>) -> Guards<'g> {
+            self.$inner.pace(guards)
+        }
+        #[inline]
+        fn throttled(&self, refusal: Throttled) -> Option<E> {
+            self.$inner.throttled(refusal)
+        }
+    };
 }
 
 /// The starting point: every error is retried, every value is final.
@@ -59,6 +100,11 @@ impl<T, E> Judge<T, E> for Errors {
 pub struct When<F, J>(pub(super) F, pub(super) J);
 
 impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
+    pass_pacing!(1);
+    #[inline]
+    fn overloaded(&self, outcome: &Result<T, E>) -> bool {
+        self.1.overloaded(outcome)
+    }
     fn describe(
         &self,
         outcome: &Result<T, E>,
@@ -84,6 +130,14 @@ impl<T, E, F: Fn(&E) -> bool, J: Judge<T, E>> Judge<T, E> for When<F, J> {
 pub struct Classified<J>(pub(super) J);
 
 impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
+    pass_pacing!(0);
+    #[inline]
+    fn overloaded(&self, outcome: &Result<T, E>) -> bool {
+        match outcome {
+            Err(error) => error.overloaded(),
+            Ok(_) => self.0.overloaded(outcome),
+        }
+    }
     fn describe(
         &self,
         outcome: &Result<T, E>,
@@ -112,6 +166,11 @@ impl<T, E: Classify, J: Judge<T, E>> Judge<T, E> for Classified<J> {
 pub struct Until<F, J>(pub(super) F, pub(super) J);
 
 impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
+    pass_pacing!(1);
+    #[inline]
+    fn overloaded(&self, outcome: &Result<T, E>) -> bool {
+        self.1.overloaded(outcome)
+    }
     fn describe(
         &self,
         outcome: &Result<T, E>,
@@ -137,6 +196,14 @@ impl<T, E, F: Fn(&T) -> bool, J: Judge<T, E>> Judge<T, E> for Until<F, J> {
 pub struct ClassifiedOk<J>(pub(super) J);
 
 impl<T: Classify, E, J: Judge<T, E>> Judge<T, E> for ClassifiedOk<J> {
+    pass_pacing!(0);
+    #[inline]
+    fn overloaded(&self, outcome: &Result<T, E>) -> bool {
+        match outcome {
+            Ok(value) => value.overloaded(),
+            Err(_) => self.0.overloaded(outcome),
+        }
+    }
     fn describe(
         &self,
         outcome: &Result<T, E>,
@@ -162,5 +229,54 @@ impl<T: Classify, E, J: Judge<T, E>> Judge<T, E> for ClassifiedOk<J> {
     #[inline]
     fn value_transient(&self, value: &T) -> bool {
         self.0.value_transient(value) || value.classify().is_retry()
+    }
+}
+
+/// [`Retry::throttle`](super::Retry::throttle) and
+/// [`rate_limiter`](super::Retry::rate_limiter): the judge `J`, with a client-side throttle or a
+/// rate limiter that paces every attempt. An error's own [`Classify::overloaded`] says whether
+/// the service refused an attempt for lack of capacity (a value's too, under
+/// [`classify_ok`](super::Retry::classify_ok)); a refused attempt is `E::from(Throttled)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Paced<'a, J> {
+    pub(super) judge: J,
+    pub(super) throttle: Option<&'a AdaptiveThrottle>,
+    pub(super) limiter: Option<&'a RateLimiter>,
+}
+
+impl<T, E: Classify + From<Throttled>, J: Judge<T, E>> Judge<T, E> for Paced<'_, J> {
+    const PACES: bool = true;
+    fn describe(
+        &self,
+        outcome: &Result<T, E>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        self.judge.describe(outcome, f)
+    }
+    #[inline]
+    fn judge(&self, outcome: &Result<T, E>) -> Verdict {
+        self.judge.judge(outcome)
+    }
+    #[inline]
+    fn value_transient(&self, value: &T) -> bool {
+        self.judge.value_transient(value)
+    }
+    #[inline]
+    fn overloaded(&self, outcome: &Result<T, E>) -> bool {
+        match outcome {
+            Err(error) => error.overloaded(),
+            Ok(_) => self.judge.overloaded(outcome),
+        }
+    }
+    #[inline]
+    fn pace<'g>(&'g self, guards: Guards<'g>) -> Guards<'g> {
+        let guards = self.judge.pace(guards);
+        guards
+            .with_throttle(self.throttle.or(guards.throttle))
+            .with_limiter(self.limiter.or(guards.limiter))
+    }
+    #[cold]
+    fn throttled(&self, refusal: Throttled) -> Option<E> {
+        Some(E::from(refusal))
     }
 }

@@ -12,7 +12,10 @@ use core::time::Duration;
 use crate::attempt::CallKey;
 use crate::engine::{Flow, Guards, Site, StartAndPrevious, Step};
 use crate::runtime::{BlockingSleeper, DefaultBlockingSleeper, DefaultSleeper};
-use crate::{Attempt, CircuitBreaker, IdempotencyKey, Policy, RetryBudget, RetryInfo};
+use crate::{
+    AdaptiveThrottle, Attempt, CircuitBreaker, Classify, IdempotencyKey, Policy, RateLimiter,
+    RetryBudget, RetryInfo, Throttled,
+};
 
 mod fallback;
 mod future;
@@ -27,8 +30,8 @@ pub use future::{CutOff, CutOffAt, Limit, RecoverFor, RetryFuture};
 pub use gate::{Gate, Guarded, NoBreaker, Refusal};
 pub use hooks::{Hook, NoHook, OnRetry};
 pub use hooks::{NoTimeout, Timeout};
-pub use judge::{Classified, ClassifiedOk, Errors, Judge, Until, When};
-use settle::{refused, settle, Settled};
+pub use judge::{Classified, ClassifiedOk, Errors, Judge, Paced, Until, When};
+use settle::{admit, refused, settle, Settled};
 
 impl Policy {
     /// Retries `op` by this policy, on the engine `#[retry]` uses: returns a builder to
@@ -233,6 +236,54 @@ macro_rules! configure {
                     policy: self.policy,
                     op: self.op,
                     judge: Until(predicate, self.judge),
+                    hook: self.hook,
+                    budget: self.budget,
+                    name: self.name,
+                    key: self.key,
+                    gate: self.gate,
+                    fallback: self.fallback,
+                    $($field: self.$field),*
+                }
+            }
+
+            /// Asks `throttle` before every attempt goes out, first attempts included (the
+            /// attribute's `throttle`): while the service refuses most requests as overloaded,
+            /// the throttle rejects attempts on the client, with the probability
+            /// `max(0, (requests - k·accepts) / (requests + 1))`. A rejected first attempt ends
+            /// the call with `E::from(Throttled)` (or its fallback's answer); a rejected retry
+            /// with its last outcome ([`GiveUp::Throttled`](crate::GiveUp::Throttled)). Each
+            /// answer is reported to it: an error whose [`Classify::overloaded`](crate::Classify::overloaded)
+            /// says so (a 429, 503, 529, `RESOURCE_EXHAUSTED`) is not an accept; any other answer is.
+            pub fn throttle<T, E>(self, throttle: &'a AdaptiveThrottle) -> $builder<'a, Op, Paced<'a, J>, H, G, Fb, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                E: Classify + From<Throttled>,
+            {
+                self.paced(Some(throttle), None)
+            }
+
+            /// Paces every attempt by `limiter` (the attribute's `rate_limiter`): off until the
+            /// service first refuses an attempt as overloaded ([`Classify::overloaded`](crate::Classify::overloaded)),
+            /// then an attempt waits for a token (after a retry's delay, or instead of it when
+            /// longer), never past the deadline: a first attempt whose token would come too late
+            /// ends the call with `E::from(Throttled)`, a retry with its last outcome.
+            pub fn rate_limiter<T, E>(self, limiter: &'a RateLimiter) -> $builder<'a, Op, Paced<'a, J>, H, G, Fb, $($extra),*>
+            where
+                Op: $op(Attempt) -> Result<T, E>,
+                E: Classify + From<Throttled>,
+            {
+                self.paced(None, Some(limiter))
+            }
+
+            fn paced(
+                self,
+                throttle: Option<&'a AdaptiveThrottle>,
+                limiter: Option<&'a RateLimiter>,
+            ) -> $builder<'a, Op, Paced<'a, J>, H, G, Fb, $($extra),*> {
+                $builder {
+                    policy: self.policy,
+                    op: self.op,
+                    judge: Paced { judge: self.judge, throttle, limiter },
                     hook: self.hook,
                     budget: self.budget,
                     name: self.name,
@@ -588,18 +639,25 @@ where
         } = self;
         let key = CallKey::new(key);
         let site = Site::named(&name);
-        let guards = Guards {
-            budget,
-            breaker: gate.breaker(),
-        };
+        let guards = Guards::new(budget, gate.breaker());
         let step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
+        match admit(&step, policy, &judge, guards, &site, &sleeper) {
+            Ok(wait) if wait.is_zero() => {}
+            Ok(wait) => sleeper.block(wait),
+            Err(refused) => {
+                return match fallback.recover(refused) {
+                    Ok(answer) => ready_now(answer),
+                    Err(last) => last,
+                }
+            }
+        }
         let outcome = crate::engine::run_blocking(step, &sleeper, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
                 Err(refusal) => return Flow::Done((refused(step, refusal, &site), true)),
             };
             let outcome = op(key.attempt(step.attempt()));
-            let settled = settle::<_, _, _, G>(
+            let settled = settle::<_, _, _, G, _>(
                 step,
                 policy,
                 &judge,

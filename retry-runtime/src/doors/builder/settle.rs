@@ -44,10 +44,10 @@ impl<J: Judge<T, E>, T, E> core::fmt::Display for OutcomeText<'_, J, T, E> {
 /// else is the engine's.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
+pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>, J: Judge<T, E>>(
     step: &mut Step<M>,
     policy: &Policy,
-    judge: &impl Judge<T, E>,
+    judge: &J,
     hook: &impl Hook<T, E>,
     guards: Guards<'a>,
     permit: Option<G::Permit>,
@@ -63,10 +63,12 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
             Judged::new(verdict, transient, true)
         }
     };
+    let guards = judge.pace(guards);
     if judged.is_accepted() {
-        step.accepted(guards, G::permit(permit), site);
+        step.accepted(guards, G::permit(permit), site, clock);
         return Settled::Accepted;
     }
+    let judged = judged.overloaded(J::PACES && judge.overloaded(outcome));
     failed(
         step,
         policy,
@@ -79,6 +81,35 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>>(
         outcome,
         clock,
     )
+}
+
+/// The pacing of a builder's first attempt ([`Step::admit`]): the wait before it goes out, or
+/// the call's outcome when the throttle or the pacing refuses it (`E::from(Throttled)`, counted
+/// with its give-up event). Nothing at all unless the judge paces ([`Judge::PACES`]).
+#[inline(always)]
+pub(super) fn admit<'a, T, E, M: Memory, J: Judge<T, E>>(
+    step: &Step<M>,
+    policy: &Policy,
+    judge: &J,
+    guards: Guards<'a>,
+    site: &Site<'_>,
+    clock: impl Clock,
+) -> Result<Duration, Result<T, E>> {
+    if !J::PACES {
+        return Ok(Duration::ZERO);
+    }
+    match step.admit(policy, judge.pace(guards), clock) {
+        Ok(wait) => Ok(wait),
+        Err(refusal) => match judge.throttled(refusal) {
+            Some(error) => {
+                step.throttled(site);
+                trace_give_up(site, step.attempts_made(), GiveUp::Throttled, &refusal);
+                Err(Err(error))
+            }
+            // Only a judge that paces refuses, and it always names the error.
+            None => Ok(Duration::ZERO),
+        },
+    }
 }
 
 /// [`settle`] after a failure, out of line.
