@@ -1506,3 +1506,141 @@ async fn a_body_cut_off_mid_read_is_retried() {
     assert_eq!(read_all(&client(), &url).await.unwrap(), "whole");
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Pacing from rate-limit headers, and the client-side throttle, through the middleware.
+// ---------------------------------------------------------------------------------------------
+
+/// What the quota server saw: each request's arrival on the test's clock, and its status.
+type Arrivals = Arc<Mutex<Vec<(Duration, u16)>>>;
+
+/// A server with a quota of `quota` requests per fixed 1 s window of the test's (paused) clock,
+/// on a task of the test's own runtime, that says so honestly in OpenAI's headers
+/// (`x-ratelimit-remaining-requests`, and `x-ratelimit-reset-requests` as the time left in the
+/// window). A request over the quota is answered 429.
+async fn quota_server(quota: u32) -> (String, Arrivals) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let arrivals: Arrivals = Arc::default();
+    let seen = arrivals.clone();
+    let start = Instant::now();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            let service = service_fn(move |_request: hyper::Request<Incoming>| {
+                let at = start.elapsed();
+                let window = at.as_secs();
+                let mut seen = seen.lock().unwrap();
+                let used = seen
+                    .iter()
+                    .filter(|(t, status)| t.as_secs() == window && *status == 200)
+                    .count() as u32;
+                let status = if used < quota { 200 } else { 429 };
+                seen.push((at, status));
+                let reset = Duration::from_secs(window + 1) - at;
+                let remaining = quota.saturating_sub(used + u32::from(status == 200));
+                let response = hyper::Response::builder()
+                    .status(status)
+                    .header("x-ratelimit-remaining-requests", remaining.to_string())
+                    .header(
+                        "x-ratelimit-reset-requests",
+                        format!("{}ms", reset.as_millis()),
+                    )
+                    .body(http_body_util::Full::new(bytes_of("ok")))
+                    .unwrap();
+                async move { Ok::<_, Infallible>(response) }
+            });
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, arrivals)
+}
+
+fn bytes_of(text: &'static str) -> hyper::body::Bytes {
+    hyper::body::Bytes::from_static(text.as_bytes())
+}
+
+/// Ten requests in a row against a quota of three a second: with the headers read, the client
+/// waits for each reset and the server answers 200 ten times, no 429; without, it draws 429s.
+#[tokio::test(start_paused = true)]
+async fn the_middleware_paces_by_the_rate_limit_headers_and_draws_no_429() {
+    static LIMITS: retry_runtime::RateLimits = retry_runtime::RateLimits::new();
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(ms(100));
+    let (url, arrivals) = quota_server(3).await;
+    let paced = middleware_client(RetryMiddleware::new(policy).with_rate_limits(&LIMITS));
+    for _ in 0..10 {
+        let response = paced.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let seen = arrivals.lock().unwrap().clone();
+    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert!(seen.iter().all(|(_, status)| *status == 200), "{seen:?}");
+    // Three in each window, the next one sent at the reset.
+    let windows: Vec<u64> = seen.iter().map(|(at, _)| at.as_secs()).collect();
+    assert_eq!(windows, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]);
+
+    // The same client without the headers read: the fourth request of a window draws a 429.
+    let (url, arrivals) = quota_server(3).await;
+    let unpaced = middleware_client(RetryMiddleware::new(policy));
+    for _ in 0..4 {
+        let _ = unpaced.get(&url).send().await.unwrap();
+    }
+    let seen = arrivals.lock().unwrap().clone();
+    assert!(seen.iter().any(|(_, status)| *status == 429), "{seen:?}");
+}
+
+/// A reset longer than the policy's `max_hint` is not waited for: the first request fails at
+/// once with `Throttled`, unsent.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_reset_beyond_max_hint_fails_the_request_unsent() {
+    static LIMITS: retry_runtime::RateLimits = retry_runtime::RateLimits::new();
+    let policy = retry_runtime::Policy::new().with_max_hint(ms(500));
+    let (url, arrivals) = quota_server(1).await;
+    let client = middleware_client(RetryMiddleware::new(policy).with_rate_limits(&LIMITS));
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    // Remaining 0, reset in 1 s: more than `max_hint`.
+    let err = client.get(&url).send().await.unwrap_err();
+    assert!(
+        matches!(&err, reqwest_middleware::Error::Middleware(e) if e.downcast_ref::<retry_runtime::Throttled>().is_some()),
+        "{err:?}"
+    );
+    assert_eq!(arrivals.lock().unwrap().len(), 1);
+}
+
+/// The throttle through the middleware: every request counted, a 429 not an accept, a 404 an
+/// accept; once the service refuses nearly everything, requests fail on the client, unsent.
+#[tokio::test(start_paused = true)]
+async fn the_middleware_asks_the_throttle_before_every_request() {
+    static THROTTLE: retry_runtime::AdaptiveThrottle = retry_runtime::AdaptiveThrottle::new();
+    retry_runtime::seed_jitter(5);
+    let clock = retry_runtime::runtime::TokioSleeper;
+    let now = || retry_runtime::runtime::guard_time(&clock);
+    for _ in 0..20 {
+        THROTTLE.record(now(), true);
+    }
+    let server = Server::scripted(vec![Reply::status(429), Reply::status(404)]);
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(ms(10));
+    let client = middleware_client(RetryMiddleware::new(policy).with_throttle(&THROTTLE));
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!((THROTTLE.requests(now()), THROTTLE.accepts(now())), (2, 21));
+    assert_eq!(server.requests(), 2);
+    for _ in 0..100_000 {
+        let _ = THROTTLE.admit(now(), u32::MAX);
+    }
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert!(
+        matches!(&err, reqwest_middleware::Error::Middleware(e) if e.downcast_ref::<retry_runtime::Throttled>().is_some()),
+        "{err:?}"
+    );
+    assert_eq!(server.requests(), 2, "a throttled request is not sent");
+}

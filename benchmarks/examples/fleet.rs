@@ -1,5 +1,7 @@
 //! A fleet of clients through an outage and a recovery: what a [`CircuitBreaker`] and a
-//! [`RetryBudget`] do to the load on the service, to the callers, and to the recovery.
+//! [`RetryBudget`] do to the load on the service, to the callers, and to the recovery. A second
+//! scenario, an overload at twice the service's capacity, adds the [`AdaptiveThrottle`]: see
+//! `fleet/overload.rs`, whose lines and details are printed after this scenario's table.
 //!
 //! ```text
 //! cargo run --release -p retry-benchmarks --example fleet                   # table, plot in target/fleet.svg
@@ -32,10 +34,14 @@
 //! breaker reads tokio's clock, so the event loop runs on a current-thread runtime with the
 //! clock paused and advances it to each event's time before handling the event.
 //!
-//! The example prints a table, writes a plot of the attempts reaching the service per second,
-//! and fails if the breaker does not cut the attempts reaching the service during the outage
-//! to at most half of what unprotected clients send (and the budget with the breaker to at most
-//! what the breaker alone lets through), or if a configuration never recovers.
+//! The example prints a table, writes a plot of the attempts reaching the service per second
+//! (this scenario in the upper panel, the overload in the lower one), and fails if the breaker
+//! does not cut the attempts reaching the service during the outage to at most half of what
+//! unprotected clients send (and the budget with the breaker to at most what the breaker alone
+//! lets through), if a configuration never recovers, or if a check of the overload scenario
+//! fails.
+//!
+//! [`AdaptiveThrottle`]: retry_runtime::AdaptiveThrottle
 
 use std::path::PathBuf;
 use std::process::ExitCode;

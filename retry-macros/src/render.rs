@@ -735,10 +735,15 @@ impl ToTokens for Setup<'_> {
                 )
             };
             let local = &names.sleeper_local;
-            tokens.extend(quote_spanned!(span=> let #local = {
-                use #check as _;
-                (&#sleeper).#method()
-            };));
+            // `let x = &EXPR;` keeps a temporary (`sleeper = TestClock::new()`) for the call.
+            let value = Ident::new("__retry_sleeper_value", Span::mixed_site());
+            tokens.extend(quote_spanned!(span=>
+                let #value = &#sleeper;
+                let #local = {
+                    use #check as _;
+                    #value.#method()
+                };
+            ));
         }
         // A run-time timeout is evaluated once per call, with its type checked at the
         // expression.

@@ -88,7 +88,7 @@ impl<'a> Guards<'a> {
         let Some(throttle) = self.throttle else {
             return true;
         };
-        let draw = crate::policy::jitter::with_thread_rng(|rng| rand::RngCore::next_u32(rng));
+        let draw = crate::policy::jitter::with_thread_rng(rand::RngCore::next_u32);
         throttle.admit(now, draw).is_ok()
     }
 

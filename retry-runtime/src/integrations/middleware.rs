@@ -155,10 +155,10 @@ impl RetryMiddleware {
 
     /// Asks `throttle` before every request goes out, first attempts included: while the
     /// service refuses most requests as overloaded (429, 503, 529), the throttle rejects
-    /// requests on the client with the probability `max(0, (requests - k·accepts) / (requests
-    /// + 1))`. A rejected first attempt fails at once with a middleware error holding
-    /// [`Throttled`](crate::Throttled); a rejected retry returns the last answer. Every other answer, a 404 or a
-    /// 500 included, counts as an accept.
+    /// requests on the client with the probability
+    /// `max(0, (requests - k·accepts) / (requests + 1))`. A rejected first attempt fails at
+    /// once with a middleware error holding [`Throttled`](crate::Throttled); a rejected retry
+    /// returns the last answer. Every other answer, a 404 or a 500 included, is an accept.
     ///
     /// ```
     /// use retry_runtime::{middleware::RetryMiddleware, AdaptiveThrottle, Policy};
@@ -193,8 +193,9 @@ impl RetryMiddleware {
     /// and holds the next request while a limit is at zero, until its reset: a request is
     /// not sent to draw a 429 the headers announced. The wait is a server hint: a retry
     /// whose wait is longer than the policy's `max_hint`, or ends past the deadline, is not
-    /// made; a first request that would wait that long fails at once with [`Throttled`](crate::Throttled). One
-    /// `RateLimits` per API key and host, shared by the clients that use it.
+    /// made; a first request that would wait that long fails at once with
+    /// [`Throttled`](crate::Throttled). One `RateLimits` per API key and host, shared by the
+    /// clients that use it.
     ///
     /// ```
     /// use retry_runtime::{middleware::RetryMiddleware, Policy, RateLimits};
