@@ -348,3 +348,19 @@ trait NowOrNever: std::future::Future + Sized {
 }
 
 impl<F: std::future::Future> NowOrNever for F {}
+
+/// `#[derive(Classify)]`: a transparent variant answers `overloaded` as its field does; a
+/// variant with a decision of its own is not an overload answer.
+#[test]
+fn the_derive_passes_overloaded_through_transparent_variants() {
+    #[derive(Debug, Classify)]
+    enum Wrapper {
+        #[classify(transparent)]
+        Api(ApiError),
+        #[classify(retry)]
+        Busy,
+    }
+    assert!(Wrapper::Api(ApiError::Overloaded).overloaded());
+    assert!(!Wrapper::Api(ApiError::Internal).overloaded());
+    assert!(!Wrapper::Busy.overloaded());
+}

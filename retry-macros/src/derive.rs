@@ -117,11 +117,17 @@ fn arm(
     rule: Rule,
     span: Span,
     errors: &mut Errors,
-) -> Option<(TokenStream, Option<syn::Type>)> {
+) -> Option<Arm> {
     let private = quote!(::retry_runtime::__private);
     match rule {
-        Rule::Retry => Some((quote!(#path { .. } => #private::Decision::Retry,), None)),
-        Rule::Stop => Some((quote!(#path { .. } => #private::Decision::Stop,), None)),
+        Rule::Retry => Some(Arm::decided(
+            quote!(#path { .. } => #private::Decision::Retry,),
+            &path,
+        )),
+        Rule::Stop => Some(Arm::decided(
+            quote!(#path { .. } => #private::Decision::Stop,),
+            &path,
+        )),
         Rule::Transparent => {
             if fields.len() != 1 {
                 errors.push(
@@ -141,7 +147,32 @@ fn arm(
             };
             let ty = &field.ty;
             let call = quote_spanned!(ty.span()=> <#ty as #private::Classify>::classify(#inner));
-            Some((quote!(#pattern => #call,), Some(ty.clone())))
+            let overloaded =
+                quote_spanned!(ty.span()=> <#ty as #private::Classify>::overloaded(#inner));
+            Some(Arm {
+                classify: quote!(#pattern => #call,),
+                overloaded: quote!(#pattern => #overloaded,),
+                field: Some(ty.clone()),
+            })
+        }
+    }
+}
+
+/// One variant's (or the struct's) arms: its decision, and whether it is an overload answer
+/// (a transparent field's own answer; a decided variant is not one).
+struct Arm {
+    classify: TokenStream,
+    overloaded: TokenStream,
+    /// A transparent variant's field type, for the `Classify` bound of a generic type.
+    field: Option<syn::Type>,
+}
+
+impl Arm {
+    fn decided(classify: TokenStream, path: &TokenStream) -> Self {
+        Arm {
+            classify,
+            overloaded: quote!(#path { .. } => false,),
+            field: None,
         }
     }
 }
@@ -213,7 +244,7 @@ fn rule_of(attrs: &[Attribute], errors: &mut Errors) -> Option<Rule> {
 }
 
 /// The `impl`, with a `Classify` bound for every transparent field's type.
-fn render(input: &DeriveInput, arms: &[(TokenStream, Option<syn::Type>)]) -> TokenStream {
+fn render(input: &DeriveInput, arms: &[Arm]) -> TokenStream {
     let private = quote!(::retry_runtime::__private);
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
@@ -221,16 +252,20 @@ fn render(input: &DeriveInput, arms: &[(TokenStream, Option<syn::Type>)]) -> Tok
         .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
         .unwrap_or_default();
     if !input.generics.params.is_empty() {
-        for ty in arms.iter().filter_map(|(_, ty)| ty.as_ref()) {
+        for ty in arms.iter().filter_map(|arm| arm.field.as_ref()) {
             predicates.push(quote!(#ty: #private::Classify));
         }
     }
-    let arms = arms.iter().map(|(arm, _)| arm);
-    let body = if matches!(input.data, Data::Enum(ref e) if e.variants.is_empty()) {
-        quote!(match *self {})
-    } else {
-        quote!(match self { #(#arms)* })
+    let empty = matches!(input.data, Data::Enum(ref e) if e.variants.is_empty());
+    let body = |arms: Vec<&TokenStream>| {
+        if empty {
+            quote!(match *self {})
+        } else {
+            quote!(match self { #(#arms)* })
+        }
     };
+    let overloaded = body(arms.iter().map(|arm| &arm.overloaded).collect());
+    let body = body(arms.iter().map(|arm| &arm.classify).collect());
     quote! {
         #[automatically_derived]
         #[allow(unreachable_code, clippy::match_single_binding)]
@@ -240,6 +275,9 @@ fn render(input: &DeriveInput, arms: &[(TokenStream, Option<syn::Type>)]) -> Tok
         {
             fn classify(&self) -> #private::Decision {
                 #body
+            }
+            fn overloaded(&self) -> bool {
+                #overloaded
             }
         }
     }

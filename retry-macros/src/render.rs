@@ -584,9 +584,12 @@ fn overloaded(ctx: &Ctx<'_>, judgment: TokenStream, outcome: &Ident) -> TokenStr
         .as_ref()
         .or(ctx.config.rate_limiter.as_ref())
         .map_or_else(Span::call_site, |expr| expr.span());
+    // The outcome is bound to a name spanned at the guard, so that a missing `Classify` is
+    // reported there.
     let check = {
         let private = respan(private, span);
-        quote_spanned!(span=> #private::overloaded(#outcome))
+        let at_guard = Ident::new("__retry_overload_of", span);
+        quote_spanned!(span=> { let #at_guard = #outcome; #private::overloaded(#at_guard) })
     };
     quote!(#private::Judged::overloaded(#judgment, #check))
 }

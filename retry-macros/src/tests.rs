@@ -211,7 +211,14 @@ fn state_only_for_what_the_policy_uses() {
         "{out}"
     );
     let out = expand(r#"deadline = "1s", sleeper = CLOCK"#, &async_item());
-    assert!(out.contains("(& CLOCK) . __retry_sleeper ()"), "{out}");
+    assert!(
+        out.contains("let __retry_sleeper_value = & CLOCK ;"),
+        "{out}"
+    );
+    assert!(
+        out.contains("__retry_sleeper_value . __retry_sleeper ()"),
+        "{out}"
+    );
     assert!(
         out.contains("begin_on (& __RETRY_POLICY , false , __retry_sleeper)"),
         "{out}"

@@ -177,7 +177,7 @@ where
 /// `throttle = …` and `rate_limiter = …` ask this of the error type (and, under `classify_ok`,
 /// of the value): whether the service refused the attempt for lack of capacity.
 #[diagnostic::on_unimplemented(
-    message = "`throttle` and `rate_limiter` need `{Self}` to implement `retry_runtime::Classify`",
+    message = "`#[retry(throttle = ...)]` (or `rate_limiter`) needs `{Self}` to implement `retry_runtime::Classify`",
     label = "`{Self}` cannot say which answers refused the attempt as overloaded",
     note = "implement `retry_runtime::Classify` for `{Self}`, with `overloaded` true for the answers that refuse for lack of capacity (429, 503, 529, `RESOURCE_EXHAUSTED`)"
 )]
@@ -202,7 +202,7 @@ pub fn overloaded<E: RetryOverload + ?Sized>(outcome: &E) -> bool {
 
 /// `throttle = …` and `rate_limiter = …` need the error type to take a refusal.
 #[diagnostic::on_unimplemented(
-    message = "`throttle` and `rate_limiter` need `{Self}` to implement `From<retry_runtime::Throttled>`",
+    message = "`#[retry(throttle = ...)]` (or `rate_limiter`) needs `{Self}` to implement `From<retry_runtime::Throttled>`",
     label = "an attempt the throttle refuses must become this error type",
     note = "add `impl From<retry_runtime::Throttled> for {Self}` (e.g. a `Throttled` variant of your error enum); for a type of another crate, return an error enum of your own that wraps it and has such a variant"
 )]
