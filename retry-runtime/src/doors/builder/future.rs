@@ -109,8 +109,6 @@ pin_project_lite::pin_project! {
     /// Where the call is; each state holds what it needs.
     #[project = StateProj]
     enum State<A, P, B, Sl> {
-        // The first attempt asks the throttle and the rate limiter (only when they are set).
-        Admit,
         // The next attempt asks the gate.
         Start,
         // An attempt runs, holding the gate's permit.
@@ -119,6 +117,8 @@ pin_project_lite::pin_project! {
         Sleeping { #[pin] sleep: Sl },
         // The fallback answers the final error.
         Recovering { #[pin] answer: B },
+        // The first attempt asks the throttle and the rate limiter (only when they are set).
+        Admit,
     }
 }
 
@@ -261,18 +261,22 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let mut this = self.project();
+        // The first attempt's pacing, only for a judge that paces (no code otherwise).
+        let mut paced = None;
+        if J::PACES {
+            if let StateProj::Admit = this.state.as_mut().project() {
+                match this.call.admit() {
+                    Ok(wait) => this.state.set(this.call.sleeping(wait)),
+                    Err(refused) => paced = Some(refused),
+                }
+            }
+        }
         'turn: loop {
             let last = 'outcome: {
-                let mut state = this.state.as_mut().project();
-                if let (true, StateProj::Admit) = (J::PACES, &state) {
-                    match this.call.admit() {
-                        Ok(wait) => {
-                            this.state.set(this.call.sleeping(wait));
-                            state = this.state.as_mut().project();
-                        }
-                        Err(refused) => break 'outcome refused,
-                    }
+                if let Some(refused) = paced.take() {
+                    break 'outcome refused;
                 }
+                let mut state = this.state.as_mut().project();
                 if let StateProj::Start = state {
                     match this.call.start() {
                         Ok((attempt, permit)) => {
