@@ -115,6 +115,12 @@ pub use doors::builder;
 #[cfg(feature = "reqwest-middleware")]
 #[doc(inline)]
 pub use integrations::middleware;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+#[doc(inline)]
+pub use integrations::replay;
+#[cfg(feature = "tower")]
+#[doc(inline)]
+pub use integrations::tower;
 
 #[doc(hidden)]
 pub mod __private;

@@ -2,3 +2,7 @@
 
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+pub mod replay;
+#[cfg(feature = "tower")]
+pub mod tower;

@@ -1,0 +1,1 @@
+//! Bounded replay of streamed HTTP request bodies (features `tower`, `reqwest-middleware`).

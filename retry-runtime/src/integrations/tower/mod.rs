@@ -1,0 +1,1 @@
+//! Feature `tower`: this crate's retries as a `tower` layer.
