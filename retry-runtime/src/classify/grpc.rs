@@ -59,6 +59,14 @@ impl Classify for tonic::Status {
     fn overloaded(&self) -> bool {
         self.code() == tonic::Code::ResourceExhausted
     }
+    /// `UNAVAILABLE` (the 503 of gRPC's mapping of HTTP statuses) and `RESOURCE_EXHAUSTED`
+    /// (its 429): the server did not take the call on.
+    fn unprocessed(&self) -> bool {
+        matches!(
+            self.code(),
+            tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+        )
+    }
 }
 
 /// What `grpc-retry-pushback-ms` says.

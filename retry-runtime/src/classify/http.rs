@@ -211,9 +211,17 @@ impl Classify for StatusCode {
     fn overloaded(&self) -> bool {
         is_overload_status(*self)
     }
+    /// 429, 503, 529: the server says it did not process the request.
+    fn unprocessed(&self) -> bool {
+        is_overload_status(*self)
+    }
 }
 
-/// By [`decision`]: the status, and `Retry-After` when present.
+/// By [`decision`]: the status, and `Retry-After` when present. With the feature `tonic`, a
+/// gRPC answer (a response with a `grpc-status` header: gRPC's "trailers-only" answer, which
+/// is how a server answers a call with an error) is judged by its status instead, by the
+/// table of `Classify for tonic::Status`, pushback included. (A status sent in trailers, after
+/// a streamed body, comes too late for a retry: the response is final.)
 ///
 /// ```
 /// use retry_runtime::{Classify, Decision};
@@ -225,17 +233,44 @@ impl Classify for StatusCode {
 ///     .body(())
 ///     .unwrap();
 /// assert_eq!(response.classify(), Decision::RetryAfter(Duration::from_secs(3)));
+/// assert!(response.unprocessed());
 /// ```
 impl<B> Classify for Response<B> {
     fn classify(&self) -> Decision {
+        #[cfg(feature = "tonic")]
+        if let Some(status) = grpc_status(self.headers()) {
+            return status.classify();
+        }
         decision(self.status(), self.headers())
     }
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        #[cfg(feature = "tonic")]
+        if let Some(status) = grpc_status(self.headers()) {
+            return write!(f, "{}: {}", self.status(), status);
+        }
         core::fmt::Display::fmt(&self.status(), f)
     }
     fn overloaded(&self) -> bool {
+        #[cfg(feature = "tonic")]
+        if let Some(status) = grpc_status(self.headers()) {
+            return status.overloaded();
+        }
         is_overload_status(self.status())
     }
+    /// 429, 503, 529 or `x-should-retry: true` (gRPC: `UNAVAILABLE`, `RESOURCE_EXHAUSTED`).
+    fn unprocessed(&self) -> bool {
+        #[cfg(feature = "tonic")]
+        if let Some(status) = grpc_status(self.headers()) {
+            return status.unprocessed();
+        }
+        is_overload_status(self.status()) || should_retry(self.headers()) == Some(true)
+    }
+}
+
+/// The gRPC status a response's headers carry, if any (`None` for `OK`: a success).
+#[cfg(feature = "tonic")]
+fn grpc_status(headers: &HeaderMap) -> Option<tonic::Status> {
+    tonic::Status::from_header_map(headers).filter(|status| status.code() != tonic::Code::Ok)
 }
 
 /// Whether a status says that the server refused the request for lack of capacity: 429 (too

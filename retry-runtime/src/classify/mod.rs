@@ -171,6 +171,24 @@ pub trait Classify {
     fn overloaded(&self) -> bool {
         false
     }
+
+    /// Whether this failure says the request was not acted on, so that sending it again is
+    /// safe even when its method is not idempotent (a `POST`): the connection could not be
+    /// made, or the server said so (HTTP 429, 503, 529, `x-should-retry: true`; gRPC
+    /// `UNAVAILABLE`, the 503 of gRPC's status mapping, and `RESOURCE_EXHAUSTED`). The
+    /// [`tower`](crate::tower) layer and the middleware read it for requests that must not
+    /// be repeated. The default is `false`: a timeout or a reset connection may come after
+    /// the server acted.
+    ///
+    /// ```
+    /// use retry_runtime::Classify;
+    /// use std::io::{Error, ErrorKind};
+    /// assert!(Error::from(ErrorKind::ConnectionRefused).unprocessed());
+    /// assert!(!Error::from(ErrorKind::ConnectionReset).unprocessed());
+    /// ```
+    fn unprocessed(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Classify + ?Sized> Classify for &T {
@@ -182,6 +200,9 @@ impl<T: Classify + ?Sized> Classify for &T {
     }
     fn overloaded(&self) -> bool {
         (**self).overloaded()
+    }
+    fn unprocessed(&self) -> bool {
+        (**self).unprocessed()
     }
 }
 
@@ -195,6 +216,9 @@ impl<T: Classify + ?Sized> Classify for std::boxed::Box<T> {
     }
     fn overloaded(&self) -> bool {
         (**self).overloaded()
+    }
+    fn unprocessed(&self) -> bool {
+        (**self).unprocessed()
     }
 }
 
@@ -221,6 +245,83 @@ impl Classify for io::Error {
     fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(self, f)
     }
+    /// A refused connection: the request never left.
+    fn unprocessed(&self) -> bool {
+        self.kind() == io::ErrorKind::ConnectionRefused
+    }
+}
+
+/// A boxed error (tower's `BoxError`), by the first error in its source chain that this crate
+/// knows: [`TimedOut`] retries; [`BreakerOpen`](crate::BreakerOpen) and
+/// [`Throttled`](crate::Throttled) stop; an [`io::Error`], a `tonic::Status` (feature
+/// `tonic`), a `reqwest::Error` (feature `reqwest`) by their own rules. A chain
+/// with none of them stops: an error nothing can say is transient is not repeated.
+///
+/// ```
+/// use retry_runtime::{Classify, Decision, TimedOut};
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// let cut_off: BoxError = TimedOut.into();
+/// assert_eq!(cut_off.classify(), Decision::Retry);
+/// let refused: BoxError = std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into();
+/// assert!(refused.unprocessed());
+/// let other: BoxError = "bad request".into();
+/// assert_eq!(other.classify(), Decision::Stop);
+/// ```
+#[cfg(feature = "std")]
+impl Classify for dyn std::error::Error + Send + Sync + 'static {
+    fn classify(&self) -> Decision {
+        known_cause(self).map_or(Decision::Stop, |cause| cause.classify())
+    }
+    fn describe(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+    fn overloaded(&self) -> bool {
+        known_cause(self).is_some_and(|cause| cause.overloaded())
+    }
+    fn unprocessed(&self) -> bool {
+        known_cause(self).is_some_and(|cause| cause.unprocessed())
+    }
+}
+
+/// The first error in `error`'s source chain (itself included) that this crate classifies.
+#[cfg(feature = "std")]
+fn known_cause<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn Classify + 'a)> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(known) = classified(cause) {
+            return Some(known);
+        }
+        next = cause.source();
+    }
+    None
+}
+
+/// `cause` as a type this crate classifies, if it is one.
+#[cfg(feature = "std")]
+fn classified<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn Classify + 'a)> {
+    if let Some(cut_off) = cause.downcast_ref::<TimedOut>() {
+        return Some(cut_off);
+    }
+    if let Some(refused) = cause.downcast_ref::<crate::BreakerOpen>() {
+        return Some(refused);
+    }
+    if let Some(throttled) = cause.downcast_ref::<crate::Throttled>() {
+        return Some(throttled);
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(status) = cause.downcast_ref::<tonic::Status>() {
+        return Some(status);
+    }
+    #[cfg(feature = "reqwest")]
+    if let Some(err) = cause.downcast_ref::<::reqwest::Error>() {
+        return Some(err);
+    }
+    cause
+        .downcast_ref::<io::Error>()
+        .map(|err| err as &dyn Classify)
 }
 
 /// The error an attempt ends with when `#[retry(timeout = "…")]` cuts it off.
