@@ -53,7 +53,13 @@ impl Counter {
 }
 
 /// Every Rust block of README.md, compiled as a doctest (`cargo test --doc`), so that no README
-/// example can break unnoticed. Its examples use the HTTP, tracing and smol features.
-#[cfg(all(doctest, feature = "http", feature = "tracing", feature = "smol"))]
+/// example can break unnoticed. Its examples use the HTTP, tracing, smol and tower features.
+#[cfg(all(
+    doctest,
+    feature = "http",
+    feature = "tracing",
+    feature = "smol",
+    feature = "tower"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

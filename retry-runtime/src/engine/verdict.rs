@@ -237,6 +237,30 @@ impl Judged {
         self
     }
 
+    /// The same judgment under the rule for requests that must not be repeated unsafely: a
+    /// retry is stopped when the request cannot be sent again (`replayable` false: its
+    /// streamed body outgrew the limit; the answer is the call's) or when repeating it may
+    /// repeat what the server did (`resend_safe` false, and the failure does not say that the
+    /// request was not acted on: `unprocessed`). A transient answer still counts against the
+    /// service.
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    pub(crate) fn resend(self, replayable: bool, resend_safe: bool, unprocessed: bool) -> Judged {
+        if !self.verdict.is_retry() {
+            return self;
+        }
+        let reason = if !replayable {
+            GiveUp::NotReplayable
+        } else if !resend_safe && !unprocessed {
+            GiveUp::NotIdempotent
+        } else {
+            return self;
+        };
+        Judged {
+            verdict: Verdict::Stop(reason),
+            ..self
+        }
+    }
+
     /// Whether the outcome is the call's (a success): the success path.
     #[inline(always)]
     pub const fn is_accepted(&self) -> bool {

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use super::BoxError;
-use crate::engine::{GiveUp, Judged, Verdict};
+use crate::engine::{Judged, Verdict};
 use crate::{Classify, RateLimits};
 
 /// How the layer judges a response. [`Final`]: every response is the call's answer (the
@@ -83,10 +83,8 @@ impl<B, K: Responses<http::Response<B>>> Responses<http::Response<B>> for RateLi
     }
 }
 
-/// The judgment of an attempt's outcome. A retry is stopped when the request cannot be sent
-/// again (`replayable` false: its streamed body outgrew the limit; the answer is the call's)
-/// or when repeating it may repeat what the server did (`resend_safe` false, and the failure
-/// does not say the request was not acted on).
+/// The judgment of an attempt's outcome, under the rule for requests that must not be
+/// repeated unsafely ([`Judged::resend`]).
 pub(super) fn judge<Res, K: Responses<Res>>(
     responses: &K,
     outcome: &Result<Res, BoxError>,
@@ -101,21 +99,7 @@ pub(super) fn judge<Res, K: Responses<Res>>(
             (judged.overloaded(error.overloaded()), error.unprocessed())
         }
     };
-    if !judged.verdict.is_retry() {
-        return judged;
-    }
-    let reason = if !replayable {
-        GiveUp::NotReplayable
-    } else if !resend_safe && !unprocessed {
-        GiveUp::NotIdempotent
-    } else {
-        return judged;
-    };
-    // A transient answer still counts against the service.
-    Judged {
-        verdict: Verdict::Stop(reason),
-        ..judged
-    }
+    judged.resend(replayable, resend_safe, unprocessed)
 }
 
 /// What the events show of an outcome: the response's description, or the error.

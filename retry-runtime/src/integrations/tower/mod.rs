@@ -49,6 +49,8 @@ use crate::{
 mod future;
 mod judge;
 mod request;
+#[cfg(test)]
+mod tests;
 
 pub use future::ResponseFuture;
 pub use judge::{Final, RateLimited, Responses, ResponsesClassified};
