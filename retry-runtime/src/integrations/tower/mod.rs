@@ -11,8 +11,10 @@
 //! feature `tonic`), the budget, the breaker, the throttle, the rate limiter, the per-attempt
 //! timeout, the hook, the call name and HTTP's idempotency rules.
 //!
-//! The service is used as tower's contract says: the first attempt goes to the service that
-//! the caller made ready; each retry goes to a clone of it, asked `poll_ready` first. A
+//! The service is used as tower's contract says: each call takes the service that the caller
+//! made ready (a fresh clone stays in the `Retry` for the next caller) and sends its first
+//! attempt to it; before each retry the call asks that service's `poll_ready` again, and
+//! waits while it is not ready. A
 //! service's error, a refusal (breaker, throttle) and a cut-off attempt are a [`BoxError`]
 //! (as tower's own `timeout` and `buffer` layers answer).
 //!
