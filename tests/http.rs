@@ -1305,29 +1305,6 @@ async fn the_middleware_cuts_slow_attempts_off() {
     }
 }
 
-/// A body that cannot be cloned (a stream) is sent once: there is nothing to send again.
-#[tokio::test(start_paused = true)]
-async fn the_middleware_sends_a_streaming_body_once() {
-    let policy = retry_runtime::Policy::new()
-        .with_attempts(3)
-        .with_base(ms(10));
-    let client = middleware_client(RetryMiddleware::new(policy));
-    let server = Server::scripted(vec![Reply::status(503), Reply::ok("never")]);
-    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("part 1, "), Ok("part 2")];
-    let body = reqwest::Body::wrap_stream(tokio_stream_of(chunks));
-    let response = client
-        .post(server.url("/"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        (response.status(), server.requests()),
-        (StatusCode::SERVICE_UNAVAILABLE, 1)
-    );
-    assert_eq!(server.seen()[0].body, "part 1, part 2");
-}
-
 /// A stream of ready items.
 fn tokio_stream_of<T: Unpin + Send + 'static>(
     items: Vec<T>,
@@ -1643,4 +1620,101 @@ async fn the_middleware_asks_the_throttle_before_every_request() {
         "{err:?}"
     );
     assert_eq!(server.requests(), 2, "a throttled request is not sent");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streamed request bodies through the middleware: replayed up to the body limit, else sent once.
+// ---------------------------------------------------------------------------------------------
+
+/// A streamed body of `chunks` chunks of `size` bytes each (ASCII, each chunk its own), and the
+/// whole body as the server should see it.
+fn streamed_body(chunks: usize, size: usize) -> (reqwest::Body, String) {
+    let parts: Vec<String> = (0..chunks)
+        .map(|n| {
+            let letter = char::from(b'a' + (n % 26) as u8);
+            let mut part = format!("<{n}>");
+            part.extend(std::iter::repeat_n(letter, size - part.len()));
+            part
+        })
+        .collect();
+    let whole = parts.concat();
+    let items: Vec<Result<String, std::io::Error>> = parts.into_iter().map(Ok).collect();
+    (reqwest::Body::wrap_stream(tokio_stream_of(items)), whole)
+}
+
+fn streaming_policy() -> retry_runtime::Policy {
+    retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(ms(10))
+}
+
+/// A streamed body within the limit is kept as it is sent and sent again whole.
+#[tokio::test(start_paused = true)]
+async fn the_middleware_replays_a_streamed_body_within_the_limit() {
+    let client = middleware_client(RetryMiddleware::new(streaming_policy()));
+    let server = Server::scripted(vec![Reply::status(503), Reply::ok("done")]);
+    let (body, whole) = streamed_body(8, 1000);
+    let response = client
+        .post(server.url("/upload"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "done");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|request| request.body == whole));
+    assert!(seen.iter().all(|request| request.path == "/upload"));
+}
+
+/// A streamed body larger than the limit (100 KiB, past the default 64 KiB) is sent once,
+/// whole, and its first answer is the call's.
+#[tokio::test(start_paused = true)]
+async fn the_middleware_sends_a_streamed_body_past_the_limit_once() {
+    let client = middleware_client(RetryMiddleware::new(streaming_policy()));
+    let server = Server::scripted(vec![Reply::status(503), Reply::ok("never")]);
+    let (body, whole) = streamed_body(25, 4096);
+    assert_eq!(whole.len(), 100 * 1024);
+    let response = client
+        .post(server.url("/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::SERVICE_UNAVAILABLE, 1)
+    );
+    assert_eq!(server.seen()[0].body, whole);
+}
+
+/// With a body limit of 0, a streamed body is sent once; a body of bytes is still retried.
+#[tokio::test(start_paused = true)]
+async fn the_middleware_sends_a_streamed_body_once_with_a_limit_of_zero() {
+    let client = middleware_client(RetryMiddleware::new(streaming_policy()).with_body_limit(0));
+    let server = Server::scripted(vec![Reply::status(503), Reply::ok("never")]);
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("part 1, "), Ok("part 2")];
+    let body = reqwest::Body::wrap_stream(tokio_stream_of(chunks));
+    let response = client
+        .post(server.url("/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status(), server.requests()),
+        (StatusCode::SERVICE_UNAVAILABLE, 1)
+    );
+    assert_eq!(server.seen()[0].body, "part 1, part 2");
+
+    let server = Server::scripted(vec![Reply::status(503), Reply::ok("done")]);
+    let response = client
+        .post(server.url("/"))
+        .body("bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((response.status(), server.requests()), (StatusCode::OK, 2));
+    assert!(server.seen().iter().all(|request| request.body == "bytes"));
 }

@@ -47,6 +47,11 @@ impl Classify for reqwest::Error {
     fn overloaded(&self) -> bool {
         self.status().is_some_and(is_overload_status)
     }
+    /// The connection could not be made (the request was never sent), or a status error of
+    /// 429, 503 or 529.
+    fn unprocessed(&self) -> bool {
+        self.is_connect() || self.status().is_some_and(is_overload_status)
+    }
 }
 
 /// Whether the error's source chain holds a transport failure (an I/O or hyper error) rather
@@ -73,6 +78,10 @@ impl Classify for reqwest::Response {
     }
     fn overloaded(&self) -> bool {
         is_overload_status(self.status())
+    }
+    /// 429, 503, 529 or `x-should-retry: true`: the server did not process the request.
+    fn unprocessed(&self) -> bool {
+        is_overload_status(self.status()) || crate::http::should_retry(self.headers()) == Some(true)
     }
 }
 

@@ -9,6 +9,7 @@ use reqwest_middleware::{Middleware, Next};
 use crate::engine::guards::guard_time;
 use crate::engine::observe::{trace_give_up, trace_retry};
 use crate::engine::{GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn, Verdict};
+use crate::replay::{ReplayBody, DEFAULT_BODY_LIMIT};
 use crate::runtime::TokioSleeper;
 use crate::{
     AdaptiveThrottle, CircuitBreaker, Classify, Decision, IdempotencyKey, Policy, RateLimiter,
@@ -19,8 +20,11 @@ use crate::{
 /// `#[retry]`: the HTTP rules of [`crate::http`] (the status table, `x-should-retry`,
 /// `retry-after-ms` and `Retry-After`, every hint bounded by the policy's `max_hint`), the
 /// attempts, the deadline, jitter, an optional [`RetryBudget`] and per-attempt timeout, and the
-/// same `tracing` events. Only requests whose body can be cloned are retried (a streaming body
-/// is sent once). With [`with_idempotency_key`](RetryMiddleware::with_idempotency_key), a
+/// same `tracing` events. A request whose body is a stream is sent through a [`ReplayBody`]
+/// that keeps its bytes as they are sent, up to a limit (64 KiB unless
+/// [`with_body_limit`](RetryMiddleware::with_body_limit) says otherwise): it is retried while
+/// the body fits, and a body that outgrows the limit is sent once, whole, and its first answer
+/// is the call's. With [`with_idempotency_key`](RetryMiddleware::with_idempotency_key), a
 /// request whose method is not idempotent (`POST`, `PATCH`) carries an `Idempotency-Key`
 /// header, the same on every attempt.
 ///
@@ -54,7 +58,8 @@ use crate::{
 /// # Default
 ///
 /// No budget, no per-attempt timeout, no `Idempotency-Key` header, non-idempotent requests
-/// retried only where the table says so.
+/// retried only where the table says so, streamed bodies replayed up to
+/// [`DEFAULT_BODY_LIMIT`] bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryMiddleware {
     policy: Policy,
@@ -66,6 +71,7 @@ pub struct RetryMiddleware {
     timeout: Option<Duration>,
     idempotency_key: bool,
     non_idempotent: bool,
+    body_limit: usize,
     name: &'static str,
 }
 
@@ -87,6 +93,7 @@ impl RetryMiddleware {
             timeout: None,
             idempotency_key: false,
             non_idempotent: false,
+            body_limit: DEFAULT_BODY_LIMIT,
             name: "reqwest-middleware",
         }
     }
@@ -236,6 +243,21 @@ impl RetryMiddleware {
         self
     }
 
+    /// Keeps up to `bytes` of a streamed request body ([`DEFAULT_BODY_LIMIT`] by default), so
+    /// that the request can be sent again: a body that fits is replayed on every retry, one
+    /// that outgrows the limit is sent once and its first answer returned. With 0, a streamed
+    /// body is sent once. A body that is not a stream (bytes, a string) is always retried.
+    ///
+    /// ```
+    /// use retry_runtime::{middleware::RetryMiddleware, Policy};
+    /// let layer = RetryMiddleware::new(Policy::new()).with_body_limit(1024 * 1024);
+    /// # let _ = layer;
+    /// ```
+    pub const fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
     async fn attempt(
         &self,
         request: Request,
@@ -270,49 +292,41 @@ impl RetryMiddleware {
             }
         }
     }
+
+    /// Takes a streamed body out of `request` into a [`ReplayBody`], unless the limit is 0;
+    /// a body of bytes stays, it is cloned as it is.
+    fn replay_body(&self, request: &mut Request) -> Option<ReplayBody<reqwest::Body>> {
+        if self.body_limit == 0 || request.body().is_none_or(|body| body.as_bytes().is_some()) {
+            return None;
+        }
+        let body = request.body_mut().take()?;
+        Some(ReplayBody::new(body, self.body_limit))
+    }
 }
 
 /// The verdict on an attempt's outcome by the HTTP rules: a success is accepted, a permanent
 /// answer stops, a transient one is retried, unless the request cannot be sent again (its body
-/// is a stream: then its first answer is the call's) or repeating it may repeat what the
-/// server did (`resend_safe` is false and the failure does not say the server did not act).
+/// outgrew the replay limit: then its first answer is the call's) or repeating it may repeat
+/// what the server did ([`Judged::resend`]: `resend_safe` is false and the failure does not
+/// say the server did not act, [`Classify::unprocessed`]).
 fn judge(
     outcome: &reqwest_middleware::Result<Response>,
     replayable: bool,
     resend_safe: bool,
 ) -> Judged {
-    let decision = match outcome {
+    let (decision, overload, unprocessed) = match outcome {
         Ok(response) if response.status().is_success() => return Judged::error(Verdict::Accept),
-        Ok(response) => response.classify(),
-        Err(err) => err.classify(),
-    };
-    let verdict = match Verdict::of_error(decision) {
-        Verdict::Retry(_) if !replayable => Verdict::Stop(GiveUp::NotReplayable),
-        Verdict::Retry(_) if !resend_safe && !not_acted_on(outcome) => {
-            Verdict::Stop(GiveUp::NotIdempotent)
-        }
-        verdict => verdict,
+        Ok(response) => (
+            response.classify(),
+            response.overloaded(),
+            response.unprocessed(),
+        ),
+        Err(err) => (err.classify(), err.overloaded(), err.unprocessed()),
     };
     // A transient answer counts against the service even when it cannot be retried.
-    let overload = match outcome {
-        Ok(response) => response.overloaded(),
-        Err(err) => err.overloaded(),
-    };
-    Judged::new(verdict, decision.is_retry(), false).overloaded(overload)
-}
-
-/// Whether the failure says the server did not act on the request: it was never sent (the
-/// connection could not be made), or the server said so (429, 503, 529, `x-should-retry:
-/// true`).
-fn not_acted_on(outcome: &reqwest_middleware::Result<Response>) -> bool {
-    match outcome {
-        Ok(response) => {
-            matches!(response.status().as_u16(), 429 | 503 | 529)
-                || crate::http::should_retry(response.headers()) == Some(true)
-        }
-        Err(reqwest_middleware::Error::Reqwest(err)) => err.is_connect(),
-        Err(reqwest_middleware::Error::Middleware(_)) => false,
-    }
+    Judged::new(Verdict::of_error(decision), decision.is_retry(), false)
+        .overloaded(overload)
+        .resend(replayable, resend_safe, unprocessed)
 }
 
 #[async_trait::async_trait]
@@ -344,9 +358,20 @@ impl Middleware for RetryMiddleware {
                 return Err(reqwest_middleware::Error::middleware(throttled));
             }
         }
+        // A streamed body, sent with `request` (which then has none) through a `ReplayBody`.
+        let mut body = self.replay_body(&mut request);
         loop {
-            // The copy for a next attempt; a body that cannot be cloned (a stream) is sent once.
-            let again = request.try_clone();
+            // The copy for a next attempt: the request, and a copy of its streamed body; none
+            // when the body can be neither cloned nor replayed (it is sent once).
+            let mut again = match &body {
+                None => request.try_clone().map(|copy| (copy, None)),
+                Some(body) => body
+                    .try_clone()
+                    .and_then(|replay| Some((request.try_clone()?, Some(replay)))),
+            };
+            if let Some(body) = body.take() {
+                *request.body_mut() = Some(reqwest::Body::wrap(body));
+            }
             let permit = match step.enter(self.breaker) {
                 Ok(permit) => permit,
                 Err(open) => {
@@ -360,7 +385,14 @@ impl Middleware for RetryMiddleware {
                 let now = guard_time(&TokioSleeper);
                 limits.update(response.headers(), now, std::time::SystemTime::now());
             }
-            let judged = judge(&outcome, again.is_some(), resend_safe);
+            // A streamed body is sent again only if it kept every byte sent; its copy then reads
+            // the rest of the body, so the first copy still being sent cannot outgrow the limit.
+            let replayable = match &mut again {
+                None => false,
+                Some((_, None)) => true,
+                Some((_, Some(replay))) => replay.claim(),
+            };
+            let judged = judge(&outcome, replayable, resend_safe);
             if judged.is_accepted() {
                 step.accepted(guards, permit, &site, TokioSleeper);
                 return outcome;
@@ -376,12 +408,15 @@ impl Middleware for RetryMiddleware {
             };
             trace_retry(&site, &info, &shown);
             // Only a request that can be sent again is retried.
-            let Some(again) = again else { return outcome };
+            let Some((again, replay)) = again else {
+                return outcome;
+            };
             drop(outcome);
             if !info.delay().is_zero() {
                 crate::engine::sleep(&TokioSleeper, info.delay()).await;
             }
             request = again;
+            body = replay;
         }
     }
 }
@@ -418,6 +453,12 @@ impl Classify for reqwest_middleware::Error {
     fn overloaded(&self) -> bool {
         match self {
             reqwest_middleware::Error::Reqwest(err) => err.overloaded(),
+            reqwest_middleware::Error::Middleware(_) => false,
+        }
+    }
+    fn unprocessed(&self) -> bool {
+        match self {
+            reqwest_middleware::Error::Reqwest(err) => err.unprocessed(),
             reqwest_middleware::Error::Middleware(_) => false,
         }
     }

@@ -144,8 +144,12 @@ macro_rules! streamed_body {
                     None => ($wrap(kept), None),
                 }
             }
+            /// The new copy reads the inner body from now on, so that the previous attempt's
+            /// copy (a client may still be sending it after an early answer) cannot make the
+            /// body outgrow the limit while the call sleeps.
             fn again(kept: &Self::Kept) -> Option<Self> {
-                kept.as_ref()?.try_clone().map($wrap)
+                let mut next = kept.as_ref()?.try_clone()?;
+                next.claim().then(|| $wrap(next))
             }
             fn replayable(kept: &Self::Kept) -> bool {
                 kept.as_ref().is_some_and(ReplayBody::is_replayable)

@@ -16,17 +16,20 @@ use crate::Policy;
 
 const MS: Duration = Duration::from_millis(1);
 
+/// One scripted answer: a response, or an I/O error of this kind.
+type Answer = Result<http::Response<()>, io::ErrorKind>;
+
 /// A service answering from a script, counting its calls and readiness checks; not ready
 /// the first time each clone is asked.
 #[derive(Clone)]
 struct Scripted {
-    answers: Arc<Mutex<Vec<Result<http::Response<()>, io::ErrorKind>>>>,
+    answers: Arc<Mutex<Vec<Answer>>>,
     log: Arc<Mutex<Vec<&'static str>>>,
     asked: bool,
 }
 
 impl Scripted {
-    fn new(mut answers: Vec<Result<http::Response<()>, io::ErrorKind>>) -> Self {
+    fn new(mut answers: Vec<Answer>) -> Self {
         answers.reverse();
         Scripted {
             answers: Arc::new(Mutex::new(answers)),
