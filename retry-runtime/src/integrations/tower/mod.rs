@@ -4,7 +4,7 @@
 //!
 //! [`RetryLayer`] wraps a service in [`Retry`], which drives the engine's one turn, the same as
 //! `#[retry]`, the builders and the middleware: the [`Policy`] (attempts, backoff, jitter,
-//! deadline, `max_hint`), errors judged by [`Classify`] (a boxed error by the first cause in its
+//! deadline, `max_hint`), errors judged by [`Classify`](crate::Classify) (a boxed error by the first cause in its
 //! chain this crate knows: a per-attempt timeout, an I/O error, a `tonic::Status`) and, with
 //! [`classify_ok`](RetryLayer::classify_ok), responses (`http::Response` by the HTTP status
 //! table, `Retry-After` and `x-should-retry`; a gRPC answer by its `grpc-status` with the
@@ -65,7 +65,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A `tower` layer that retries its service's calls by a [`Policy`]. See [the module](self).
 ///
-/// Defaults: errors judged by [`Classify`], every response final (see
+/// Defaults: errors judged by [`Classify`](crate::Classify), every response final (see
 /// [`classify_ok`](RetryLayer::classify_ok)), no budget, breaker, throttle or per-attempt
 /// timeout, streamed request bodies replayed up to 64 KiB
 /// ([`DEFAULT_BODY_LIMIT`](crate::replay::DEFAULT_BODY_LIMIT)), requests whose method is not
