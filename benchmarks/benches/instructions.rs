@@ -40,6 +40,10 @@ const SCENARIOS: &[&str] = &[
     "async: #[retry] decorrelated + deadline",
     "async: backon",
     "async: tokio-retry2",
+    "tower: bare service",
+    "tower: retry-runtime RetryLayer",
+    "tower: tower::retry::Retry",
+    "tower: tower-resilience retry",
     "sync: no retry",
     "sync: #[retry]",
     "sync: retry crate",
@@ -102,6 +106,22 @@ fn run(scenario: &str, calls: u64) -> Option<u64> {
                 move || async move { plain(i).await.map_err(tokio_retry2::RetryError::transient) },
             )));
         }),
+        "tower: bare service" => {
+            let mut service = services::bare();
+            (0..calls).for_each(|i| add(services::call(&mut service, i)));
+        }
+        "tower: retry-runtime RetryLayer" => {
+            let mut service = services::ours();
+            (0..calls).for_each(|i| add(services::call(&mut service, i)));
+        }
+        "tower: tower::retry::Retry" => {
+            let mut service = services::tower_retry();
+            (0..calls).for_each(|i| add(services::call(&mut service, i)));
+        }
+        "tower: tower-resilience retry" => {
+            let mut service = services::tower_resilience();
+            (0..calls).for_each(|i| add(services::call(&mut service, i)));
+        }
         "sync: no retry" => (0..calls).for_each(|i| add(plain_sync(i))),
         "sync: #[retry]" => (0..calls).for_each(|i| add(ours_sync(i))),
         "sync: retry crate" => (0..calls).for_each(|i| {

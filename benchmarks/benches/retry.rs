@@ -11,7 +11,10 @@
 //! - `three_attempts`: it fails twice and then succeeds, with zero delay (the loop's own cost per
 //!   attempt; run on a current-thread tokio runtime with the paused clock);
 //! - `delay`: one delay computation for every backoff x jitter pair (target: <= 10 ns);
-//! - `sync`: the blocking path against the `retry` crate.
+//! - `sync`: the blocking path against the `retry` crate;
+//! - `tower`: one call through a trivial `tower::Service`, bare and behind retry-runtime's
+//!   `RetryLayer`, `tower::retry::Retry` and tower-resilience's retry layer
+//!   (`subjects/services.rs`).
 //!
 //! Ratios use the median over criterion's samples of each benchmark's time per call.
 
@@ -366,6 +369,56 @@ fn sync(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A tower service, bare and behind each retry layer.
+
+/// Benchmarks one call of `service` (kept across calls, as a caller keeps it): `poll_ready`,
+/// `call`, the future polled to completion.
+fn bench_service<S>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    group: &'static str,
+    name: &str,
+    mut service: S,
+) where
+    S: tower::Service<services::Req, Response = u64>,
+{
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut sum = 0u64;
+            let start = Instant::now();
+            for i in 0..iters {
+                sum = match services::call(&mut service, black_box(i)) {
+                    Ok(v) => sum.wrapping_add(v),
+                    Err(e) => sum.wrapping_add(u64::from(e)),
+                };
+            }
+            let elapsed = start.elapsed();
+            black_box(sum);
+            record(group, name, elapsed, iters);
+            elapsed
+        })
+    });
+}
+
+/// The `tower` group's cases, in the order of the summary.
+const TOWER_CASES: [&str; 4] = [
+    "bare service",
+    "retry-runtime RetryLayer",
+    "tower::retry::Retry",
+    "tower-resilience retry",
+];
+
+fn tower_layers(c: &mut Criterion) {
+    const G: &str = "tower";
+    let mut g = c.benchmark_group(G);
+    let [bare, ours, tower_retry, tower_resilience] = TOWER_CASES;
+    bench_service(&mut g, G, bare, services::bare());
+    bench_service(&mut g, G, ours, services::ours());
+    bench_service(&mut g, G, tower_retry, services::tower_retry());
+    bench_service(&mut g, G, tower_resilience, services::tower_resilience());
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Summary.
 
 fn ratio_table(group: &'static str, reference: &str, names: &[&str]) {
@@ -433,6 +486,8 @@ fn summary() {
         ],
     );
 
+    ratio_table("tower", "bare service", &TOWER_CASES);
+
     let mut worst: Option<(String, f64)> = None;
     let mut rows = String::new();
     for backoff in Backoff::ALL {
@@ -477,6 +532,7 @@ fn main() {
     three_attempts(&mut c);
     delay(&mut c);
     sync(&mut c);
+    tower_layers(&mut c);
     c.final_summary();
     summary();
 }

@@ -7,7 +7,9 @@
 //! cargo run --release -p retry-benchmarks --example sizes
 //! ```
 //!
-//! Exits with an error if `#[retry]` is not the smallest.
+//! Exits with an error if `#[retry]` is not the smallest. A second table: the future of one
+//! `call` on a trivial `tower::Service`, bare and behind each retry layer (the services of
+//! `benches/subjects/services.rs`).
 
 use std::mem::size_of_val;
 use std::process::ExitCode;
@@ -17,6 +19,10 @@ use backon::Retryable;
 use retry_runtime::retry;
 
 type Error = std::io::Error;
+
+#[allow(dead_code)]
+#[path = "../benches/subjects/services.rs"]
+mod services;
 
 /// The body everyone runs: one byte of state, ready at once.
 async fn one_byte() -> Result<u8, Error> {
@@ -112,6 +118,37 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// The future of `Service::call` on the same trivial service, bare and behind each layer.
+fn tower_table() {
+    use tower::Service;
+    println!(
+        "\nFuture of one `call` on a trivial tower service (size_of_val before the first poll)\n"
+    );
+    println!("| service | bytes |");
+    println!("|---|---:|");
+    println!(
+        "| bare `service_fn` | {} |",
+        services::future_size(services::bare())
+    );
+    println!(
+        "| retry-runtime `RetryLayer` | {} |",
+        services::future_size(services::ours())
+    );
+    println!(
+        "| `tower::retry::Retry` | {} |",
+        services::future_size(services::tower_retry())
+    );
+    // A boxed future: the box on the stack, the state machine on the heap.
+    let mut resilience = services::tower_resilience();
+    let _ = resilience.poll_ready(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    let boxed = resilience.call(services::Req(1));
+    println!(
+        "| tower-resilience retry | {} (+ {} on the heap) |",
+        size_of_val(&boxed),
+        size_of_val(&*boxed)
+    );
+}
+
 fn main() -> ExitCode {
     let rows = rows();
     println!("Future size for a 1-byte body (size_of_val before the first poll)\n");
@@ -128,6 +165,7 @@ fn main() -> ExitCode {
     for row in &rows {
         println!("| {} | {} |", row.name, row.bytes);
     }
+    tower_table();
     let largest_ours = rows.iter().filter(|r| r.ours).map(|r| r.bytes).max();
     let smallest_peer = rows.iter().filter(|r| !r.ours).min_by_key(|r| r.bytes);
     match (largest_ours, smallest_peer) {

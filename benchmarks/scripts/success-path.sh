@@ -4,7 +4,11 @@
 # tuning), counted by callgrind as the difference of two runs with different call counts (so
 # start-up cancels out). Each call builds the future where it is polled (as `.await` does) and
 # polls it to completion with a no-op waker. backon and tokio-retry2 run the same body beside
-# ours, at the versions in the workspace's Cargo.lock.
+# ours, at the versions in the workspace's Cargo.lock. The `tower:` rows call one trivial
+# `tower::Service` (`service_fn` answering `future::ready(Ok(..))`), bare and behind
+# retry-runtime's `RetryLayer`, `tower::retry::Retry` (a policy that retries nothing) and
+# tower-resilience's retry layer (its defaults), as a caller does: `poll_ready`, `call`, the
+# future polled to completion; the same cases as benchmarks/benches/subjects/services.rs.
 #
 #   benchmarks/scripts/success-path.sh     # needs valgrind
 #
@@ -31,11 +35,13 @@ edition = "2021"
 publish = false
 
 [dependencies]
-retry-runtime = { path = "$ROOT/retry-runtime" }
+retry-runtime = { path = "$ROOT/retry-runtime", features = ["tower"] }
 tokio = { version = "1.40", features = ["time", "rt"] }
 # Peers, at the versions the workspace's lock file has (copied below).
 backon = "1.6"
 tokio-retry2 = { version = "0.9", features = ["jitter"] }
+tower = { version = "0.5", default-features = false, features = ["util", "retry"] }
+tower-resilience = { version = "0.13", features = ["retry"] }
 
 [workspace]
 TOML
@@ -177,10 +183,120 @@ fn call_ours_sync(i: u64) -> Result<u64, u32> {
     ours_sync(i)
 }
 
+/// The `tower:` rows: one trivial service, bare and behind each retry layer.
+mod services {
+    use std::fmt;
+    use std::future::{ready, Ready};
+    use std::hint::black_box;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use retry_runtime::tower::Replay;
+    use tower::{Layer, Service};
+
+    #[derive(Clone, Debug)]
+    pub struct Req(pub u64);
+
+    impl Replay for Req {
+        type Kept = Req;
+        fn keep(self, _body_limit: usize) -> (Self, Req) {
+            (self.clone(), self)
+        }
+        fn again(kept: &Req) -> Option<Self> {
+            Some(kept.clone())
+        }
+    }
+
+    #[derive(Debug)]
+    pub struct Failed;
+
+    impl fmt::Display for Failed {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("failed")
+        }
+    }
+
+    impl std::error::Error for Failed {}
+
+    fn answer(request: Req) -> Ready<Result<u64, Failed>> {
+        let x = black_box(request.0);
+        ready(if x == u64::MAX { Err(Failed) } else { Ok(x.wrapping_mul(3)) })
+    }
+
+    fn bare() -> impl Service<Req, Response = u64, Error = Failed, Future = Ready<Result<u64, Failed>>>
+           + Clone
+           + Send
+           + 'static {
+        tower::service_fn(answer)
+    }
+
+    #[derive(Clone, Copy)]
+    struct RetryNothing;
+
+    impl<Res, E> tower::retry::Policy<Req, Res, E> for RetryNothing {
+        type Future = Ready<()>;
+        fn retry(&mut self, _: &mut Req, _: &mut Result<Res, E>) -> Option<Self::Future> {
+            None
+        }
+        fn clone_request(&mut self, request: &Req) -> Option<Req> {
+            Some(request.clone())
+        }
+    }
+
+    /// One call as a tower caller makes it: `poll_ready`, `call`, the future polled to
+    /// completion where it was built.
+    #[inline(never)]
+    fn call<S: Service<Req, Response = u64>>(service: &mut S, x: u64) -> Result<u64, u32> {
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            match service.poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => break,
+                Poll::Ready(Err(_)) => return Err(0),
+                Poll::Pending => {}
+            }
+        }
+        super::run(pin!(service.call(Req(x)))).map_err(|_| 0)
+    }
+
+    /// `calls` calls on one service, kept across them as a caller keeps it.
+    fn drive<S: Service<Req, Response = u64>>(mut service: S, calls: u64) -> u64 {
+        let mut acc = 0u64;
+        for i in 0..calls {
+            acc = acc.wrapping_add(call(&mut service, i).unwrap_or(1));
+        }
+        acc
+    }
+
+    /// The `tower:` scenario `name`, run `calls` times.
+    pub fn run(name: &str, calls: u64) -> Option<u64> {
+        Some(match name {
+            "tower: bare service" => drive(bare(), calls),
+            "tower: retry-runtime RetryLayer" => drive(
+                retry_runtime::tower::RetryLayer::new(retry_runtime::Policy::new()).layer(bare()),
+                calls,
+            ),
+            "tower: tower::retry::Retry" => {
+                drive(tower::retry::RetryLayer::new(RetryNothing).layer(bare()), calls)
+            }
+            "tower: tower-resilience retry" => drive(
+                tower_resilience::retry::RetryLayer::<Req, u64, Failed>::exponential_backoff()
+                    .build()
+                    .layer(bare()),
+                calls,
+            ),
+            _ => return None,
+        })
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_default();
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    if let Some(acc) = services::run(&scenario, calls) {
+        println!("{acc}");
+        return;
+    }
     if scenario == "async: #[retry] decorrelated + deadline" {
         // The deadline reads tokio's clock, which needs a runtime.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
@@ -228,12 +344,27 @@ echo "Instructions per call, default release profile, a separate crate (rustc $(
 echo
 echo "| scenario | instructions per call |"
 echo "|---|---:|"
+declare -A per_call
 for scenario in "async: no retry" "async: #[retry]" "async: hand-written loop" \
     "async: hand-written loop, first attempt peeled" "async: Policy::retry" \
     "async: backon" "async: tokio-retry2" \
-    "async: #[retry] decorrelated + deadline" "sync: no retry" "sync: #[retry]"; do
+    "async: #[retry] decorrelated + deadline" "sync: no retry" "sync: #[retry]" \
+    "tower: bare service" "tower: retry-runtime RetryLayer" "tower: tower::retry::Retry" \
+    "tower: tower-resilience retry"; do
     low=$(count "$scenario" "$LOW")
     high=$(count "$scenario" "$HIGH")
-    awk -v s="$scenario" -v l="$low" -v h="$high" -v a="$LOW" -v b="$HIGH" \
-        'BEGIN { printf "| %s | %.1f |\n", s, (h - l) / (b - a) }'
+    per_call["$scenario"]=$(awk -v l="$low" -v h="$high" -v a="$LOW" -v b="$HIGH" \
+        'BEGIN { printf "%.1f", (h - l) / (b - a) }')
+    echo "| $scenario | ${per_call[$scenario]} |"
+done
+
+echo
+echo "The tower layers, ratio to the bare service"
+echo
+echo "| service | instructions per call | ratio |"
+echo "|---|---:|---:|"
+for scenario in "tower: bare service" "tower: retry-runtime RetryLayer" \
+    "tower: tower::retry::Retry" "tower: tower-resilience retry"; do
+    awk -v s="${scenario#tower: }" -v n="${per_call[$scenario]}" -v b="${per_call[tower: bare service]}" \
+        'BEGIN { printf "| %s | %.1f | %.2f |\n", s, n, n / b }'
 done

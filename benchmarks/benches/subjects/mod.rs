@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use retry_runtime::{retry, Policy};
 
+pub(crate) mod services;
+
 macro_rules! succeed {
     ($x:expr) => {{
         let x: u64 = black_box($x);

@@ -12,8 +12,8 @@ use super::judge::{judge, OutcomeText, Responses};
 use super::{BoxError, Config, Replay};
 use crate::builder::Hook;
 use crate::engine::observe::{trace_give_up, trace_retry};
-use crate::engine::{GiveUp, Guards, Site, StartAndPrevious, Step, Turn};
-use crate::runtime::{guard_time, Elapsed, Sleeper, Timed};
+use crate::engine::{GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn};
+use crate::runtime::{Elapsed, Sleeper, Timed};
 use crate::{Permit, TimedOut};
 
 pin_project_lite::pin_project! {
@@ -97,6 +97,7 @@ where
     S: Sleeper,
 {
     /// The call of `request` on `service` (made ready by the caller).
+    #[inline]
     pub(super) fn new(service: Svc, request: Req, config: Config<K, H, S>) -> Self {
         let (first, kept) = request.keep(config.body_limit);
         let paces =
@@ -125,6 +126,7 @@ where
     H: Hook<Svc::Response, BoxError>,
     S: Sleeper,
 {
+    #[inline(always)]
     fn guards(&self) -> Guards<'static> {
         let c = &self.config;
         Guards::new(c.budget, c.breaker)
@@ -148,6 +150,7 @@ where
     }
 
     /// The service's readiness, then the breaker, then the attempt.
+    #[inline]
     fn start(&mut self, cx: &mut Context<'_>) -> Poll<Result<CallState<Svc, Req, S>, BoxError>> {
         if !self.ready {
             ready!(self.service.poll_ready(cx)).map_err(Into::into)?;
@@ -182,6 +185,7 @@ where
 
     /// The judgment and the engine's turn: the delay before the next attempt, or `None` when
     /// `outcome` is the call's.
+    #[inline]
     fn settle(
         &mut self,
         permit: Option<Permit<'static>>,
@@ -189,15 +193,29 @@ where
     ) -> Option<Duration> {
         let c = &self.config;
         if let Ok(response) = outcome {
-            c.responses.seen(response, guard_time(&c.sleeper));
+            c.responses.seen(response, &c.sleeper);
         }
         let replayable = Req::replayable(&self.kept);
         let judged = judge(&c.responses, outcome, replayable, self.resend_safe);
-        let (guards, site) = (self.guards(), Site::named(&c.name));
         if judged.is_accepted() {
-            self.step.accepted(guards, permit, &site, &c.sleeper);
+            let site = Site::named(&c.name);
+            self.step.accepted(self.guards(), permit, &site, &c.sleeper);
             return None;
         }
+        self.failed(permit, judged, outcome)
+    }
+
+    /// [`settle`](Call::settle) after a failure, out of line.
+    #[cold]
+    #[inline(never)]
+    fn failed(
+        &mut self,
+        permit: Option<Permit<'static>>,
+        judged: Judged,
+        outcome: &Result<Svc::Response, BoxError>,
+    ) -> Option<Duration> {
+        let c = &self.config;
+        let (guards, site) = (self.guards(), Site::named(&c.name));
         let shown = OutcomeText(&c.responses, outcome);
         match self
             .step
@@ -242,6 +260,7 @@ where
     type Output = Result<Svc::Response, BoxError>;
 
     /// Pacing → readiness → breaker → attempt → judge → the engine's turn → return or sleep.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {

@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::BoxError;
 use crate::engine::{Judged, Verdict};
+use crate::runtime::{guard_time, Clock};
 use crate::{Classify, RateLimits};
 
 /// How the layer judges a response. [`Final`]: every response is the call's answer (the
@@ -18,9 +19,11 @@ pub trait Responses<Res> {
     fn unprocessed(&self, response: &Res) -> bool;
     /// What the events show of a response judged a failure.
     fn describe(&self, response: &Res, f: &mut fmt::Formatter<'_>) -> fmt::Result;
-    /// Hears of every response (the rate-limit headers).
-    fn seen(&self, response: &Res, now: core::time::Duration) {
-        let _ = (response, now);
+    /// Hears of every response (the rate-limit headers), at `clock`'s time (read only by a
+    /// judge that needs it).
+    #[inline(always)]
+    fn seen<C: Clock>(&self, response: &Res, clock: &C) {
+        let _ = (response, clock);
     }
 }
 
@@ -33,6 +36,7 @@ impl<Res> Responses<Res> for Final {
     fn judge(&self, _: &Res) -> Judged {
         Judged::new(Verdict::Accept, false, true)
     }
+    #[inline(always)]
     fn unprocessed(&self, _: &Res) -> bool {
         false
     }
@@ -77,7 +81,8 @@ impl<B, K: Responses<http::Response<B>>> Responses<http::Response<B>> for RateLi
     fn describe(&self, response: &http::Response<B>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.responses.describe(response, f)
     }
-    fn seen(&self, response: &http::Response<B>, now: core::time::Duration) {
+    fn seen<C: Clock>(&self, response: &http::Response<B>, clock: &C) {
+        let now = guard_time(clock);
         self.limits
             .update(response.headers(), now, std::time::SystemTime::now());
     }
@@ -85,6 +90,7 @@ impl<B, K: Responses<http::Response<B>>> Responses<http::Response<B>> for RateLi
 
 /// The judgment of an attempt's outcome, under the rule for requests that must not be
 /// repeated unsafely ([`Judged::resend`]).
+#[inline]
 pub(super) fn judge<Res, K: Responses<Res>>(
     responses: &K,
     outcome: &Result<Res, BoxError>,
