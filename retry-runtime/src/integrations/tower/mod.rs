@@ -27,9 +27,12 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
 //! let policy = Policy::new().with_attempts(4).with_deadline(Duration::from_secs(5));
-//! let channel = tower::ServiceBuilder::new()
-//!     .layer(RetryLayer::new(policy).classify_ok().with_timeout(Duration::from_secs(1)))
-//!     .service(channel);
+//! // As `tower::ServiceBuilder::new().layer(..).service(channel)` does:
+//! use tower_layer::Layer;
+//! let channel = RetryLayer::new(policy)
+//!     .classify_ok()
+//!     .with_timeout(Duration::from_secs(1))
+//!     .layer(channel);
 //! // `GreeterClient::new(channel)`: every call retried by the gRPC rules.
 //! # let _ = channel; Ok(()) }
 //! ```
