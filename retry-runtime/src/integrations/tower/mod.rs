@@ -18,23 +18,22 @@
 //! service's error, a refusal (breaker, throttle) and a cut-off attempt are a [`BoxError`]
 //! (as tower's own `timeout` and `buffer` layers answer).
 //!
-#![cfg_attr(all(feature = "tokio", feature = "tonic"), doc = "```no_run")]
-#![cfg_attr(not(all(feature = "tokio", feature = "tonic")), doc = "```ignore")]
-//! use retry_runtime::tower::RetryLayer;
+//! ```
+//! use retry_runtime::tower::{ResponsesClassified, Retry, RetryLayer};
 //! use retry_runtime::Policy;
 //! use std::time::Duration;
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
-//! let policy = Policy::new().with_attempts(4).with_deadline(Duration::from_secs(5));
-//! // As `tower::ServiceBuilder::new().layer(..).service(channel)` does:
 //! use tower_layer::Layer;
-//! let channel = RetryLayer::new(policy)
-//!     .classify_ok()
-//!     .with_timeout(Duration::from_secs(1))
-//!     .layer(channel);
-//! // `GreeterClient::new(channel)`: every call retried by the gRPC rules.
-//! # let _ = channel; Ok(()) }
+//!
+//! /// A tonic `Channel`, a hyper-util `Client`, any service: retried by the gRPC and HTTP rules.
+//! fn with_retries<S>(channel: S) -> Retry<S, ResponsesClassified> {
+//!     let policy = Policy::new().with_attempts(4).with_deadline(Duration::from_secs(5));
+//!     // As `tower::ServiceBuilder::new().layer(..).service(channel)` does:
+//!     RetryLayer::new(policy)
+//!         .classify_ok()
+//!         .with_timeout(Duration::from_secs(1))
+//!         .layer(channel)
+//! }
+//! # let _ = with_retries(());
 //! ```
 //!
 //! [`tower`]: https://docs.rs/tower
