@@ -116,6 +116,33 @@ impl<T, E> RetryResult for Result<T, E> {
     }
 }
 
+/// `hedge = …`: copies of the call run at once, so each by-value argument is cloned for each
+/// copy.
+#[diagnostic::on_unimplemented(
+    message = "`hedge` runs copies of the call at once, each with its own copy of this argument, but `{Self}` is not `Clone`",
+    label = "taken by value here, so every copy of the call needs its own",
+    note = "take the argument by reference (`&{Self}`), make `{Self}` `Clone`, or share it (`Arc<{Self}>`); for a generic or `impl Trait` argument, add a `Clone` bound"
+)]
+pub trait CloneForHedge: Sized {
+    /// A fresh copy for one copy of the call.
+    fn __hedge_clone(&self) -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone> CloneForHedge for T {
+    #[inline(always)]
+    fn __hedge_clone(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// One copy of a hedged call: the body's future, with its output named by the function's
+/// return type (so that `?` in the body knows its target).
+#[inline(always)]
+pub fn hedged_attempt<R, F: core::future::Future<Output = R>>(future: F) -> F {
+    future
+}
+
 /// `timeout = "…"` turns a cut-off into the function's own error type.
 #[diagnostic::on_unimplemented(
     message = "`#[retry(timeout = ...)]` needs `{Self}` to implement `From<retry_runtime::TimedOut>`",

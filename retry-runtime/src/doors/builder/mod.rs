@@ -17,6 +17,7 @@ use crate::{
     RetryBudget, RetryInfo, Throttled,
 };
 
+mod attribute;
 mod fallback;
 mod future;
 mod gate;
