@@ -294,6 +294,8 @@ pub struct Args {
     pub rate_limiter: Option<Spanned<Expr>>,
     pub sleeper: Option<Spanned<Expr>>,
     pub fallback: Option<Spanned<Expr>>,
+    pub hedge: Option<Spanned<Hedge>>,
+    pub hedges: Option<Spanned<Number>>,
     pub policy: Option<Spanned<Expr>>,
     pub name: Option<Spanned<LitStr>>,
     pub krate: Option<Spanned<syn::Path>>,
@@ -312,6 +314,13 @@ impl Timeout {
             Timeout::Expr(expr) => expr.span(),
         }
     }
+}
+
+/// `hedge = "150ms"` (a fixed delay, checked later) or `hedge = p95` (a percentile word, checked
+/// later).
+pub enum Hedge {
+    Delay(LitStr),
+    Percentile(Ident),
 }
 
 /// `on = PATTERN` or `unless = PATTERN`, with an optional `if` guard.
@@ -371,6 +380,8 @@ fn skip_to_comma(input: ParseStream) {
 
 /// What `attempts = …` takes, for its errors.
 const ATTEMPTS_EXPECTED: &str = "an integer literal such as `attempts = 3`";
+/// What `hedges = …` takes, for its errors.
+const HEDGES_EXPECTED: &str = "an integer literal such as `hedges = 1`";
 /// What `factor = …` takes, for its errors.
 const FACTOR_EXPECTED: &str = "a number such as `factor = 2.0`";
 
@@ -407,6 +418,8 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
         Key::RateLimiter => out.set_rate_limiter(key, input.parse()?),
         Key::Sleeper => out.set_sleeper(key, input.parse()?),
         Key::Fallback => out.set_fallback(key, input.parse()?),
+        Key::Hedge => out.set_hedge(key, hedge(input)?),
+        Key::Hedges => out.set_hedges(key, number(input, HEDGES_EXPECTED)?),
         Key::Policy => out.set_policy(key, input.parse()?),
         Key::Name => out.set_name(key, name_lit(input)?),
         Key::Crate => {
@@ -625,6 +638,19 @@ impl Args {
         set_once(&mut self.fallback, key, expr, span)
     }
 
+    fn set_hedge(&mut self, key: &Ident, hedge: Hedge) -> syn::Result<()> {
+        let span = match &hedge {
+            Hedge::Delay(lit) => lit.span(),
+            Hedge::Percentile(ident) => ident.span(),
+        };
+        set_once(&mut self.hedge, key, hedge, span)
+    }
+
+    fn set_hedges(&mut self, key: &Ident, value: Number) -> syn::Result<()> {
+        let span = value.lit.span();
+        set_once(&mut self.hedges, key, value, span)
+    }
+
     fn set_policy(&mut self, key: &Ident, expr: Expr) -> syn::Result<()> {
         let span = expr.span();
         set_once(&mut self.policy, key, expr, span)
@@ -740,6 +766,29 @@ fn timeout(input: ParseStream) -> syn::Result<Timeout> {
         ));
     }
     Ok(Timeout::Expr(Box::new(input.parse()?)))
+}
+
+/// `hedge = "150ms"` or `hedge = p95`; anything else is an error saying which two forms it takes.
+fn hedge(input: ParseStream) -> syn::Result<Hedge> {
+    if input.peek(LitStr) {
+        return Ok(Hedge::Delay(input.parse()?));
+    }
+    let value: Expr = input.parse()?;
+    if let Expr::Path(path) = &value {
+        if let (None, true, Some(ident)) =
+            (&path.qself, path.attrs.is_empty(), path.path.get_ident())
+        {
+            return Ok(Hedge::Percentile(ident.clone()));
+        }
+    }
+    Err(syn::Error::new_spanned(
+        &value,
+        format!(
+            "{}, found `{}`",
+            crate::vocab::HEDGE_EXPECTED,
+            shown(&value)
+        ),
+    ))
 }
 
 /// `PATTERN` or `PATTERN if GUARD`.

@@ -18,6 +18,8 @@ use crate::tokens::{last_span, respan};
 use crate::valid::{Config, KeyPolicy, PolicySource, TimeoutValue};
 use crate::vocab::JitterKind;
 
+mod hedge;
+
 /// The generated identifiers. Locals use `Span::mixed_site()`, so the user's code can neither
 /// see nor shadow them.
 struct Names {
@@ -834,6 +836,10 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
         delay,
         ..
     } = &ctx.names;
+    if let Some(hedge) = &config.hedge {
+        let body = hedge::hedged_body(&ctx, hedge);
+        return item_with_body(plan, wrap_async_block(plan, body));
+    }
     let annotation = plan.ret.as_ref().map(|ty| quote!(: #ty));
     let attempt = attempt_runner(&ctx);
     let (pacing, gate) = (Pacing(&ctx), Gate(&ctx));
@@ -895,9 +901,12 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
             }
         }
     };
-    let body = wrap_async_block(plan, body);
-    // The body's braces keep their span, so that lints and suggestions about the function
-    // point at the user's code rather than at the attribute.
+    item_with_body(plan, wrap_async_block(plan, body))
+}
+
+/// The function with its new body. The body's braces keep their span, so that lints and
+/// suggestions about the function point at the user's code rather than at the attribute.
+fn item_with_body(plan: &Plan, body: TokenStream) -> TokenStream {
     let mut block = Group::new(proc_macro2::Delimiter::Brace, body);
     block.set_span(plan.brace);
     let attrs = &plan.attrs;

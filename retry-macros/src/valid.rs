@@ -8,11 +8,13 @@ use syn::{Expr, FnArg, Ident, Lit, LitStr, ReturnType, Type};
 use crate::duration::{self, Dur, DurationError};
 use crate::errors::Errors;
 use crate::parse::{
-    async_trait_body, future_output, returned_async_block, Args, Filter, ItemFn, Number, Spanned,
-    Timeout,
+    async_trait_body, future_output, returned_async_block, Args, Filter, Hedge, ItemFn, Number,
+    Spanned, Timeout,
 };
 use crate::tokens::{borrowed_lifetimes, first_mut_reference, mentions_ident, shown};
-use crate::vocab::{closest, list, BackoffKind, Choice, JitterKind, Key};
+use crate::vocab::{
+    closest, list, percentile, BackoffKind, Choice, JitterKind, Key, HEDGE_EXPECTED,
+};
 
 /// Where the policy comes from.
 pub enum PolicySource {
@@ -45,6 +47,24 @@ pub enum TimeoutValue {
     Literal(Dur),
     /// Evaluated once per call (`timeout = self.config.timeout`).
     Expr(Box<Expr>),
+}
+
+/// `hedge = …` with `hedges = …`: copies of the call sent while the first is out.
+pub struct HedgeConfig {
+    pub delay: HedgeDelay,
+    /// Extra copies, at least 1.
+    pub copies: u32,
+    /// The `hedge` key's span.
+    pub key: Span,
+}
+
+/// When the next copy goes out.
+#[derive(Clone, Copy)]
+pub enum HedgeDelay {
+    /// A fixed delay (`"0ms"`: all at once).
+    Fixed(Dur),
+    /// A percentile of the function's own latencies, in thousandths (`p95` is 950).
+    Percentile(u32),
 }
 
 /// The validated configuration handed to code generation.
@@ -85,6 +105,8 @@ pub struct Config {
     pub sleeper: Option<Expr>,
     /// `fallback = …`: answers the final error.
     pub fallback: Option<Expr>,
+    /// `hedge = …` and `hedges = …`: the call runs on the async builder, copies concurrently.
+    pub hedge: Option<HedgeConfig>,
     /// `name = "…"`: the call's name in events and metrics (non-empty); `None` for the
     /// function's path.
     pub name: Option<LitStr>,
@@ -107,13 +129,14 @@ impl Args {
         let keys = self.policy_keys(errors);
         self.check_policy_rules(&keys, errors);
         let timeout = self.timeout(shape, errors);
+        let hedge = self.hedge(func, shape, errors);
         self.check_idempotency_key(errors);
         self.check_filters(errors);
         self.check_name(errors);
         if !errors.is_empty() {
             return None;
         }
-        Some(self.into_config(keys, timeout))
+        Some(self.into_config(keys, timeout, hedge))
     }
 
     /// `attempts`, `base`, `max`, `factor`, `backoff`, `jitter`, `deadline`, `max_hint`, each
@@ -222,6 +245,76 @@ impl Args {
         value.map(|value| (value, arg.key))
     }
 
+    /// `hedge` and `hedges`: the delay (or percentile), the count of copies, and what a hedged
+    /// call cannot have: a plain `fn`, the retry schedule's keys, `&mut` arguments.
+    fn hedge(
+        &self,
+        func: &ItemFn,
+        shape: Option<Shape>,
+        errors: &mut Errors,
+    ) -> Option<HedgeConfig> {
+        let copies = self.hedges.as_ref().and_then(|arg| arg.hedges(errors));
+        let Some(arg) = &self.hedge else {
+            if let Some(hedges) = &self.hedges {
+                errors.push(
+                    hedges.key,
+                    "`hedges` counts the copies `hedge` sends: add `hedge = \"150ms\"` (or `hedge = p95`), or remove `hedges`",
+                );
+            }
+            return None;
+        };
+        let delay = match &arg.value {
+            Hedge::Delay(lit) => check_duration(lit, Key::Hedge, errors).map(HedgeDelay::Fixed),
+            Hedge::Percentile(word) => {
+                let found = percentile(&word.to_string()).map(HedgeDelay::Percentile);
+                if found.is_none() {
+                    errors.push(arg.span, format!("{HEDGE_EXPECTED}, found `{word}`"));
+                }
+                found
+            }
+        };
+        if shape.is_some_and(|shape| !shape.is_async) {
+            errors.push(
+                arg.key,
+                "`hedge` needs an `async fn`: its copies run concurrently; make the function `async` or remove `hedge`",
+            );
+        }
+        self.check_no_schedule_beside_hedge(errors);
+        check_hedged_arguments(func, errors);
+        Some(HedgeConfig {
+            delay: delay?,
+            copies: copies.unwrap_or(1),
+            key: arg.key,
+        })
+    }
+
+    /// With `hedge`, the retry schedule's keys contradict it: errors at each, naming both.
+    fn check_no_schedule_beside_hedge(&self, errors: &mut Errors) {
+        let counted = "copies are counted by `hedges`";
+        let spaced = "the delay between copies is `hedge`'s";
+        let keys = [
+            (
+                Key::Attempts,
+                self.attempts.as_ref().map(|a| a.key),
+                counted,
+            ),
+            (Key::Base, self.base.as_ref().map(|a| a.key), spaced),
+            (Key::Max, self.max.as_ref().map(|a| a.key), spaced),
+            (Key::Factor, self.factor.as_ref().map(|a| a.key), spaced),
+            (Key::Backoff, self.backoff.as_ref().map(|a| a.key), spaced),
+            (Key::Jitter, self.jitter.as_ref().map(|a| a.key), spaced),
+        ];
+        for (key, span, why) in keys {
+            if let Some(span) = span {
+                let name = key.name();
+                errors.push(
+                    span,
+                    format!("`{name}` cannot be combined with `hedge`: {why}; remove `{name}`"),
+                );
+            }
+        }
+    }
+
     /// `idempotency_key` is read through the attempt context, so it needs `context`.
     fn check_idempotency_key(&self, errors: &mut Errors) {
         if let (Some(key), None) = (&self.idempotency_key, &self.context) {
@@ -256,7 +349,12 @@ impl Args {
     }
 
     /// The checked arguments as the [`Config`].
-    fn into_config(self, keys: KeyPolicy, timeout: Option<(TimeoutValue, Span)>) -> Config {
+    fn into_config(
+        self,
+        keys: KeyPolicy,
+        timeout: Option<(TimeoutValue, Span)>,
+        hedge: Option<HedgeConfig>,
+    ) -> Config {
         let krate = match self.krate {
             Some(krate) => krate.value,
             None => syn::parse_quote!(::retry_runtime),
@@ -288,6 +386,7 @@ impl Args {
             rate_limiter: self.rate_limiter.map(|l| l.value),
             sleeper: self.sleeper.map(|s| s.value),
             fallback: self.fallback.map(|f| f.value),
+            hedge,
             name: self.name.map(|n| n.value),
         }
     }
@@ -366,6 +465,43 @@ impl Spanned<Number> {
                     span,
                     format!(
                         "`attempts = {}` does not fit in a `u32`; the largest accepted value is {}",
+                        int.base10_digits(),
+                        u32::MAX
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `hedges`: a whole number from 1 to `u32::MAX`.
+    fn hedges(&self, errors: &mut Errors) -> Option<u32> {
+        let why = "`hedges` counts the extra copies, so it must be a whole number of at least 1, such as `hedges = 1`";
+        let Lit::Int(int) = &self.value.lit else {
+            errors.push(
+                self.span,
+                format!("{why}, found `{}`", shown(&self.value.lit)),
+            );
+            return None;
+        };
+        if self.value.negative() {
+            errors.add(syn::Error::new_spanned(
+                self.value.tokens(),
+                format!("{why}, found `-{}`", int.base10_digits()),
+            ));
+            return None;
+        }
+        match int.base10_parse::<u32>() {
+            Ok(0) => {
+                errors.push(self.span, format!("{why}; remove `hedge` to send no copy"));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(
+                    self.span,
+                    format!(
+                        "`hedges = {}` does not fit in a `u32`; the largest accepted value is {}",
                         int.base10_digits(),
                         u32::MAX
                     ),
@@ -458,6 +594,38 @@ fn check_duration(lit: &LitStr, key: Key, errors: &mut Errors) -> Option<Dur> {
     };
     errors.push(lit.span(), message);
     None
+}
+
+/// Under `hedge` copies of the call run at once, each with its own arguments: a `&mut`
+/// argument (or `&mut self`) cannot be lent to all of them. An error at each.
+fn check_hedged_arguments(func: &ItemFn, errors: &mut Errors) {
+    let why = "`hedge` runs copies of the call at once, so each needs its own arguments";
+    for input in &func.sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                let lends_mut = matches!(
+                    &receiver.kind,
+                    syn::ReceiverKind::Reference(_, _, Some(_))
+                ) || matches!(&receiver.kind, syn::ReceiverKind::Typed(_, ty) if mut_reference_in(ty).is_some());
+                if lends_mut {
+                    errors.add(syn::Error::new_spanned(
+                        receiver,
+                        format!("{why}, but `self` is `&mut`: take `&self`, or share the state it changes (`Arc<Mutex<_>>`)"),
+                    ));
+                }
+            }
+            FnArg::Typed(arg) if mut_reference_in(&arg.ty).is_some() => {
+                errors.add(syn::Error::new_spanned(
+                    arg,
+                    format!(
+                        "{why}, but `{}` is `&mut`: take `&` or an owned `Clone` value, or share it (`Arc<Mutex<_>>`)",
+                        shown(&arg.pat)
+                    ),
+                ));
+            }
+            FnArg::Typed(_) => {}
+        }
+    }
 }
 
 /// What the item is, as far as validation needs to know.

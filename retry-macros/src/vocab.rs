@@ -30,6 +30,8 @@ pub enum Key {
     RateLimiter,
     Sleeper,
     Fallback,
+    Hedge,
+    Hedges,
     Policy,
     Name,
     Crate,
@@ -37,7 +39,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 27] = [
+    pub const ALL: [Key; 29] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -62,6 +64,8 @@ impl Key {
         Key::RateLimiter,
         Key::Sleeper,
         Key::Fallback,
+        Key::Hedge,
+        Key::Hedges,
         Key::Policy,
         Key::Name,
         Key::Crate,
@@ -94,6 +98,8 @@ impl Key {
             Key::RateLimiter => "rate_limiter",
             Key::Sleeper => "sleeper",
             Key::Fallback => "fallback",
+            Key::Hedge => "hedge",
+            Key::Hedges => "hedges",
             Key::Policy => "policy",
             Key::Name => "name",
             Key::Crate => "crate",
@@ -123,6 +129,8 @@ impl Key {
             Key::RateLimiter => "MY_LIMITER",
             Key::Sleeper => "SmolSleeper",
             Key::Fallback => "|e| Ok(cached())",
+            Key::Hedge => "\"150ms\"",
+            Key::Hedges => "1",
             Key::Policy => "MY_POLICY",
             Key::Name => "\"provider-a\"",
             Key::Crate => "\"::retry_runtime\"",
@@ -155,6 +163,8 @@ impl Key {
             | Key::RateLimiter
             | Key::Sleeper
             | Key::Fallback
+            | Key::Hedge
+            | Key::Hedges
             | Key::Policy
             | Key::Name
             | Key::Crate => Arity::Value,
@@ -318,6 +328,27 @@ impl Choice for JitterKind {
     }
 }
 
+/// What `hedge = …` takes, for its errors.
+pub const HEDGE_EXPECTED: &str =
+    "expected a duration such as `\"150ms\"` or a percentile such as `p95` (`p1` to `p99`, or `p99_9`)";
+
+/// The percentile a `hedge = pNN` word names, in thousandths: `p95` is 950, `p99_9` (or
+/// `p999`) is 999; `None` for any other word.
+pub fn percentile(word: &str) -> Option<u32> {
+    if word == "p99_9" || word == "p999" {
+        return Some(999);
+    }
+    let digits = word.strip_prefix('p')?;
+    if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() == 2 && digits.starts_with('0') {
+        return None;
+    }
+    let n: u32 = digits.parse().ok()?;
+    (1..=99).contains(&n).then_some(n * 10)
+}
+
 /// `a`, `b`, `c` for error messages.
 pub fn list(items: &[&str]) -> String {
     items
@@ -386,6 +417,18 @@ mod tests {
             .filter(|kind| kind.takes_factor())
             .collect();
         assert_eq!(with_factor, [BackoffKind::Exponential]);
+    }
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(percentile("p95"), Some(950));
+        assert_eq!(percentile("p1"), Some(10));
+        assert_eq!(percentile("p99"), Some(990));
+        assert_eq!(percentile("p99_9"), Some(999));
+        assert_eq!(percentile("p999"), Some(999));
+        for bad in ["p0", "p100", "p", "p05", "q95", "p9_5", "p95ms", "p99_99"] {
+            assert_eq!(percentile(bad), None, "{bad}");
+        }
     }
 
     #[test]
