@@ -143,6 +143,7 @@ pub use guard::breaker::{
     BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition,
 };
 pub use guard::budget::RetryBudget;
+pub use guard::latencies::Latencies;
 pub use guard::rate_limiter::RateLimiter;
 pub use guard::throttle::{AdaptiveThrottle, Throttled};
 pub use policy::backoff::Backoff;

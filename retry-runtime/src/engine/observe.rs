@@ -89,6 +89,20 @@ impl<'a> Site<'a> {
         }
     }
 
+    /// Copy number `copy` of a hedged call is about to go out: counted apart from retries,
+    /// with its event.
+    #[cold]
+    pub(crate) fn hedged(&self, copy: u32) {
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = self.handles() {
+            handles.hedges.increment(1);
+        }
+        #[cfg(feature = "tracing")]
+        tracing::info!(function = %self.name, attempt = copy, "sending a hedged copy");
+        #[cfg(not(feature = "tracing"))]
+        let _ = copy;
+    }
+
     /// The call gave up for `reason` after `attempts` attempts that reached the operation.
     #[cold]
     pub(crate) fn gave_up(&self, reason: GiveUp, attempts: u32) {
@@ -143,6 +157,7 @@ pub struct FunctionMetrics {
     gave_up: metrics::Counter,
     attempts: metrics::Counter,
     retries: metrics::Counter,
+    hedges: metrics::Counter,
     refused: metrics::Counter,
     per_call: metrics::Histogram,
 }
@@ -158,6 +173,7 @@ impl FunctionMetrics {
             gave_up: metrics::counter!("retry_calls_total", "function" => f.clone(), "outcome" => "gave_up"),
             attempts: metrics::counter!("retry_attempts_total", "function" => f.clone()),
             retries: metrics::counter!("retry_retries_total", "function" => f.clone()),
+            hedges: metrics::counter!("retry_hedges_total", "function" => f.clone()),
             refused: metrics::counter!("retry_refused_total", "function" => f.clone()),
             per_call: metrics::histogram!("retry_attempts_per_call", "function" => f),
             function,

@@ -223,6 +223,11 @@ impl<M: Memory> Step<M> {
         self.turn(policy, Guards::NONE, None, judged, &Site::new(&""), ())
     }
 
+    /// One more copy of a hedged call goes out: the attempt number moves on.
+    pub(crate) fn count_copy(&mut self) {
+        self.attempt = self.attempt.saturating_add(1);
+    }
+
     /// What the caller-driven [`Schedule`](crate::Schedule) remembers.
     pub(crate) fn memory_mut(&mut self) -> &mut M {
         &mut self.memory

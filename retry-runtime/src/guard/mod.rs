@@ -5,5 +5,6 @@
 
 pub(crate) mod breaker;
 pub(crate) mod budget;
+pub(crate) mod latencies;
 pub(crate) mod rate_limiter;
 pub(crate) mod throttle;

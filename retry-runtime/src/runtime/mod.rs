@@ -42,7 +42,7 @@
 use core::future::Future;
 use core::time::Duration;
 
-mod clock;
+pub(crate) mod clock;
 #[cfg(feature = "embassy")]
 mod embassy;
 #[cfg(feature = "smol")]

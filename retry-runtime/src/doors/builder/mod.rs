@@ -21,6 +21,8 @@ mod attribute;
 mod fallback;
 mod future;
 mod gate;
+#[cfg(feature = "std")]
+mod hedge;
 mod hooks;
 mod judge;
 mod settle;
@@ -29,6 +31,8 @@ use fallback::ready_now;
 pub use fallback::{Fallback, FallbackAsync, FallbackOutcome, NoFallback, Recover};
 pub use future::{CutOff, CutOffAt, Limit, RecoverFor, RetryFuture};
 pub use gate::{Gate, Guarded, NoBreaker, Refusal};
+#[cfg(feature = "std")]
+pub use hedge::{Alternate, HedgeCopy, HedgeFuture, HedgeWith, Hedged, SameOp};
 pub use hooks::{Hook, NoHook, OnRetry};
 pub use hooks::{NoTimeout, Timeout};
 pub use judge::{Classified, ClassifiedOk, Errors, Judge, Paced, Until, When};

@@ -30,7 +30,7 @@ pub(super) fn refused<T, E, M: Memory>(
 /// judge's description ([`Judge::describe`]: the `Display` of this crate's error types and a
 /// response's status under `.classify()` / `.classify_ok()`, else whether it was an error or a
 /// value), never a type name or a `Debug` dump.
-struct OutcomeText<'a, J, T, E>(&'a J, &'a Result<T, E>);
+pub(super) struct OutcomeText<'a, J, T, E>(pub(super) &'a J, pub(super) &'a Result<T, E>);
 
 impl<J: Judge<T, E>, T, E> core::fmt::Display for OutcomeText<'_, J, T, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -55,14 +55,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>, J: Judge<T, E>>(
     outcome: &Result<T, E>,
     clock: impl Clock,
 ) -> Settled {
-    let verdict = judge.judge(outcome);
-    let judged = match outcome {
-        Err(_) => Judged::error(verdict),
-        Ok(value) => {
-            let transient = verdict != Verdict::Accept && judge.value_transient(value);
-            Judged::new(verdict, transient, true)
-        }
-    };
+    let judged = judgment(judge, outcome);
     let guards = judge.pace(guards);
     if judged.is_accepted() {
         step.accepted(guards, G::permit(permit), site, clock);
@@ -81,6 +74,19 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>, J: Judge<T, E>>(
         outcome,
         clock,
     )
+}
+
+/// The judge's verdict on an outcome, with whether it says the service is in trouble.
+#[inline(always)]
+pub(super) fn judgment<T, E, J: Judge<T, E>>(judge: &J, outcome: &Result<T, E>) -> Judged {
+    let verdict = judge.judge(outcome);
+    match outcome {
+        Err(_) => Judged::error(verdict),
+        Ok(value) => {
+            let transient = verdict != Verdict::Accept && judge.value_transient(value);
+            Judged::new(verdict, transient, true)
+        }
+    }
 }
 
 /// The pacing of a builder's first attempt ([`Step::admit`]): the wait before it goes out, or

@@ -1,0 +1,678 @@
+//! Hedged calls on the async builder: [`Retry::hedge`], [`Retry::hedge_at`],
+//! [`Retry::hedge_at_percentile`] and [`Hedged::hedge_with`], and the future that races the
+//! copies ([`HedgeFuture`]) on the engine's hedge turn.
+
+use core::future::{Future, IntoFuture};
+use core::pin::Pin;
+use core::task::{ready, Context, Poll};
+use core::time::Duration;
+use std::boxed::Box;
+use std::vec::Vec;
+
+use super::settle::{admit, judgment, refused, OutcomeText};
+use super::{CallName, Gate, Hook, Judge, Limit, Recover, RecoverFor, Refusal, Retry};
+use crate::attempt::CallKey;
+use crate::engine::observe::trace_give_up;
+use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
+use crate::runtime::clock::between;
+use crate::runtime::{Sleeper, Stamp};
+use crate::{Attempt, Latencies, Policy, RetryBudget, RetryInfo};
+
+pin_project_lite::pin_project! {
+    /// One copy of a hedged call: the operation's future, or the alternate's
+    /// ([`Hedged::hedge_with`]).
+    pub struct HedgeCopy<P, A> {
+        #[pin]
+        future: Either<P, A>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = EitherProj]
+    enum Either<P, A> {
+        // A copy of the operation.
+        Same { #[pin] future: P },
+        // A copy sent to the alternate operation.
+        Alternate { #[pin] future: A },
+    }
+}
+
+impl<P, A> HedgeCopy<P, A> {
+    /// A copy of the operation.
+    pub fn same(future: P) -> Self {
+        HedgeCopy {
+            future: Either::Same { future },
+        }
+    }
+
+    /// A copy sent to the alternate operation.
+    pub fn alternate(future: A) -> Self {
+        HedgeCopy {
+            future: Either::Alternate { future },
+        }
+    }
+}
+
+impl<P: Future, A: Future<Output = P::Output>> Future for HedgeCopy<P, A> {
+    type Output = P::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<P::Output> {
+        match self.project().future.project() {
+            EitherProj::Same { future } => future.poll(cx),
+            EitherProj::Alternate { future } => future.poll(cx),
+        }
+    }
+}
+
+/// Where a hedged call sends its extra copies: the same operation ([`SameOp`]) or another
+/// ([`HedgeWith`], from [`Hedged::hedge_with`]).
+pub trait Alternate<Op, Fut: Future> {
+    /// The alternate's future.
+    type Future: Future<Output = Fut::Output>;
+    /// An extra copy, for `attempt`.
+    fn hedge(&mut self, op: &mut Op, attempt: Attempt) -> HedgeCopy<Fut, Self::Future>;
+}
+
+/// Extra copies go to the same operation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SameOp;
+
+impl<Op: FnMut(Attempt) -> Fut, Fut: Future> Alternate<Op, Fut> for SameOp {
+    type Future = Fut;
+    fn hedge(&mut self, op: &mut Op, attempt: Attempt) -> HedgeCopy<Fut, Fut> {
+        HedgeCopy::same(op(attempt))
+    }
+}
+
+/// [`Hedged::hedge_with`]: extra copies go to another operation.
+#[derive(Clone, Copy, Debug)]
+pub struct HedgeWith<F>(F);
+
+impl<Op, Fut, F, AltFut> Alternate<Op, Fut> for HedgeWith<F>
+where
+    Fut: Future,
+    F: FnMut(Attempt) -> AltFut,
+    AltFut: Future<Output = Fut::Output>,
+{
+    type Future = AltFut;
+    fn hedge(&mut self, _: &mut Op, attempt: Attempt) -> HedgeCopy<Fut, AltFut> {
+        HedgeCopy::alternate((self.0)(attempt))
+    }
+}
+
+/// A hedged call being configured; `.await` runs it. See [`Retry::hedge`].
+#[must_use = "a hedged call does nothing until it is awaited"]
+pub struct Hedged<'a, Op, J, H, G, Fb, L, N, S, A = SameOp> {
+    retry: Retry<'a, Op, J, H, G, Fb, L, N, S>,
+    hedging: Hedging<'a>,
+    alternate: A,
+}
+
+impl<'a, Op, J, H, G, Fb, L, N, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
+    /// Hedges the call: the first copy goes at once, another every `delay` until `copies`
+    /// extra copies are out (`Duration::ZERO`: all at once). The first acceptable outcome
+    /// wins and the other copies are dropped (cancelled); a copy that fails with a retryable
+    /// outcome sends the next copy at once (after a server's pushback: when its hint says); a
+    /// permanent outcome ends the call with it. **When every copy fails, the call returns the
+    /// primary's (the first copy's) outcome**, to the fallback if one is set.
+    ///
+    /// Copies run at once, so the operation is called once per copy, each call with the
+    /// call's one idempotency key ([`Attempt::idempotency_key`]) and its own attempt number;
+    /// each copy asks the breaker and the throttle, and each extra copy takes a token from
+    /// the budget (none left: no more copies). The policy's deadline bounds when a copy may
+    /// start (and, with `.timeout`, how long each runs); its attempts and backoff are not used.
+    /// Needs the `std` feature (the copies are kept on the heap).
+    ///
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+    /// use retry_runtime::{Attempt, Policy};
+    /// use std::time::Duration;
+    /// use tokio::time::{sleep, Instant};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let start = Instant::now();
+    /// let reply = Policy::new()
+    ///     .retry(|attempt: Attempt| async move {
+    ///         // The first copy is slow; the second, sent after 50 ms, answers in 10.
+    ///         let took = if attempt.attempt() == 1 { 1_000 } else { 10 };
+    ///         sleep(Duration::from_millis(took)).await;
+    ///         Ok::<_, std::io::Error>(attempt.attempt())
+    ///     })
+    ///     .hedge(Duration::from_millis(50), 1)
+    ///     .await;
+    /// assert_eq!(reply.unwrap(), 2);
+    /// assert_eq!(start.elapsed(), Duration::from_millis(60));
+    /// # }
+    /// ```
+    pub fn hedge(self, delay: Duration, copies: u32) -> Hedged<'a, Op, J, H, G, Fb, L, N, S> {
+        self.hedged(Hedging::new(HedgeDelay::After(delay), copies))
+    }
+
+    /// Hedges the call at the `percentile` (`0.0..=1.0`, e.g. `0.95`) of the latencies of its
+    /// accepted copies, kept in `latencies` (a `static`, or a value shared by the calls of
+    /// one site): one extra copy ([`Hedged::copies`] for more), sent once the call has taken
+    /// longer than that percentile. Until `latencies` holds enough samples
+    /// ([`Latencies::with_min_samples`], 20 by default) no copy is sent on a timer. Otherwise
+    /// as [`hedge`](Retry::hedge).
+    pub fn hedge_at(
+        self,
+        latencies: &'a Latencies,
+        percentile: f64,
+    ) -> Hedged<'a, Op, J, H, G, Fb, L, N, S> {
+        self.hedged(Hedging::new(
+            HedgeDelay::Percentile(latencies, percentile),
+            1,
+        ))
+    }
+
+    /// [`hedge_at`](Retry::hedge_at) with a histogram per call site: the place in the source
+    /// that calls this method (one histogram for every call made from there, kept for the
+    /// process's life).
+    #[track_caller]
+    pub fn hedge_at_percentile(self, percentile: f64) -> Hedged<'a, Op, J, H, G, Fb, L, N, S> {
+        let latencies = site_latencies(core::panic::Location::caller());
+        self.hedge_at(latencies, percentile)
+    }
+
+    fn hedged(self, hedging: Hedging<'a>) -> Hedged<'a, Op, J, H, G, Fb, L, N, S> {
+        Hedged {
+            retry: self,
+            hedging,
+            alternate: SameOp,
+        }
+    }
+}
+
+/// The histogram of one call site of [`Retry::hedge_at_percentile`].
+fn site_latencies(site: &'static core::panic::Location<'static>) -> &'static Latencies {
+    use std::sync::Mutex;
+    type Sites = Vec<(&'static core::panic::Location<'static>, &'static Latencies)>;
+    static SITES: Mutex<Sites> = Mutex::new(Vec::new());
+    let mut sites = SITES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, latencies)) = sites.iter().find(|(known, _)| *known == site) {
+        return latencies;
+    }
+    let latencies: &'static Latencies = Box::leak(Box::new(Latencies::new()));
+    sites.push((site, latencies));
+    latencies
+}
+
+impl<'a, Op, J, H, G, Fb, L, N, S, A> Hedged<'a, Op, J, H, G, Fb, L, N, S, A> {
+    /// Sends up to `copies` extra copies (besides the original).
+    pub fn copies(mut self, copies: u32) -> Self {
+        self.hedging = self.hedging.with_copies(copies);
+        self
+    }
+
+    /// Sends the extra copies to `alternate` instead of the operation (a second provider, a
+    /// replica): called with each extra copy's [`Attempt`], its future's output the
+    /// operation's. The first copy always goes to the operation.
+    ///
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+    /// use retry_runtime::{Attempt, Policy};
+    /// use std::time::Duration;
+    ///
+    /// async fn primary(_: Attempt) -> Result<&'static str, std::io::Error> {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     Ok("primary")
+    /// }
+    /// async fn backup(_: Attempt) -> Result<&'static str, std::io::Error> {
+    ///     Ok("backup")
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let reply = Policy::new()
+    ///     .retry(primary)
+    ///     .hedge(Duration::from_millis(200), 1)
+    ///     .hedge_with(backup)
+    ///     .await;
+    /// assert_eq!(reply.unwrap(), "backup");
+    /// # }
+    /// ```
+    pub fn hedge_with<F, AltFut>(
+        self,
+        alternate: F,
+    ) -> Hedged<'a, Op, J, H, G, Fb, L, N, S, HedgeWith<F>>
+    where
+        F: FnMut(Attempt) -> AltFut,
+        AltFut: Future,
+    {
+        Hedged {
+            retry: self.retry,
+            hedging: self.hedging,
+            alternate: HedgeWith(alternate),
+        }
+    }
+}
+
+/// A copy's future as the timeout wraps it.
+type CopyOf<Op, A, Fut> = HedgeCopy<Fut, <A as Alternate<Op, Fut>>::Future>;
+
+/// One copy out: its future, its breaker permit, when it started and its number (1: the
+/// primary).
+struct Copy<C, P> {
+    future: Pin<Box<C>>,
+    permit: Option<P>,
+    started: Stamp,
+    number: u32,
+}
+
+/// What a hedged call keeps while its copies race.
+struct Race<'a, Op, A, Fut, J, H, L, G, N, S>
+where
+    Fut: Future,
+    A: Alternate<Op, Fut>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    S: Sleeper,
+{
+    policy: &'a Policy,
+    op: Op,
+    alternate: A,
+    judge: J,
+    hook: H,
+    limit: L,
+    budget: Option<&'a RetryBudget>,
+    name: N,
+    key: CallKey,
+    gate: G,
+    sleeper: S,
+    hedging: Hedging<'a>,
+    step: Step<StartAndPrevious>,
+    copies: Vec<Copy<L::Attempt, G::Permit>>,
+    // The next copy's timer (the hedge delay, or a server's pushback).
+    timer: Option<Pin<Box<S::Sleep>>>,
+    // The primary's failed outcome (or, until it fails, the latest failed copy's).
+    failed: Option<Fut::Output>,
+    // Why no more copies go out.
+    closed: Option<GiveUp>,
+}
+
+/// How a race ends: a winner, or the outcome of a call that gave up.
+enum Finish<R> {
+    Won(R),
+    GaveUp(R),
+}
+
+/// Where a hedged call is.
+enum Phase<Sl, B> {
+    // The first copy asks the throttle and the rate limiter (only when they are set).
+    Admit,
+    // The first copy waits for its pacing.
+    Paced(Pin<Box<Sl>>),
+    // Copies are out.
+    Racing,
+    // The fallback answers the last outcome.
+    Recovering(Pin<Box<B>>),
+    // The outcome was returned.
+    Finished,
+}
+
+/// The future of an awaited [`Hedged`].
+#[must_use = "futures do nothing unless polled"]
+pub struct HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+where
+    Fut: Future,
+    A: Alternate<Op, Fut>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    Fb: RecoverFor<Fut::Output>,
+    S: Sleeper,
+{
+    race: Race<'a, Op, A, Fut, J, H, L, G, N, S>,
+    fallback: Fb,
+    phase: Phase<S::Sleep, Fb::Future>,
+}
+
+// Everything that needs pinning is boxed.
+impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S> Unpin
+    for HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+where
+    Fut: Future,
+    A: Alternate<Op, Fut>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    Fb: RecoverFor<Fut::Output>,
+    S: Sleeper,
+{
+}
+
+impl<'a, Op, J, H, G, Fb, L, N, S, A, Fut, T, E> IntoFuture
+    for Hedged<'a, Op, J, H, G, Fb, L, N, S, A>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Alternate<Op, Fut>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    Fb: Recover<T, E>,
+    N: CallName,
+    S: Sleeper,
+{
+    type Output = Result<T, E>;
+    type IntoFuture = HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let retry = self.retry;
+        HedgeFuture {
+            race: Race {
+                step: Step::begin_on(retry.policy, true, &retry.sleeper),
+                policy: retry.policy,
+                op: retry.op,
+                alternate: self.alternate,
+                judge: retry.judge,
+                hook: retry.hook,
+                limit: retry.limit,
+                budget: retry.budget,
+                name: retry.name,
+                key: CallKey::new(retry.key),
+                gate: retry.gate,
+                sleeper: retry.sleeper,
+                hedging: self.hedging,
+                copies: Vec::new(),
+                timer: None,
+                failed: None,
+                closed: None,
+            },
+            fallback: retry.fallback,
+            phase: Phase::Admit,
+        }
+    }
+}
+
+impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E> Race<'a, Op, A, Fut, J, H, L, G, N, S>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Alternate<Op, Fut>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    N: CallName,
+    S: Sleeper,
+{
+    /// The first copy's pacing: the wait before it goes out, or the refusal's outcome.
+    fn admit(&self) -> Result<Duration, Result<T, E>> {
+        let guards = Guards::new(self.budget, self.gate.breaker());
+        let site = Site::named(self.name.call_name());
+        admit(
+            &self.step,
+            self.policy,
+            &self.judge,
+            guards,
+            &site,
+            &self.sleeper,
+        )
+    }
+
+    /// The first copy, under the breaker's permit; or the refusal's outcome.
+    fn send_primary(&mut self) -> Result<(), Result<T, E>> {
+        let permit = match self.gate.enter() {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                let site = Site::named(self.name.call_name());
+                return Err(refused(&self.step, refusal, &site));
+            }
+        };
+        let copy = HedgeCopy::same((self.op)(self.key.attempt(1)));
+        self.push(copy, permit);
+        self.arm_or_send();
+        Ok(())
+    }
+
+    /// The next copy, if the breaker and the engine allow one now, then the timer for the one
+    /// after it (copies with a zero delay go at once).
+    fn send_hedge(&mut self) {
+        while self.closed.is_none() {
+            let permit = match self.gate.enter() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    self.closed = Some(GiveUp::BreakerOpen);
+                    return;
+                }
+            };
+            let site = Site::named(self.name.call_name());
+            let guards = self
+                .judge
+                .pace(Guards::new(self.budget, self.gate.breaker()));
+            let leave =
+                self.step
+                    .hedge_leave(self.policy, &self.hedging, guards, &site, &self.sleeper);
+            if let Err(reason) = leave {
+                self.closed = Some(reason);
+                return;
+            }
+            let copy = self
+                .alternate
+                .hedge(&mut self.op, self.key.attempt(self.step.attempt()));
+            self.push(copy, permit);
+            if !self.arm() {
+                return;
+            }
+        }
+    }
+
+    /// After a copy went out: the timer for the next one. `true` when the next goes at once.
+    fn arm(&mut self) -> bool {
+        self.timer = None;
+        if self.step.attempt() > self.hedging.copies() {
+            return false;
+        }
+        match self.hedging.delay() {
+            Some(delay) if delay.is_zero() => true,
+            Some(delay) => {
+                self.timer = Some(Box::pin(crate::engine::sleep(&self.sleeper, delay)));
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn arm_or_send(&mut self) {
+        if self.arm() {
+            self.send_hedge();
+        }
+    }
+
+    /// A copy out, limited by the timeout (and the deadline).
+    fn push(&mut self, copy: CopyOf<Op, A, Fut>, permit: G::Permit) {
+        let (step, policy, sleeper) = (&self.step, self.policy, &self.sleeper);
+        let future = self.limit.wrap(
+            copy,
+            |limit| step.attempt_timeout(policy, limit, sleeper),
+            sleeper,
+        );
+        self.copies.push(Copy {
+            future: Box::pin(future),
+            permit: Some(permit),
+            started: self.sleeper.now(),
+            number: self.step.attempt(),
+        });
+    }
+
+    /// Polls the timer and the copies until one ends the call or all are pending.
+    fn poll_race(&mut self, cx: &mut Context<'_>) -> Poll<Finish<Result<T, E>>> {
+        loop {
+            let mut moved = false;
+            if let Some(timer) = self.timer.as_mut() {
+                if timer.as_mut().poll(cx).is_ready() {
+                    self.timer = None;
+                    self.send_hedge();
+                    moved = true;
+                }
+            }
+            let mut index = 0;
+            while index < self.copies.len() {
+                let Poll::Ready(out) = self.copies[index].future.as_mut().poll(cx) else {
+                    index += 1;
+                    continue;
+                };
+                let copy = self.copies.swap_remove(index);
+                if let Some(finish) = self.judge_copy(copy, L::finish(out)) {
+                    self.copies.clear();
+                    self.timer = None;
+                    return Poll::Ready(finish);
+                }
+                moved = true;
+            }
+            if self.copies.is_empty() && self.timer.is_none() {
+                if let Some(last) = self.all_failed() {
+                    return Poll::Ready(Finish::GaveUp(last));
+                }
+            }
+            if !moved {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// The engine's hedge turn on one copy's outcome: `Some` when it ends the call.
+    fn judge_copy(
+        &mut self,
+        copy: Copy<L::Attempt, G::Permit>,
+        outcome: Result<T, E>,
+    ) -> Option<Finish<Result<T, E>>> {
+        let judged = judgment(&self.judge, &outcome);
+        let judged = if judged.is_accepted() {
+            judged
+        } else {
+            judged.overloaded(J::PACES && self.judge.overloaded(&outcome))
+        };
+        let site = Site::named(self.name.call_name());
+        let permit = G::permit(copy.permit);
+        let guards = self
+            .judge
+            .pace(Guards::new(self.budget, self.gate.breaker()));
+        let turn = self
+            .step
+            .hedge_turn(self.policy, guards, permit, judged, &site, &self.sleeper);
+        match turn {
+            HedgeTurn::Won => {
+                self.hedging
+                    .accepted_after(between(copy.started, self.sleeper.now()));
+                return Some(Finish::Won(outcome));
+            }
+            HedgeTurn::Ended(reason) => {
+                let text = OutcomeText(&self.judge, &outcome);
+                trace_give_up(&site, self.step.attempt(), reason, &text);
+                return Some(Finish::GaveUp(outcome));
+            }
+            HedgeTurn::Next(wait) => {
+                let elapsed = self.step.elapsed(&self.sleeper).unwrap_or_default();
+                self.hook
+                    .call(&outcome, &RetryInfo::new(copy.number, wait, elapsed));
+                if wait.is_zero() {
+                    self.send_hedge();
+                } else if self.closed.is_none() {
+                    self.timer = Some(Box::pin(crate::engine::sleep(&self.sleeper, wait)));
+                }
+            }
+            HedgeTurn::Exhausted(reason) => {
+                self.closed.get_or_insert(reason);
+            }
+        }
+        if copy.number == 1 || self.failed.is_none() {
+            self.failed = Some(outcome);
+        }
+        None
+    }
+
+    /// Every copy failed and none will follow: the primary's outcome, counted as a give-up.
+    #[cold]
+    fn all_failed(&mut self) -> Option<Result<T, E>> {
+        let last = self.failed.take()?;
+        let reason = self.closed.unwrap_or(GiveUp::OutOfAttempts);
+        let site = Site::named(self.name.call_name());
+        let reason = self.step.hedges_over(reason, last.is_ok(), &site);
+        trace_give_up(
+            &site,
+            self.step.attempt(),
+            reason,
+            &OutcomeText(&self.judge, &last),
+        );
+        Some(last)
+    }
+}
+
+impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, T, E> Future
+    for HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Alternate<Op, Fut>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    Fb: Recover<T, E>,
+    N: CallName,
+    S: Sleeper,
+{
+    type Output = Result<T, E>;
+
+    /// Pacing → the first copy → the race (timer, copies, the engine's hedge turn) → the
+    /// winner, or the last outcome to the fallback.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        let this = self.get_mut();
+        loop {
+            let last = match &mut this.phase {
+                Phase::Admit => match this.race.admit() {
+                    Ok(wait) if wait.is_zero() => match this.race.send_primary() {
+                        Ok(()) => {
+                            this.phase = Phase::Racing;
+                            continue;
+                        }
+                        Err(refused) => refused,
+                    },
+                    Ok(wait) => {
+                        let sleep = crate::engine::sleep(&this.race.sleeper, wait);
+                        this.phase = Phase::Paced(Box::pin(sleep));
+                        continue;
+                    }
+                    Err(refused) => refused,
+                },
+                Phase::Paced(sleep) => {
+                    ready!(sleep.as_mut().poll(cx));
+                    match this.race.send_primary() {
+                        Ok(()) => {
+                            this.phase = Phase::Racing;
+                            continue;
+                        }
+                        Err(refused) => refused,
+                    }
+                }
+                Phase::Racing => match ready!(this.race.poll_race(cx)) {
+                    Finish::Won(outcome) => {
+                        this.phase = Phase::Finished;
+                        return Poll::Ready(outcome);
+                    }
+                    Finish::GaveUp(last) => last,
+                },
+                Phase::Recovering(answer) => {
+                    let answer = ready!(answer.as_mut().poll(cx));
+                    this.phase = Phase::Finished;
+                    return Poll::Ready(answer);
+                }
+                // Polled after it returned: nothing more to do.
+                Phase::Finished => return Poll::Pending,
+            };
+            match this.fallback.recover(last) {
+                Ok(answer) => this.phase = Phase::Recovering(Box::pin(answer)),
+                Err(last) => {
+                    this.phase = Phase::Finished;
+                    return Poll::Ready(last);
+                }
+            }
+        }
+    }
+}
