@@ -773,6 +773,14 @@ fn hedge(input: ParseStream) -> syn::Result<Hedge> {
     if input.peek(LitStr) {
         return Ok(Hedge::Delay(input.parse()?));
     }
+    if input.peek(syn::LitInt) || input.peek(syn::LitFloat) {
+        let number: Lit = input.parse()?;
+        let digits = shown(&number);
+        return Err(syn::Error::new_spanned(
+            &number,
+            format!("`hedge` needs a unit: write `hedge = \"{digits}ms\"`, or a percentile such as `hedge = p95`"),
+        ));
+    }
     let value: Expr = input.parse()?;
     if let Expr::Path(path) = &value {
         if let (None, true, Some(ident)) =

@@ -31,8 +31,8 @@ pub use crate::{
 };
 pub use crate::{
     AdaptiveThrottle, Attempt, Backoff, BreakerOpen, CircuitBreaker, Classify, Decision, GiveUp,
-    IdempotencyKey, Jitter, Permit, Policy, RateLimiter, RetryBudget, RetryInfo, Throttled,
-    TimedOut,
+    IdempotencyKey, Jitter, Latencies, Permit, Policy, RateLimiter, RetryBudget, RetryInfo,
+    Throttled, TimedOut,
 };
 #[cfg(feature = "tokio")]
 pub use tokio::time::timeout;
