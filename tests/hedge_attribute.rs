@@ -201,3 +201,133 @@ async fn a_method_with_a_shared_receiver_is_hedged() {
     assert_eq!(client.fetch().await, Ok(0));
     assert_eq!(client.calls.load(Ordering::SeqCst), 2);
 }
+
+/// Every other key beside `hedge`, on the builder method that says the same thing.
+mod every_key {
+    use super::*;
+    use retry_runtime::{
+        AdaptiveThrottle, BreakerOpen, CircuitBreaker, IdempotencyKey, Policy, RateLimiter,
+        RetryBudget, RetryInfo, Throttled, TimedOut,
+    };
+
+    #[derive(Debug, PartialEq)]
+    enum Failure {
+        Busy,
+        #[allow(dead_code)] // only matched, by `unless`
+        Bad,
+        Open,
+        Throttled,
+        TimedOut,
+    }
+
+    impl Classify for Failure {
+        fn classify(&self) -> Decision {
+            match self {
+                Failure::Busy | Failure::TimedOut => Decision::Retry,
+                _ => Decision::Stop,
+            }
+        }
+    }
+    impl From<BreakerOpen> for Failure {
+        fn from(_: BreakerOpen) -> Self {
+            Failure::Open
+        }
+    }
+    impl From<Throttled> for Failure {
+        fn from(_: Throttled) -> Self {
+            Failure::Throttled
+        }
+    }
+    impl From<TimedOut> for Failure {
+        fn from(_: TimedOut) -> Self {
+            Failure::TimedOut
+        }
+    }
+
+    static BUDGET: RetryBudget = RetryBudget::new(10, 0.1);
+    static BREAKER: CircuitBreaker = CircuitBreaker::new();
+    static THROTTLE: AdaptiveThrottle = AdaptiveThrottle::new();
+    static LIMITER: RateLimiter = RateLimiter::new();
+    const POLICY: Policy = Policy::new();
+    static HOOKED: AtomicU32 = AtomicU32::new(0);
+    static KEYS: Mutex<Vec<IdempotencyKey>> = Mutex::new(Vec::new());
+
+    fn hook(_: &Failure, _: &RetryInfo) {
+        HOOKED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[retry(
+        hedge = "20ms",
+        hedges = 2,
+        unless = Failure::Bad,
+        on = Failure::Busy | Failure::TimedOut,
+        when = |e: &Failure| *e != Failure::Open,
+        classify,
+        context = attempt,
+        idempotency_key = IdempotencyKey::from_u128(7),
+        on_retry = hook,
+        budget = BUDGET,
+        breaker = BREAKER,
+        throttle = THROTTLE,
+        rate_limiter = LIMITER,
+        timeout = "50ms",
+        deadline = "1s",
+        max_hint = "5s",
+        name = "every-key",
+        fallback = |_| async { Ok(0) },
+    )]
+    async fn filtered(slow: Duration) -> Result<u32, Failure> {
+        KEYS.lock().unwrap().push(attempt.idempotency_key());
+        sleep(slow).await;
+        match attempt.attempt() {
+            3 => Ok(3),
+            _ => Err(Failure::Busy),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_filters_guards_and_hooks_apply_to_every_copy() {
+        let start = Instant::now();
+        // Copies 1 and 2 fail busy after 5 ms each; copy 3 answers.
+        assert_eq!(filtered(5 * MS).await, Ok(3));
+        assert_eq!(start.elapsed(), 15 * MS);
+        let keys = KEYS.lock().unwrap().clone();
+        assert_eq!(keys, [IdempotencyKey::from_u128(7); 3]);
+        // Every copy was cut off at 50 ms: the fallback answers.
+        assert_eq!(filtered(1000 * MS).await, Ok(0));
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Reply(u32);
+
+    impl Classify for Reply {
+        fn classify(&self) -> Decision {
+            if self.0 > 1 {
+                Decision::Stop
+            } else {
+                Decision::Retry
+            }
+        }
+    }
+
+    #[retry(
+        hedge = "10ms",
+        policy = POLICY,
+        until = |reply: &Reply| reply.0 > 0,
+        classify_ok,
+        on_retry = |outcome: &Result<Reply, Failure>, _: &RetryInfo| assert!(outcome.is_ok()),
+        fallback = |last: Result<Reply, Failure>| async move { last.map(|r| Reply(r.0 + 100)) },
+        sleeper = retry_runtime::runtime::DefaultSleeper {},
+        context = attempt,
+    )]
+    async fn polled() -> Result<Reply, Failure> {
+        Ok(Reply(attempt.attempt().min(1)))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn values_are_judged_and_the_outcome_fallback_answers() {
+        // Both copies give 1, which `classify_ok` retries: the primary's value reaches the
+        // fallback.
+        assert_eq!(polled().await, Ok(Reply(101)));
+    }
+}

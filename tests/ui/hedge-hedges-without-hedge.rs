@@ -1,0 +1,10 @@
+use retry_runtime::retry;
+
+#[retry(hedges = 2)]
+async fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {
+    let _ = fetch();
+}
