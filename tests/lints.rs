@@ -468,3 +468,23 @@ async fn every_filter_and_hook_key() {
     assert_eq!(svc.seen, 3);
     assert_eq!(svc.sync_filtered(), Ok(4));
 }
+
+#[retry(hedge = "1ms", hedges = 2, when = |e: &String| e.contains("failed"), context = attempt)]
+async fn hedged(calls: &AtomicU32, tag: String, (a, b): (u8, u8)) -> Result<String, String> {
+    let n = flaky(calls)?;
+    Ok(format!("{tag}{a}{b}{n}@{}", attempt.attempt()))
+}
+
+#[retry(hedge = p99_9, fallback = |e: String| async move { Err(e) })]
+async fn hedged_at_a_percentile(calls: &AtomicU32) -> Result<u32, String> {
+    flaky(calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedged_calls() {
+    let calls = AtomicU32::new(0);
+    let text = hedged(&calls, String::from("t"), (1, 2)).await.unwrap();
+    assert!(text.starts_with("t12"), "{text}");
+    let calls = AtomicU32::new(1);
+    assert_eq!(hedged_at_a_percentile(&calls).await, Ok(2));
+}

@@ -67,7 +67,9 @@ pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
     };
     let op = operation(ctx);
     let methods = Methods(ctx);
+    let checks = bound_checks(ctx);
     quote! {
+        #checks
         #policy
         #budget
         #sleeper
@@ -79,6 +81,48 @@ pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
             #hedged
             .await
     }
+}
+
+/// What the keys ask of the error type, checked where they are written with the attribute's
+/// own messages (`E: From<TimedOut>` at `timeout`, ...), rather than as one unmet bound of the
+/// whole hedged call.
+fn bound_checks(ctx: &Ctx<'_>) -> TokenStream {
+    let (config, private) = (ctx.config, &ctx.names.private);
+    let Some(ret) = &ctx.plan.ret else {
+        return quote!();
+    };
+    let paced = config.throttle.as_ref().or(config.rate_limiter.as_ref());
+    let checks = [
+        (
+            config.timeout.as_ref().map(|(_, key)| *key),
+            "timed_out",
+            None,
+        ),
+        (
+            config.breaker.as_ref().map(|b| b.span()),
+            "breaker_refused",
+            Some(quote!(#private::BreakerOpen)),
+        ),
+        (
+            paced.map(|p| p.span()),
+            "throttled_refused",
+            Some(quote!(#private::Throttled)),
+        ),
+    ];
+    let mut out = TokenStream::new();
+    for (span, check, input) in checks {
+        if let Some(span) = span {
+            // The function's type is written apart, so that the unmet bound is reported at
+            // the key, where the path is.
+            let path = {
+                let private = respan(private, span);
+                let check = Ident::new(check, span);
+                quote_spanned!(span=> #private::#check)
+            };
+            out.extend(quote!(let _: fn(#input) -> #ret = #path;));
+        }
+    }
+    out
 }
 
 /// The operation each copy runs: its own arguments, then the body in its own `async move`
