@@ -542,6 +542,11 @@ const VOCABULARY: &[&str] = &[
     "policy",
     "name",
     "crate",
+    "hedge",
+    "hedges",
+    "p95",
+    "p99_9",
+    "p100",
     "exponential",
     "constant",
     "linear",
@@ -977,4 +982,185 @@ fn a_returned_borrow_of_a_mut_argument_is_found_by_its_lifetimes() {
     assert!(!flagged(
         quote! { fn f(out: &mut u8, k: &str) -> Result<u8, E> { BODY } }
     ));
+}
+
+// ---- `hedge` and `hedges` ---------------------------------------------------------------------
+
+fn hedged_item() -> TokenStream {
+    quote! {
+        async fn fetch(&self, url: String) -> Result<Page, Error> { self.get(&url, attempt).await }
+    }
+}
+
+/// The Input/Output comment in `render/hedge.rs` is the real expansion of its input.
+#[test]
+fn the_hedged_sample_expansion_is_the_real_one() {
+    let source = include_str!("render/hedge.rs");
+    let start = source.find("// HEDGE-SAMPLE-START").expect("start marker");
+    let end = source.find("// HEDGE-SAMPLE-END").expect("end marker");
+    let sample: String = source[start..end]
+        .lines()
+        .skip(1)
+        .map(|line| line.trim_start().trim_start_matches("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let none = crate::render::Signals {
+        tracing: false,
+        metrics: false,
+    };
+    let args = tokens(r#"hedge = "150ms", hedges = 2, timeout = "1s", context = attempt"#);
+    let expanded = crate::expand::retry_with(args, hedged_item(), none).to_string();
+    let sample_tokens: TokenStream = sample.parse().expect("the sample parses");
+    let expanded_tokens: TokenStream = expanded.parse().expect("the expansion parses");
+    assert_eq!(
+        normalized(expanded_tokens),
+        normalized(sample_tokens),
+        "the sample in render/hedge.rs is stale: regenerate it from this output (then rustfmt it): {expanded}"
+    );
+}
+
+#[test]
+fn a_hedged_function_expands_to_the_builder_not_the_loop() {
+    let out = expand(r#"hedge = "150ms""#, &hedged_item());
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(!out.contains("loop"), "{out}");
+    assert!(out.contains("Policy :: retry (& __RETRY_POLICY"), "{out}");
+    assert!(
+        out.contains(
+            ". hedge (:: core :: time :: Duration :: new (0u64 , 150000000u32) , 1u32) . await"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("HedgeArg :: __hedge_clone (& url)"), "{out}");
+    assert!(!out.contains("RetryArg"), "{out}");
+    assert!(out.contains(". name (\"fetch\")"), "{out}");
+    // The signature is kept.
+    let original: syn::ItemFn = syn::parse2(hedged_item()).unwrap();
+    let text = |t: &dyn ToTokens| t.to_token_stream().to_string();
+    assert_eq!(text(&functions(&out)[0].sig), text(&original.sig));
+
+    let out = expand(r#"hedge = "0ms", hedges = 3"#, &hedged_item());
+    assert!(
+        out.contains("Duration :: new (0u64 , 0u32) , 3u32)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_percentile_hedge_keeps_a_histogram_in_the_function() {
+    for (word, at) in [
+        ("p95", "0.95f64"),
+        ("p1", "0.01f64"),
+        ("p99_9", "0.999f64"),
+        ("p999", "0.999f64"),
+    ] {
+        let out = expand(&format!("hedge = {word}, hedges = 2"), &hedged_item());
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("static __RETRY_LATENCIES : :: retry_runtime :: __private :: Latencies = :: retry_runtime :: __private :: Latencies :: new () ;"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                ". hedge_at (& __RETRY_LATENCIES , {at}) . copies (2u32) . await"
+            )),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn keys_beside_hedge_become_builder_methods() {
+    let item = quote! {
+        async fn fetch(id: u64) -> Result<u64, E> { Ok(id) }
+    };
+    let out = expand(
+        r#"hedge = "10ms", unless = E::Bad, on = E::Busy, when = ok, classify, budget = B, breaker = K, throttle = T, rate_limiter = R, on_retry = hook, context = attempt, idempotency_key = key(), name = "n", timeout = d, sleeper = S, deadline = "1s", max_hint = "5s", fallback = fb"#,
+        &item,
+    );
+    assert!(!out.contains("compile_error"), "{out}");
+    for part in [
+        ". when (move | __retry_err | ! :: core :: matches ! (__retry_err , E :: Bad) && :: core :: matches ! (__retry_err , E :: Busy) && :: retry_runtime :: __private :: check_when (ok , __retry_err))",
+        ". classify ()",
+        ". budget (__retry_budget)",
+        ". breaker (",
+        ". throttle (& T)",
+        ". rate_limiter (& R)",
+        ". on_retry (move | __retry_result , __retry_info |",
+        ". idempotency_key (",
+        ". fallback_async (move | __retry_final |",
+        ". sleeper (__retry_sleeper)",
+        ". name (\"n\")",
+        ". timeout (__retry_timeout)",
+        "with_deadline (:: core :: time :: Duration :: new (1u64 , 0u32))",
+        "with_max_hint (:: core :: time :: Duration :: new (5u64 , 0u32))",
+        "let attempt = & __retry_attempt ;",
+    ] {
+        assert!(out.contains(part), "missing `{part}` in {out}");
+    }
+    // Under `until` or `classify_ok` the fallback answers the whole outcome.
+    let out = expand(
+        r#"hedge = "10ms", until = done, classify_ok, fallback = fb"#,
+        &item,
+    );
+    for part in [
+        ". until (done)",
+        ". classify_ok ()",
+        ". __fallback_outcome_async (",
+    ] {
+        assert!(out.contains(part), "missing `{part}` in {out}");
+    }
+    // A runtime policy carries the deadline.
+    let out = expand(r#"hedge = "10ms", policy = POLICY"#, &item);
+    assert!(out.contains("Policy :: retry (& __retry_policy"), "{out}");
+}
+
+#[test]
+fn hedge_errors_name_the_problem() {
+    let cases: [(&str, &[&str]); 8] = [
+        ("hedges = 2", &["`hedges` counts the copies `hedge` sends: add `hedge = \"150ms\"`"]),
+        ("hedge = p100", &["expected a duration such as `\"150ms\"` or a percentile such as `p95` (`p1` to `p99`, or `p99_9`), found `p100`"]),
+        ("hedge = fast", &["found `fast`"]),
+        ("hedge = 150", &["`hedge` needs a unit: write `hedge = \"150ms\"`"]),
+        ("hedge = \"1 parsec\"", &["parsec"]),
+        ("hedge = \"1ms\", hedges = 0", &["at least 1"]),
+        ("hedge = \"1ms\", hedges = 1.5", &["found `1.5`"]),
+        (
+            "hedge = \"1ms\", attempts = 2, jitter",
+            &[
+                "`attempts` cannot be combined with `hedge`: copies are counted by `hedges`",
+                "`jitter` cannot be combined with `hedge`: the delay between copies is `hedge`'s",
+            ],
+        ),
+    ];
+    let item = quote! { async fn f(id: u64) -> Result<u64, E> { Ok(id) } };
+    for (args, messages) in cases {
+        let out = expand(args, &item);
+        assert!(
+            out.starts_with(&item.to_string()),
+            "original lost for `{args}`: {out}"
+        );
+        for message in messages {
+            let escaped = format!("{message:?}");
+            let escaped = &escaped[1..escaped.len() - 1];
+            assert!(
+                out.contains(escaped),
+                "`{args}`: missing {message} in {out}"
+            );
+        }
+    }
+    // `&mut` arguments and `&mut self`, each at its argument; a plain `fn`.
+    let (_, messages) = checked(r#"hedge = "1ms""#);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].0.contains("but `buf` is `&mut`"),
+        "{messages:?}"
+    );
+    let out = expand(r#"hedge = "1ms""#, &method_item());
+    assert!(out.contains("but `self` is `&mut`"), "{out}");
+    let out = expand(r#"hedge = "1ms""#, &sync_item());
+    assert!(
+        out.contains("`hedge` needs an `async fn`: its copies run concurrently"),
+        "{out}"
+    );
 }

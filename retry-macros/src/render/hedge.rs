@@ -13,26 +13,39 @@ use crate::valid::{HedgeConfig, HedgeDelay, TimeoutValue};
 
 // Input:
 //
-//     #[retry(hedge = "150ms", hedges = 2, timeout = "1s")]
-//     async fn fetch(&self, url: String) -> Result<Page, Error> { BODY }
+//     #[retry(hedge = "150ms", hedges = 2, timeout = "1s", context = attempt)]
+//     async fn fetch(&self, url: String) -> Result<Page, Error> { self.get(&url, attempt).await }
 //
-// Output (with `hedge = p95`, a `static __RETRY_LATENCIES: Latencies` in the body and
-// `.hedge_at(&__RETRY_LATENCIES, 0.95).copies(2)` instead of `.hedge(..)`):
+// Output (with `hedge = p95`, `static __RETRY_LATENCIES: Latencies = Latencies::new();` in the
+// body and `.hedge_at(&__RETRY_LATENCIES, 0.95f64).copies(2u32)` instead of `.hedge(..)`). This
+// comment is the real expansion, checked by `the_hedged_sample_expansion_is_the_real_one`:
 //
+// HEDGE-SAMPLE-START
 //     async fn fetch(&self, url: String) -> Result<Page, Error> {
-//         const __RETRY_POLICY: Policy = Policy::new().with_attempts(3u32);
-//         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
-//         Policy::retry(&__RETRY_POLICY, move |__retry_attempt: Attempt| {
-//             let url = HedgeArg::__hedge_clone(&url);
-//             hedged_attempt::<Result<Page, Error>, _>(async move { BODY })
-//         })
+//         let _: fn() -> Result<Page, Error> = ::retry_runtime::__private::timed_out;
+//         const __RETRY_POLICY: ::retry_runtime::__private::Policy =
+//             ::retry_runtime::__private::Policy::new().with_attempts(3u32);
+//         #[allow(
+//             clippy::redundant_closure_call,
+//             clippy::needless_return,
+//             unreachable_code
+//         )]
+//         ::retry_runtime::__private::Policy::retry(
+//             &__RETRY_POLICY,
+//             move |__retry_attempt: ::retry_runtime::__private::Attempt| {
+//                 let url = ::retry_runtime::__private::HedgeArg::__hedge_clone(&url);
+//                 ::retry_runtime::__private::hedged_attempt::<Result<Page, Error>, _>(async move {
+//                     let attempt = &__retry_attempt;
+//                     self.get(&url, attempt).await
+//                 })
+//             },
+//         )
 //         .name("fetch")
-//         .timeout(Duration::new(1u64, 0u32))
-//         .hedge(Duration::new(0u64, 150000000u32), 2u32)
+//         .timeout(::core::time::Duration::new(1u64, 0u32))
+//         .hedge(::core::time::Duration::new(0u64, 150000000u32), 2u32)
 //         .await
 //     }
-//
-// (every runtime path is `::retry_runtime::__private::…`).
+// HEDGE-SAMPLE-END
 
 /// The body of a hedged function.
 pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
