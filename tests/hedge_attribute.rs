@@ -331,3 +331,19 @@ mod every_key {
         assert_eq!(polled().await, Ok(Reply(101)));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn generic_and_impl_trait_arguments_are_cloned_and_the_future_is_send() {
+    #[retry(hedge = "0ms")]
+    async fn join<T: Clone + std::fmt::Display + Send>(
+        head: T,
+        tail: impl AsRef<str> + Clone + Send,
+    ) -> Result<String, Error> {
+        Ok(format!("{head}{}", tail.as_ref()))
+    }
+
+    fn assert_send<F: Send>(future: F) -> F {
+        future
+    }
+    assert_eq!(assert_send(join(1, "x")).await.as_deref(), Ok("1x"));
+}

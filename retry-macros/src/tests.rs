@@ -1027,7 +1027,7 @@ fn a_hedged_function_expands_to_the_builder_not_the_loop() {
     assert!(out.contains("Policy :: retry (& __RETRY_POLICY"), "{out}");
     assert!(
         out.contains(
-            ". hedge (:: core :: time :: Duration :: new (0u64 , 150000000u32) , 1u32) . await"
+            ". hedge (:: core :: time :: Duration :: new (0u64 , 150000000u32) , 1u32)) . await"
         ),
         "{out}"
     );
@@ -1062,7 +1062,7 @@ fn a_percentile_hedge_keeps_a_histogram_in_the_function() {
         );
         assert!(
             out.contains(&format!(
-                ". hedge_at (& __RETRY_LATENCIES , {at}) . copies (2u32) . await"
+                ". hedge_at (& __RETRY_LATENCIES , {at}) . copies (2u32)) . await"
             )),
             "{out}"
         );

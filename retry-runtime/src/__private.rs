@@ -9,8 +9,9 @@ pub use crate::doors::attribute::{
     breaker_refused, call_fallback, call_on_retry, check_policy, check_until, check_when, classify,
     classify_ok, hedged_attempt, overloaded, throttled_refused, timed_out, Answer, AnswerIsFuture,
     AnswerIsValue, AsyncSleeper, BlockingSleeperArg, CloneForHedge as HedgeArg, DisplayOr,
-    FromBreakerOpen, FromThrottled, FromTimedOut, OutcomeText, RetryClassify, RetryClassifyOk,
-    RetryOverload, RetryResult, Summary, ViaDebug, ViaDisplay, ViaPlaceholder, ViaSummary,
+    FromBreakerOpen, FromThrottled, FromTimedOut, HedgedCall, OutcomeText, RetryClassify,
+    RetryClassifyOk, RetryOverload, RetryResult, Summary, ViaDebug, ViaDisplay, ViaPlaceholder,
+    ViaSummary,
 };
 #[cfg(not(feature = "tokio"))]
 pub use crate::engine::sleep::timeout;

@@ -30,19 +30,21 @@ use crate::valid::{HedgeConfig, HedgeDelay, TimeoutValue};
 //             clippy::needless_return,
 //             unreachable_code
 //         )]
-//         ::retry_runtime::__private::Policy::retry(
-//             &__RETRY_POLICY,
-//             move |__retry_attempt: ::retry_runtime::__private::Attempt| {
-//                 let url = ::retry_runtime::__private::HedgeArg::__hedge_clone(&url);
-//                 ::retry_runtime::__private::hedged_attempt::<Result<Page, Error>, _>(async move {
-//                     let attempt = &__retry_attempt;
-//                     self.get(&url, attempt).await
-//                 })
-//             },
+//         ::retry_runtime::__private::HedgedCall::__retry_hedged(
+//             ::retry_runtime::__private::Policy::retry(
+//                 &__RETRY_POLICY,
+//                 move |__retry_attempt: ::retry_runtime::__private::Attempt| {
+//                     let url = ::retry_runtime::__private::HedgeArg::__hedge_clone(&url);
+//                     ::retry_runtime::__private::hedged_attempt::<Result<Page, Error>, _>(async move {
+//                         let attempt = &__retry_attempt;
+//                         self.get(&url, attempt).await
+//                     })
+//                 },
+//             )
+//             .name("fetch")
+//             .timeout(::core::time::Duration::new(1u64, 0u32))
+//             .hedge(::core::time::Duration::new(0u64, 150000000u32), 2u32),
 //         )
-//         .name("fetch")
-//         .timeout(::core::time::Duration::new(1u64, 0u32))
-//         .hedge(::core::time::Duration::new(0u64, 150000000u32), 2u32)
 //         .await
 //     }
 // HEDGE-SAMPLE-END
@@ -78,9 +80,18 @@ pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
             )
         }
     };
-    let op = operation(ctx);
-    let methods = Methods(ctx);
+    let (op, methods) = (operation(ctx), Methods(ctx));
     let checks = bound_checks(ctx);
+    let chain = quote! {
+        #private::Policy::retry(#policy_ref, #op)
+            #methods
+            #hedged
+    };
+    // Spanned at `hedge`, so that a bound the keys' own checks did not name is reported there.
+    let call = {
+        let private = respan(private, hedge.key);
+        quote_spanned!(hedge.key=> #private::HedgedCall::__retry_hedged(#chain))
+    };
     quote! {
         #checks
         #policy
@@ -89,10 +100,7 @@ pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
         #timeout
         #histogram
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
-        #private::Policy::retry(#policy_ref, #op)
-            #methods
-            #hedged
-            .await
+        #call.await
     }
 }
 
@@ -123,6 +131,33 @@ fn bound_checks(ctx: &Ctx<'_>) -> TokenStream {
         ),
     ];
     let mut out = TokenStream::new();
+    let error = quote!(&<#ret as #private::RetryResult>::Error);
+    let value = quote!(&<#ret as #private::RetryResult>::Ok);
+    let judged = [
+        (
+            config.classify,
+            "classify",
+            &error,
+            quote!(#private::Decision),
+        ),
+        (
+            config.classify_ok,
+            "classify_ok",
+            &value,
+            quote!(#private::Decision),
+        ),
+        (paced.map(|p| p.span()), "overloaded", &error, quote!(bool)),
+    ];
+    for (span, check, input, output) in judged {
+        if let Some(span) = span {
+            let path = {
+                let private = respan(private, span);
+                let check = Ident::new(check, span);
+                quote_spanned!(span=> #private::#check)
+            };
+            out.extend(quote!(let _: fn(#input) -> #output = #path;));
+        }
+    }
     for (span, check, input) in checks {
         if let Some(span) = span {
             // The function's type is written apart, so that the unmet bound is reported at

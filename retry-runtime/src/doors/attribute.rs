@@ -143,6 +143,29 @@ pub fn hedged_attempt<R, F: core::future::Future<Output = R>>(future: F) -> F {
     future
 }
 
+/// The hedged call, awaited. When a key's need is not met (`E: From<TimedOut>` for `timeout`,
+/// `E: Classify` for `classify`, …) the expansion reports it at the key, with the key's own
+/// message; this trait keeps the call's own unmet bound to one line that points there.
+#[diagnostic::on_unimplemented(
+    message = "this hedged call cannot run until the errors above are fixed",
+    label = "each error above names what a key of this call needs"
+)]
+pub trait HedgedCall {
+    /// The running call.
+    type Future: core::future::Future;
+    /// The call, to await.
+    fn __retry_hedged(self) -> Self::Future;
+}
+
+#[diagnostic::do_not_recommend]
+impl<H: core::future::IntoFuture> HedgedCall for H {
+    type Future = H::IntoFuture;
+    #[inline(always)]
+    fn __retry_hedged(self) -> H::IntoFuture {
+        self.into_future()
+    }
+}
+
 /// `timeout = "…"` turns a cut-off into the function's own error type.
 #[diagnostic::on_unimplemented(
     message = "`#[retry(timeout = ...)]` needs `{Self}` to implement `From<retry_runtime::TimedOut>`",
