@@ -435,10 +435,7 @@ where
         while self.closed.is_none() {
             let permit = match self.gate.enter() {
                 Ok(permit) => permit,
-                Err(_) => {
-                    self.closed = Some(GiveUp::BreakerOpen);
-                    return;
-                }
+                Err(_) => return self.close(GiveUp::BreakerOpen),
             };
             let site = Site::named(self.name.call_name());
             let guards = self
@@ -448,8 +445,7 @@ where
                 self.step
                     .hedge_leave(self.policy, &self.hedging, guards, &site, &self.sleeper);
             if let Err(reason) = leave {
-                self.closed = Some(reason);
-                return;
+                return self.close(reason);
             }
             let copy = self
                 .alternate
@@ -459,6 +455,12 @@ where
                 return;
             }
         }
+    }
+
+    /// No more copies go out, for `reason` (the first one given).
+    fn close(&mut self, reason: GiveUp) {
+        self.closed.get_or_insert(reason);
+        self.timer = None;
     }
 
     /// After a copy went out: the timer for the next one. `true` when the next goes at once.
@@ -576,9 +578,7 @@ where
                     self.timer = Some(Box::pin(crate::engine::sleep(&self.sleeper, wait)));
                 }
             }
-            HedgeTurn::Exhausted(reason) => {
-                self.closed.get_or_insert(reason);
-            }
+            HedgeTurn::Exhausted(reason) => self.close(reason),
         }
         if copy.number == 1 || self.failed.is_none() {
             self.failed = Some(outcome);
