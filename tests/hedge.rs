@@ -458,7 +458,7 @@ fn hedged_calls_under_contention_lose_nothing() {
                         let (sent, answered) = (sent.clone(), answered.clone());
                         async move {
                             sent.fetch_add(1, Ordering::SeqCst);
-                            let slow = (call + attempt.attempt()) % 3 == 0;
+                            let slow = (call + attempt.attempt()).is_multiple_of(3);
                             sleep(if slow {
                                 MS * 5
                             } else {
@@ -480,11 +480,11 @@ fn hedged_calls_under_contention_lose_nothing() {
     });
     let (sent, answered) = (sent.load(Ordering::SeqCst), answered.load(Ordering::SeqCst));
     assert!(
-        sent >= 200 && sent <= 250,
+        (200..=250).contains(&sent),
         "{sent} copies for 200 calls and 50 tokens"
     );
     assert!(
-        answered >= 200 && answered <= sent,
+        (200..=sent).contains(&answered),
         "{answered} answered of {sent}"
     );
 }
