@@ -29,6 +29,8 @@ pub(crate) mod guards;
 pub(crate) mod hedge;
 pub(crate) mod memory;
 pub(crate) mod observe;
+#[cfg(feature = "std")]
+pub(crate) mod race;
 pub(crate) mod sleep;
 pub(crate) mod turn;
 pub(crate) mod verdict;

@@ -14,6 +14,7 @@ use super::judge::{judge, OutcomeText, Responses};
 use super::{BoxError, Config, Final, Replay, RetryLayer};
 use crate::builder::{Hook, NoHook};
 use crate::engine::observe::trace_give_up;
+use crate::engine::race::{Copies, Finish, Race};
 use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
 use crate::runtime::clock::between;
 use crate::runtime::{DefaultSleeper, Sleeper, Stamp};
@@ -135,13 +136,40 @@ struct Copy<Svc: Service<Req>, Req, Sl> {
     number: u32,
 }
 
+/// What a hedged call keeps besides its copies.
+struct HedgeCall<Svc, Req: Replay, K, H, S> {
+    config: Config<K, H, S>,
+    hedging: Hedging<'static>,
+    // A service to clone for each copy after the first.
+    spare: Svc,
+    kept: Req::Kept,
+    resend_safe: bool,
+    step: Step<StartAndPrevious>,
+}
+
 /// Where a hedged call is.
-enum Phase<Sl> {
-    Admit,
-    Paced(Pin<Box<Sl>>),
+enum Phase<Svc, Req, Sl> {
+    // The first copy asks the throttle, the rate limiter and the rate-limit headers.
+    Admit {
+        first: Option<(Svc, Req)>,
+    },
+    // The first copy waits for its pacing.
+    Paced {
+        sleep: Pin<Box<Sl>>,
+        first: Option<(Svc, Req)>,
+    },
+    // Copies are out.
     Racing,
+    // The outcome was returned.
     Finished,
 }
+
+/// The race of a call's copies.
+type CopiesOf<Svc, Req, S> = Race<
+    Copy<Svc, Req, <S as Sleeper>::Sleep>,
+    Result<<Svc as Service<Req>>::Response, BoxError>,
+    <S as Sleeper>::Sleep,
+>;
 
 /// The future of a [`Hedge`] call.
 #[must_use = "futures do nothing unless polled"]
@@ -151,19 +179,9 @@ where
     Req: Replay,
     S: Sleeper,
 {
-    config: Config<K, H, S>,
-    hedging: Hedging<'static>,
-    // A ready-to-clone service for the copies after the first.
-    spare: Svc,
-    first: Option<(Svc, Req)>,
-    kept: Req::Kept,
-    resend_safe: bool,
-    step: Step<StartAndPrevious>,
-    copies: Vec<Copy<Svc, Req, S::Sleep>>,
-    timer: Option<Pin<Box<S::Sleep>>>,
-    failed: Option<Result<Svc::Response, BoxError>>,
-    closed: Option<GiveUp>,
-    phase: Phase<S::Sleep>,
+    call: HedgeCall<Svc, Req, K, H, S>,
+    race: CopiesOf<Svc, Req, S>,
+    phase: Phase<Svc, Req, S::Sleep>,
 }
 
 // Everything that needs pinning is boxed.
@@ -181,106 +199,81 @@ where
     fn new(service: Svc, request: Req, config: Config<K, H, S>, hedging: Hedging<'static>) -> Self {
         let (first, kept) = request.keep(config.body_limit);
         HedgeFuture {
-            step: Step::begin_on(&config.policy, true, &config.sleeper),
-            resend_safe: config.non_idempotent || Req::resend_safe(&kept),
-            spare: service.clone(),
-            first: Some((service, first)),
-            kept,
-            config,
-            hedging,
-            copies: Vec::new(),
-            timer: None,
-            failed: None,
-            closed: None,
-            phase: Phase::Admit,
+            call: HedgeCall {
+                step: Step::begin_on(&config.policy, true, &config.sleeper),
+                resend_safe: config.non_idempotent || Req::resend_safe(&kept),
+                spare: service.clone(),
+                kept,
+                config,
+                hedging,
+            },
+            race: Race::new(),
+            phase: Phase::Admit {
+                first: Some((service, first)),
+            },
         }
     }
 
-    fn guards(config: &Config<K, H, S>) -> Guards<'static> {
-        Guards::new(config.budget, config.breaker)
-            .with_throttle(config.throttle)
-            .with_limiter(config.limiter)
-            .with_rate_limits(config.rate_limits)
-    }
-
-    fn site(&self) -> Site<'_> {
-        Site::named(&self.config.name)
-    }
-
-    /// The first copy's pacing, then the breaker: the copy out, or the refusal.
-    fn send_first(&mut self) -> Result<(), BoxError> {
-        let permit = match self.step.enter(self.config.breaker) {
-            Ok(permit) => permit,
-            Err(open) => {
-                let site = Site::named(&self.config.name);
-                self.step.refused(&site);
-                trace_give_up(&site, 0, GiveUp::BreakerOpen, &open);
-                return Err(open.into());
-            }
-        };
-        let Some((service, request)) = self.first.take() else {
+    /// The first copy out and the race started; or the breaker's refusal.
+    fn start(&mut self, first: Option<(Svc, Req)>) -> Result<(), BoxError> {
+        let Some((service, request)) = first else {
             return Err("the request was already sent".into());
         };
-        self.push(service, request, permit);
-        if self.arm() {
-            self.send_copy();
-        }
+        let permit = self.call.enter()?;
+        let first = self.call.copy(service, request, permit);
+        self.race.start(&mut self.call, first);
+        self.phase = Phase::Racing;
         Ok(())
     }
+}
 
-    /// The next copy, if the request can be copied and the breaker and the engine allow one
-    /// now; then the timer for the one after it (zero delay: at once).
-    fn send_copy(&mut self) {
-        while self.closed.is_none() {
-            let Some(request) = Req::again(&self.kept) else {
-                return self.close(GiveUp::OutOfAttempts);
-            };
-            let permit = match self.step.enter(self.config.breaker) {
-                Ok(permit) => permit,
-                Err(_) => return self.close(GiveUp::BreakerOpen),
-            };
-            let (guards, site) = (Self::guards(&self.config), Site::named(&self.config.name));
-            let leave = self.step.hedge_leave(
-                &self.config.policy,
-                &self.hedging,
-                guards,
-                &site,
-                &self.config.sleeper,
-            );
-            if let Err(reason) = leave {
-                return self.close(reason);
-            }
-            self.push(self.spare.clone(), request, permit);
-            if !self.arm() {
-                return;
-            }
-        }
+impl<Svc, Req, K, H, S> HedgeCall<Svc, Req, K, H, S>
+where
+    Svc: Service<Req> + Clone,
+    Svc::Error: Into<BoxError>,
+    Req: Replay,
+    K: Responses<Svc::Response>,
+    H: Hook<Svc::Response, BoxError>,
+    S: Sleeper,
+{
+    fn guards(&self) -> Guards<'static> {
+        let c = &self.config;
+        Guards::new(c.budget, c.breaker)
+            .with_throttle(c.throttle)
+            .with_limiter(c.limiter)
+            .with_rate_limits(c.rate_limits)
     }
 
-    fn close(&mut self, reason: GiveUp) {
-        self.closed.get_or_insert(reason);
-        self.timer = None;
+    /// The first copy's pacing: the wait before it goes out, or the refusal.
+    fn admit(&self) -> Result<Duration, BoxError> {
+        let c = &self.config;
+        self.step
+            .admit(&c.policy, self.guards(), &c.sleeper)
+            .map_err(|throttled| {
+                let site = Site::named(&c.name);
+                self.step.throttled(&site);
+                trace_give_up(&site, 0, GiveUp::Throttled, &throttled);
+                throttled.into()
+            })
     }
 
-    /// After a copy went out: the timer for the next one. `true` when the next goes at once.
-    /// A request not safe to send twice gets no timer.
-    fn arm(&mut self) -> bool {
-        self.timer = None;
-        if !self.resend_safe || self.step.attempt() > self.hedging.copies() {
-            return false;
-        }
-        match self.hedging.delay() {
-            Some(delay) if delay.is_zero() => true,
-            Some(delay) => {
-                self.timer = Some(Box::pin(crate::engine::sleep(&self.config.sleeper, delay)));
-                false
-            }
-            None => false,
-        }
+    /// The breaker's leave for the first copy, or its refusal.
+    fn enter(&self) -> Result<Option<Permit<'static>>, BoxError> {
+        self.step.enter(self.config.breaker).map_err(|open| {
+            let site = Site::named(&self.config.name);
+            self.step.refused(&site);
+            trace_give_up(&site, 0, GiveUp::BreakerOpen, &open);
+            open.into()
+        })
     }
 
-    fn push(&mut self, service: Svc, request: Req, permit: Option<Permit<'static>>) {
-        self.copies.push(Copy {
+    fn copy(
+        &self,
+        service: Svc,
+        request: Req,
+        permit: Option<Permit<'static>>,
+    ) -> Copy<Svc, Req, S::Sleep> {
+        Copy {
             state: CopyState::Readying {
                 service,
                 request: Some(request),
@@ -288,16 +281,50 @@ where
             permit,
             started: self.config.sleeper.now(),
             number: self.step.attempt(),
-        });
+        }
+    }
+}
+
+impl<Svc, Req, K, H, S> Copies for HedgeCall<Svc, Req, K, H, S>
+where
+    Svc: Service<Req> + Clone,
+    Svc::Error: Into<BoxError>,
+    Req: Replay,
+    K: Responses<Svc::Response>,
+    H: Hook<Svc::Response, BoxError>,
+    S: Sleeper,
+{
+    type Copy = Copy<Svc, Req, S::Sleep>;
+    type Outcome = Result<Svc::Response, BoxError>;
+    type Sleep = S::Sleep;
+
+    fn send(&mut self) -> Result<Self::Copy, GiveUp> {
+        let request = Req::again(&self.kept).ok_or(GiveUp::OutOfAttempts)?;
+        let permit = self
+            .step
+            .enter(self.config.breaker)
+            .map_err(|_| GiveUp::BreakerOpen)?;
+        let (guards, site) = (self.guards(), Site::named(&self.config.name));
+        let c = &self.config;
+        self.step
+            .hedge_leave(&c.policy, &self.hedging, guards, &site, &c.sleeper)?;
+        Ok(self.copy(self.spare.clone(), request, permit))
     }
 
-    /// Polls copy `index`: its service's readiness, then its answer.
-    fn poll_copy(
-        &mut self,
-        index: usize,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Svc::Response, BoxError>> {
-        let copy = &mut self.copies[index];
+    /// A request not safe to send twice gets no timer.
+    fn next_delay(&self) -> Option<Duration> {
+        if !self.resend_safe || self.step.attempt() > self.hedging.copies() {
+            return None;
+        }
+        self.hedging.delay()
+    }
+
+    fn sleep(&self, delay: Duration) -> S::Sleep {
+        crate::engine::sleep(&self.config.sleeper, delay)
+    }
+
+    /// The copy's service's readiness, then its answer.
+    fn poll_copy(&mut self, copy: &mut Self::Copy, cx: &mut Context<'_>) -> Poll<Self::Outcome> {
         loop {
             match &mut copy.state {
                 CopyState::Readying { service, request } => {
@@ -325,55 +352,14 @@ where
         }
     }
 
-    /// Polls the timer and the copies until one ends the call or all are pending.
-    fn poll_race(&mut self, cx: &mut Context<'_>) -> Poll<Result<Svc::Response, BoxError>> {
-        loop {
-            let mut moved = false;
-            if let Some(timer) = self.timer.as_mut() {
-                if timer.as_mut().poll(cx).is_ready() {
-                    self.timer = None;
-                    self.send_copy();
-                    moved = true;
-                }
-            }
-            let mut index = 0;
-            while index < self.copies.len() {
-                let Poll::Ready(outcome) = self.poll_copy(index, cx) else {
-                    index += 1;
-                    continue;
-                };
-                let copy = self.copies.swap_remove(index);
-                if let Some(outcome) = self.settle(copy, outcome) {
-                    self.copies.clear();
-                    self.timer = None;
-                    return Poll::Ready(outcome);
-                }
-                moved = true;
-            }
-            if self.copies.is_empty() && self.timer.is_none() {
-                if let Some(last) = self.all_failed() {
-                    return Poll::Ready(last);
-                }
-            }
-            if !moved {
-                return Poll::Pending;
-            }
-        }
-    }
-
-    /// The engine's hedge turn on one copy's outcome: `Some` when it is the call's.
-    fn settle(
-        &mut self,
-        copy: Copy<Svc, Req, S::Sleep>,
-        outcome: Result<Svc::Response, BoxError>,
-    ) -> Option<Result<Svc::Response, BoxError>> {
+    fn settle(&mut self, copy: Self::Copy, outcome: &Self::Outcome) -> (HedgeTurn, bool) {
         let c = &self.config;
-        if let Ok(response) = &outcome {
+        if let Ok(response) = outcome {
             c.responses.seen(response, &c.sleeper);
         }
         let replayable = Req::replayable(&self.kept);
-        let judged = judge(&c.responses, &outcome, replayable, self.resend_safe);
-        let (guards, site) = (Self::guards(c), Site::named(&c.name));
+        let judged = judge(&c.responses, outcome, replayable, self.resend_safe);
+        let (guards, site) = (self.guards(), Site::named(&c.name));
         let turn = self
             .step
             .hedge_turn(&c.policy, guards, copy.permit, judged, &site, &c.sleeper);
@@ -381,42 +367,27 @@ where
             HedgeTurn::Won => {
                 let latency = between(copy.started, c.sleeper.now());
                 self.hedging.accepted_after(latency);
-                return Some(outcome);
             }
             HedgeTurn::Ended(reason) => {
-                let shown = OutcomeText(&c.responses, &outcome);
+                let shown = OutcomeText(&c.responses, outcome);
                 trace_give_up(&site, self.step.attempt(), reason, &shown);
-                return Some(outcome);
             }
             HedgeTurn::Next(wait) => {
                 let elapsed = self.step.elapsed(&c.sleeper).unwrap_or_default();
-                c.hook
-                    .call(&outcome, &RetryInfo::new(copy.number, wait, elapsed));
-                if wait.is_zero() {
-                    self.send_copy();
-                } else if self.closed.is_none() {
-                    let sleep = crate::engine::sleep(&self.config.sleeper, wait);
-                    self.timer = Some(Box::pin(sleep));
-                }
+                let info = RetryInfo::new(copy.number, wait, elapsed);
+                c.hook.call(outcome, &info);
             }
-            HedgeTurn::Exhausted(reason) => self.close(reason),
+            HedgeTurn::Exhausted(_) => {}
         }
-        if copy.number == 1 || self.failed.is_none() {
-            self.failed = Some(outcome);
-        }
-        None
+        (turn, copy.number == 1)
     }
 
-    /// Every copy failed and none will follow: the first copy's outcome.
     #[cold]
-    fn all_failed(&mut self) -> Option<Result<Svc::Response, BoxError>> {
-        let last = self.failed.take()?;
-        let reason = self.closed.unwrap_or(GiveUp::OutOfAttempts);
-        let site = self.site();
+    fn all_failed(&mut self, reason: GiveUp, last: &Self::Outcome) {
+        let site = Site::named(&self.config.name);
         let reason = self.step.hedges_over(reason, last.is_ok(), &site);
-        let shown = OutcomeText(&self.config.responses, &last);
+        let shown = OutcomeText(&self.config.responses, last);
         trace_give_up(&site, self.step.attempt(), reason, &shown);
-        Some(last)
     }
 }
 
@@ -431,50 +402,44 @@ where
 {
     type Output = Result<Svc::Response, BoxError>;
 
-    /// Pacing → the first copy → the race (timer, readiness, copies, the engine's hedge turn).
+    /// Pacing → the first copy → the race (the engine's: timer, readiness, copies, the hedge
+    /// turn).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         loop {
-            match &mut this.phase {
-                Phase::Admit => {
-                    let c = &this.config;
-                    let guards = Self::guards(c);
-                    match this.step.admit(&c.policy, guards, &c.sleeper) {
-                        Ok(wait) if wait.is_zero() => {}
-                        Ok(wait) => {
-                            let sleep = crate::engine::sleep(&c.sleeper, wait);
-                            this.phase = Phase::Paced(Box::pin(sleep));
-                            continue;
-                        }
-                        Err(throttled) => {
-                            let site = this.site();
-                            this.step.throttled(&site);
-                            trace_give_up(&site, 0, GiveUp::Throttled, &throttled);
-                            this.phase = Phase::Finished;
-                            return Poll::Ready(Err(throttled.into()));
-                        }
+            let started = match &mut this.phase {
+                Phase::Admit { first } => match this.call.admit() {
+                    Ok(wait) if wait.is_zero() => {
+                        let first = first.take();
+                        this.start(first)
                     }
-                    if let Err(refused) = this.send_first() {
-                        this.phase = Phase::Finished;
-                        return Poll::Ready(Err(refused));
+                    Ok(wait) => {
+                        let sleep = Box::pin(this.call.sleep(wait));
+                        this.phase = Phase::Paced {
+                            sleep,
+                            first: first.take(),
+                        };
+                        continue;
                     }
-                    this.phase = Phase::Racing;
-                }
-                Phase::Paced(sleep) => {
+                    Err(refused) => Err(refused),
+                },
+                Phase::Paced { sleep, first } => {
                     ready!(sleep.as_mut().poll(cx));
-                    if let Err(refused) = this.send_first() {
-                        this.phase = Phase::Finished;
-                        return Poll::Ready(Err(refused));
-                    }
-                    this.phase = Phase::Racing;
+                    let first = first.take();
+                    this.start(first)
                 }
                 Phase::Racing => {
-                    let outcome = ready!(this.poll_race(cx));
+                    let (Finish::Won(outcome) | Finish::GaveUp(outcome)) =
+                        ready!(this.race.poll(&mut this.call, cx));
                     this.phase = Phase::Finished;
                     return Poll::Ready(outcome);
                 }
                 // Polled after it returned: nothing more to do.
                 Phase::Finished => return Poll::Pending,
+            };
+            if let Err(refused) = started {
+                this.phase = Phase::Finished;
+                return Poll::Ready(Err(refused));
             }
         }
     }
