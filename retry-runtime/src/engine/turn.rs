@@ -235,6 +235,7 @@ impl<M: Memory> Step<M> {
     }
 
     /// One more copy of a hedged call goes out: the attempt number moves on.
+    #[cfg(feature = "std")]
     pub(crate) fn count_copy(&mut self) {
         self.attempt = self.attempt.saturating_add(1);
     }
