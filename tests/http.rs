@@ -1718,3 +1718,34 @@ async fn the_middleware_sends_a_streamed_body_once_with_a_limit_of_zero() {
     assert_eq!((response.status(), server.requests()), (StatusCode::OK, 2));
     assert!(server.seen().iter().all(|request| request.body == "bytes"));
 }
+
+/// A hedged request against the local server, whose first answer is slow: the second copy,
+/// sent after 100 ms with the same idempotency key, wins; the server saw exactly two requests.
+/// Real clock (a timer is pending while the client waits on the socket).
+#[tokio::test]
+async fn a_hedged_request_takes_the_faster_of_two_copies() {
+    let server = Server::scripted(vec![
+        Reply::ok("slow").after(Duration::from_secs(3)),
+        Reply::ok("fast"),
+    ]);
+    let client = client();
+    let url = server.url("/hedged");
+    let policy = retry_runtime::Policy::new();
+    let start = std::time::Instant::now();
+    let body = policy
+        .retry(|attempt: retry_runtime::Attempt| {
+            let request = client
+                .get(&url)
+                .header("idempotency-key", attempt.idempotency_key().to_string());
+            async move { request.send().await?.text().await }
+        })
+        .hedge(Duration::from_millis(100), 1)
+        .await
+        .unwrap();
+    assert_eq!(body, "fast");
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].key.is_some());
+    assert_eq!(seen[0].key, seen[1].key);
+}

@@ -2,6 +2,7 @@
 //! attempts per call, labelled by function; checked with a recorder that counts.
 
 use std::collections::BTreeMap;
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -277,5 +278,42 @@ fn calls_are_counted_under_their_names() {
     assert!(
         !counters.keys().any(|key| key.contains("named_call")),
         "{counters:#?}"
+    );
+}
+
+/// A hedged call counts its extra copies apart from retries (`retry_hedges_total`) and every
+/// copy as an attempt.
+#[test]
+fn hedges_are_counted_apart_from_retries() {
+    use std::time::Duration;
+    let recorder = Counting::default();
+    let policy = retry_runtime::Policy::new();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let out = runtime.block_on(
+            policy
+                .retry(|attempt: retry_runtime::Attempt| async move {
+                    let ms = if attempt.attempt() == 1 { 500 } else { 10 };
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok::<_, String>(attempt.attempt())
+                })
+                .name("hedged-call")
+                .hedge(Duration::from_millis(20), 2)
+                .into_future(),
+        );
+        assert_eq!(out, Ok(2));
+    });
+    let counters = recorder.counters();
+    let count = |key: &str| counters.get(key).copied().unwrap_or_default();
+    assert_eq!(count("retry_hedges_total{function=hedged-call}"), 1);
+    assert_eq!(count("retry_retries_total{function=hedged-call}"), 0);
+    assert_eq!(count("retry_attempts_total{function=hedged-call}"), 2);
+    assert_eq!(
+        count("retry_calls_total{function=hedged-call,outcome=success}"),
+        1
     );
 }

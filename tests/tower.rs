@@ -35,7 +35,7 @@ use hyper::{Method, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use retry_runtime::tower::{BoxError, ResponsesClassified, Retry, RetryLayer};
+use retry_runtime::tower::{BoxError, Hedge, ResponsesClassified, Retry, RetryLayer};
 use retry_runtime::{
     Backoff, BreakerOpen, BreakerState, CircuitBreaker, Policy, RetryBudget, RetryInfo, TimedOut,
 };
@@ -195,12 +195,18 @@ async fn grpc_channel(
 }
 
 /// One unary call through tonic's client, with the raw codec.
-async fn grpc_call(service: Retry<Channel, ResponsesClassified>) -> Result<Vec<u8>, Status> {
+async fn grpc_call<S>(service: S) -> Result<Vec<u8>, Status>
+where
+    S: tonic::client::GrpcService<tonic::body::Body>,
+    S::Error: Into<BoxError>,
+    S::ResponseBody: hyper::body::Body<Data = Bytes> + Send + 'static,
+    <S::ResponseBody as hyper::body::Body>::Error: Into<BoxError>,
+{
     let mut client = tonic::client::Grpc::new(service);
     client
         .ready()
         .await
-        .map_err(|err| Status::unavailable(err.to_string()))?;
+        .map_err(|err| Status::unavailable(err.into().to_string()))?;
     let path = hyper::http::uri::PathAndQuery::from_static("/test.Flaky/Call");
     let response = client
         .unary(tonic::Request::new(vec![1]), path, Raw)
@@ -1140,4 +1146,86 @@ async fn a_budget_of_one_retry_is_spent_once() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(server.requests(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hedging through the layer.
+// ---------------------------------------------------------------------------------------------
+
+/// A tonic `Channel` to `addr`, wrapped in the layer's hedging.
+async fn grpc_hedged(
+    addr: SocketAddr,
+    layer: retry_runtime::tower::HedgeLayer<ResponsesClassified>,
+) -> Hedge<Channel, ResponsesClassified> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    ServiceBuilder::new().layer(layer).service(channel)
+}
+
+/// A slow first answer is hedged after the delay on a clone of the channel; the copy's answer
+/// wins and the server saw two calls. A gRPC call is a `POST`: hedged only with the opt-in that
+/// says the method is safe to send twice; without it the one call is waited for.
+#[tokio::test(start_paused = true)]
+async fn grpc_a_slow_answer_is_hedged_and_the_copy_wins() {
+    let script = || vec![Answer::Slow(Duration::from_secs(10)), Answer::Ok(b"copy")];
+    let (addr, calls) = grpc_serve(script()).await;
+    let layer = RetryLayer::new(Policy::new())
+        .classify_ok()
+        .retry_non_idempotent()
+        .hedge(ms(100), 1);
+    let service = grpc_hedged(addr, layer).await;
+    let start = Instant::now();
+    assert_eq!(grpc_call(service).await.unwrap(), b"copy");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(
+        start.elapsed() >= ms(100) && start.elapsed() < ms(200),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let (addr, calls) = grpc_serve(script()).await;
+    let layer = RetryLayer::new(Policy::new())
+        .classify_ok()
+        .hedge(ms(100), 1);
+    let service = grpc_hedged(addr, layer).await;
+    assert_eq!(grpc_call(service).await.unwrap(), b"slow");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// UNAVAILABLE from the first copy sends the next at once; every copy failing returns the
+/// first copy's status.
+#[tokio::test(start_paused = true)]
+async fn grpc_a_failed_copy_sends_the_next_at_once_and_all_failed_returns_the_first() {
+    let (addr, calls) = grpc_serve(vec![
+        Answer::Fail(Code::Unavailable, None),
+        Answer::Ok(b"second"),
+    ])
+    .await;
+    let layer = RetryLayer::new(Policy::new())
+        .classify_ok()
+        .retry_non_idempotent()
+        .hedge(Duration::from_secs(5), 1);
+    let start = Instant::now();
+    assert_eq!(
+        grpc_call(grpc_hedged(addr, layer).await).await.unwrap(),
+        b"second"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(start.elapsed() < ms(50), "{:?}", start.elapsed());
+
+    let (addr, calls) = grpc_serve(vec![
+        Answer::Fail(Code::Unavailable, Some("10")),
+        Answer::Fail(Code::ResourceExhausted, None),
+    ])
+    .await;
+    let layer = RetryLayer::new(Policy::new())
+        .classify_ok()
+        .retry_non_idempotent()
+        .hedge(Duration::from_secs(5), 1);
+    let status = grpc_call(grpc_hedged(addr, layer).await).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

@@ -166,26 +166,6 @@ impl<M: Memory> Step<M> {
         site.gave_up(reason, self.attempt());
         reason
     }
-
-    /// The breaker, the throttle and the limiter hear how a failed copy was answered.
-    fn answered(
-        &self,
-        guards: Guards<'_>,
-        permit: Option<Permit<'_>>,
-        judged: Judged,
-        clock: impl Clock,
-    ) {
-        if let Some(permit) = permit {
-            if judged.transient {
-                permit.failure();
-            } else {
-                permit.success();
-            }
-        }
-        if guards.paces() {
-            guards.answered(guard_time(&clock), judged.overload);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -26,14 +26,18 @@
 //! and every function here that runs after a failure is out of line (`#[cold]`).
 
 pub(crate) mod guards;
+#[cfg(feature = "std")]
 pub(crate) mod hedge;
 pub(crate) mod memory;
 pub(crate) mod observe;
+#[cfg(feature = "std")]
+pub(crate) mod race;
 pub(crate) mod sleep;
 pub(crate) mod turn;
 pub(crate) mod verdict;
 
 pub use guards::Guards;
+#[cfg(feature = "std")]
 pub use hedge::{HedgeDelay, HedgeTurn, Hedging};
 pub use memory::{Memory, NoMemory, PreviousDelay, StartAndPrevious, StartTime};
 #[cfg(feature = "metrics")]

@@ -91,6 +91,7 @@ impl<'a> Site<'a> {
 
     /// Copy number `copy` of a hedged call is about to go out: counted apart from retries,
     /// with its event.
+    #[cfg(feature = "std")]
     #[cold]
     pub(crate) fn hedged(&self, copy: u32) {
         #[cfg(feature = "metrics")]

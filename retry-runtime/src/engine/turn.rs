@@ -186,16 +186,7 @@ impl<M: Memory> Step<M> {
             Verdict::Retry(hint) => Ok(hint),
             Verdict::Stop(reason) => Err(reason),
         };
-        if let Some(permit) = permit {
-            if judged.transient {
-                permit.failure();
-            } else {
-                permit.success();
-            }
-        }
-        if guards.paces() {
-            guards.answered(guard_time(&clock), judged.overload);
-        }
+        self.answered(guards, permit, judged, &clock);
         match hint.and_then(|hint| self.retry_after(policy, hint, guards, clock)) {
             Ok(info) => {
                 site.retried();
@@ -223,7 +214,28 @@ impl<M: Memory> Step<M> {
         self.turn(policy, Guards::NONE, None, judged, &Site::new(&""), ())
     }
 
+    /// The breaker, the throttle and the limiter hear how a failed attempt was answered.
+    pub(super) fn answered(
+        &self,
+        guards: Guards<'_>,
+        permit: Option<Permit<'_>>,
+        judged: Judged,
+        clock: impl Clock,
+    ) {
+        if let Some(permit) = permit {
+            if judged.transient {
+                permit.failure();
+            } else {
+                permit.success();
+            }
+        }
+        if guards.paces() {
+            guards.answered(guard_time(&clock), judged.overload);
+        }
+    }
+
     /// One more copy of a hedged call goes out: the attempt number moves on.
+    #[cfg(feature = "std")]
     pub(crate) fn count_copy(&mut self) {
         self.attempt = self.attempt.saturating_add(1);
     }

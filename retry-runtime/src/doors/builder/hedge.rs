@@ -13,6 +13,7 @@ use super::settle::{admit, judgment, refused, OutcomeText};
 use super::{CallName, Gate, Hook, Judge, Limit, Recover, RecoverFor, Refusal, Retry};
 use crate::attempt::CallKey;
 use crate::engine::observe::trace_give_up;
+use crate::engine::race::{Copies, Finish, Race};
 use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
 use crate::runtime::clock::between;
 use crate::runtime::{Sleeper, Stamp};
@@ -254,22 +255,15 @@ type CopyOf<Op, A, Fut> = HedgeCopy<Fut, <A as Alternate<Op, Fut>>::Future>;
 
 /// One copy out: its future, its breaker permit, when it started and its number (1: the
 /// primary).
-struct Copy<C, P> {
+pub struct Copy<C, P> {
     future: Pin<Box<C>>,
     permit: Option<P>,
     started: Stamp,
     number: u32,
 }
 
-/// What a hedged call keeps while its copies race.
-struct Race<'a, Op, A, Fut, J, H, L, G, N, S>
-where
-    Fut: Future,
-    A: Alternate<Op, Fut>,
-    L: Limit<CopyOf<Op, A, Fut>, S>,
-    G: Gate<'a>,
-    S: Sleeper,
-{
+/// What a hedged call keeps besides its copies: the builder's parts and the engine's step.
+struct HedgeCall<'a, Op, A, J, H, L, G, N, S> {
     policy: &'a Policy,
     op: Op,
     alternate: A,
@@ -283,20 +277,14 @@ where
     sleeper: S,
     hedging: Hedging<'a>,
     step: Step<StartAndPrevious>,
-    copies: Vec<Copy<L::Attempt, G::Permit>>,
-    // The next copy's timer (the hedge delay, or a server's pushback).
-    timer: Option<Pin<Box<S::Sleep>>>,
-    // The primary's failed outcome (or, until it fails, the latest failed copy's).
-    failed: Option<Fut::Output>,
-    // Why no more copies go out.
-    closed: Option<GiveUp>,
 }
 
-/// How a race ends: a winner, or the outcome of a call that gave up.
-enum Finish<R> {
-    Won(R),
-    GaveUp(R),
-}
+/// The race of a call's copies.
+type CopiesOf<'a, Op, A, Fut, L, G, S> = Race<
+    Copy<<L as Limit<CopyOf<Op, A, Fut>, S>>::Attempt, <G as Gate<'a>>::Permit>,
+    <Fut as Future>::Output,
+    <S as Sleeper>::Sleep,
+>;
 
 /// Where a hedged call is.
 enum Phase<Sl, B> {
@@ -323,7 +311,8 @@ where
     Fb: RecoverFor<Fut::Output>,
     S: Sleeper,
 {
-    race: Race<'a, Op, A, Fut, J, H, L, G, N, S>,
+    call: HedgeCall<'a, Op, A, J, H, L, G, N, S>,
+    race: CopiesOf<'a, Op, A, Fut, L, G, S>,
     fallback: Fb,
     phase: Phase<S::Sleep, Fb::Future>,
 }
@@ -362,7 +351,7 @@ where
     fn into_future(self) -> Self::IntoFuture {
         let retry = self.retry;
         HedgeFuture {
-            race: Race {
+            call: HedgeCall {
                 step: Step::begin_on(retry.policy, true, &retry.sleeper),
                 policy: retry.policy,
                 op: retry.op,
@@ -376,18 +365,15 @@ where
                 gate: retry.gate,
                 sleeper: retry.sleeper,
                 hedging: self.hedging,
-                copies: Vec::new(),
-                timer: None,
-                failed: None,
-                closed: None,
             },
+            race: Race::new(),
             fallback: retry.fallback,
             phase: Phase::Admit,
         }
     }
 }
 
-impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E> Race<'a, Op, A, Fut, J, H, L, G, N, S>
+impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E> HedgeCall<'a, Op, A, J, H, L, G, N, S>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -415,137 +401,87 @@ where
     }
 
     /// The first copy, under the breaker's permit; or the refusal's outcome.
-    fn send_primary(&mut self) -> Result<(), Result<T, E>> {
-        let permit = match self.gate.enter() {
-            Ok(permit) => permit,
+    fn first(&mut self) -> Result<Copy<L::Attempt, G::Permit>, Result<T, E>> {
+        match self.gate.enter() {
+            Ok(permit) => {
+                let copy = HedgeCopy::same((self.op)(self.key.attempt(1)));
+                Ok(self.copy(copy, permit))
+            }
             Err(refusal) => {
                 let site = Site::named(self.name.call_name());
-                return Err(refused(&self.step, refusal, &site));
+                Err(refused(&self.step, refusal, &site))
             }
-        };
-        let copy = HedgeCopy::same((self.op)(self.key.attempt(1)));
-        self.push(copy, permit);
-        self.arm_or_send();
-        Ok(())
-    }
-
-    /// The next copy, if the breaker and the engine allow one now, then the timer for the one
-    /// after it (copies with a zero delay go at once).
-    fn send_hedge(&mut self) {
-        while self.closed.is_none() {
-            let permit = match self.gate.enter() {
-                Ok(permit) => permit,
-                Err(_) => {
-                    self.closed = Some(GiveUp::BreakerOpen);
-                    return;
-                }
-            };
-            let site = Site::named(self.name.call_name());
-            let guards = self
-                .judge
-                .pace(Guards::new(self.budget, self.gate.breaker()));
-            let leave =
-                self.step
-                    .hedge_leave(self.policy, &self.hedging, guards, &site, &self.sleeper);
-            if let Err(reason) = leave {
-                self.closed = Some(reason);
-                return;
-            }
-            let copy = self
-                .alternate
-                .hedge(&mut self.op, self.key.attempt(self.step.attempt()));
-            self.push(copy, permit);
-            if !self.arm() {
-                return;
-            }
-        }
-    }
-
-    /// After a copy went out: the timer for the next one. `true` when the next goes at once.
-    fn arm(&mut self) -> bool {
-        self.timer = None;
-        if self.step.attempt() > self.hedging.copies() {
-            return false;
-        }
-        match self.hedging.delay() {
-            Some(delay) if delay.is_zero() => true,
-            Some(delay) => {
-                self.timer = Some(Box::pin(crate::engine::sleep(&self.sleeper, delay)));
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn arm_or_send(&mut self) {
-        if self.arm() {
-            self.send_hedge();
         }
     }
 
     /// A copy out, limited by the timeout (and the deadline).
-    fn push(&mut self, copy: CopyOf<Op, A, Fut>, permit: G::Permit) {
+    fn copy(&self, copy: CopyOf<Op, A, Fut>, permit: G::Permit) -> Copy<L::Attempt, G::Permit> {
         let (step, policy, sleeper) = (&self.step, self.policy, &self.sleeper);
         let future = self.limit.wrap(
             copy,
             |limit| step.attempt_timeout(policy, limit, sleeper),
             sleeper,
         );
-        self.copies.push(Copy {
+        Copy {
             future: Box::pin(future),
             permit: Some(permit),
             started: self.sleeper.now(),
             number: self.step.attempt(),
-        });
-    }
-
-    /// Polls the timer and the copies until one ends the call or all are pending.
-    fn poll_race(&mut self, cx: &mut Context<'_>) -> Poll<Finish<Result<T, E>>> {
-        loop {
-            let mut moved = false;
-            if let Some(timer) = self.timer.as_mut() {
-                if timer.as_mut().poll(cx).is_ready() {
-                    self.timer = None;
-                    self.send_hedge();
-                    moved = true;
-                }
-            }
-            let mut index = 0;
-            while index < self.copies.len() {
-                let Poll::Ready(out) = self.copies[index].future.as_mut().poll(cx) else {
-                    index += 1;
-                    continue;
-                };
-                let copy = self.copies.swap_remove(index);
-                if let Some(finish) = self.judge_copy(copy, L::finish(out)) {
-                    self.copies.clear();
-                    self.timer = None;
-                    return Poll::Ready(finish);
-                }
-                moved = true;
-            }
-            if self.copies.is_empty() && self.timer.is_none() {
-                if let Some(last) = self.all_failed() {
-                    return Poll::Ready(Finish::GaveUp(last));
-                }
-            }
-            if !moved {
-                return Poll::Pending;
-            }
         }
     }
+}
 
-    /// The engine's hedge turn on one copy's outcome: `Some` when it ends the call.
-    fn judge_copy(
-        &mut self,
-        copy: Copy<L::Attempt, G::Permit>,
-        outcome: Result<T, E>,
-    ) -> Option<Finish<Result<T, E>>> {
-        let judged = judgment(&self.judge, &outcome);
+impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E> Copies for HedgeCall<'a, Op, A, J, H, L, G, N, S>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Alternate<Op, Fut>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    N: CallName,
+    S: Sleeper,
+{
+    type Copy = Copy<L::Attempt, G::Permit>;
+    type Outcome = Result<T, E>;
+    type Sleep = S::Sleep;
+
+    fn send(&mut self) -> Result<Self::Copy, GiveUp> {
+        let permit = self.gate.enter().map_err(|_| GiveUp::BreakerOpen)?;
+        let site = Site::named(self.name.call_name());
+        let guards = self
+            .judge
+            .pace(Guards::new(self.budget, self.gate.breaker()));
+        self.step
+            .hedge_leave(self.policy, &self.hedging, guards, &site, &self.sleeper)?;
+        let attempt = self.key.attempt(self.step.attempt());
+        let copy = self.alternate.hedge(&mut self.op, attempt);
+        Ok(self.copy(copy, permit))
+    }
+
+    fn next_delay(&self) -> Option<Duration> {
+        if self.step.attempt() > self.hedging.copies() {
+            return None;
+        }
+        self.hedging.delay()
+    }
+
+    fn sleep(&self, delay: Duration) -> S::Sleep {
+        crate::engine::sleep(&self.sleeper, delay)
+    }
+
+    fn poll_copy(&mut self, copy: &mut Self::Copy, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        copy.future.as_mut().poll(cx).map(L::finish)
+    }
+
+    fn settle(&mut self, copy: Self::Copy, outcome: &Result<T, E>) -> (HedgeTurn, bool) {
+        let judged = judgment(&self.judge, outcome);
         let judged = if judged.is_accepted() {
             judged
         } else {
-            judged.overloaded(J::PACES && self.judge.overloaded(&outcome))
+            judged.overloaded(J::PACES && self.judge.overloaded(outcome))
         };
         let site = Site::named(self.name.call_name());
         let permit = G::permit(copy.permit);
@@ -557,49 +493,33 @@ where
             .hedge_turn(self.policy, guards, permit, judged, &site, &self.sleeper);
         match turn {
             HedgeTurn::Won => {
-                self.hedging
-                    .accepted_after(between(copy.started, self.sleeper.now()));
-                return Some(Finish::Won(outcome));
+                let latency = between(copy.started, self.sleeper.now());
+                self.hedging.accepted_after(latency);
             }
             HedgeTurn::Ended(reason) => {
-                let text = OutcomeText(&self.judge, &outcome);
+                let text = OutcomeText(&self.judge, outcome);
                 trace_give_up(&site, self.step.attempt(), reason, &text);
-                return Some(Finish::GaveUp(outcome));
             }
             HedgeTurn::Next(wait) => {
                 let elapsed = self.step.elapsed(&self.sleeper).unwrap_or_default();
-                self.hook
-                    .call(&outcome, &RetryInfo::new(copy.number, wait, elapsed));
-                if wait.is_zero() {
-                    self.send_hedge();
-                } else if self.closed.is_none() {
-                    self.timer = Some(Box::pin(crate::engine::sleep(&self.sleeper, wait)));
-                }
+                let info = RetryInfo::new(copy.number, wait, elapsed);
+                self.hook.call(outcome, &info);
             }
-            HedgeTurn::Exhausted(reason) => {
-                self.closed.get_or_insert(reason);
-            }
+            HedgeTurn::Exhausted(_) => {}
         }
-        if copy.number == 1 || self.failed.is_none() {
-            self.failed = Some(outcome);
-        }
-        None
+        (turn, copy.number == 1)
     }
 
-    /// Every copy failed and none will follow: the primary's outcome, counted as a give-up.
     #[cold]
-    fn all_failed(&mut self) -> Option<Result<T, E>> {
-        let last = self.failed.take()?;
-        let reason = self.closed.unwrap_or(GiveUp::OutOfAttempts);
+    fn all_failed(&mut self, reason: GiveUp, last: &Result<T, E>) {
         let site = Site::named(self.name.call_name());
         let reason = self.step.hedges_over(reason, last.is_ok(), &site);
         trace_give_up(
             &site,
             self.step.attempt(),
             reason,
-            &OutcomeText(&self.judge, &last),
+            &OutcomeText(&self.judge, last),
         );
-        Some(last)
     }
 }
 
@@ -620,22 +540,19 @@ where
 {
     type Output = Result<T, E>;
 
-    /// Pacing → the first copy → the race (timer, copies, the engine's hedge turn) → the
-    /// winner, or the last outcome to the fallback.
+    /// Pacing → the first copy → the race (the engine's) → the winner, or the last outcome to
+    /// the fallback.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let this = self.get_mut();
         loop {
             let last = match &mut this.phase {
-                Phase::Admit => match this.race.admit() {
-                    Ok(wait) if wait.is_zero() => match this.race.send_primary() {
-                        Ok(()) => {
-                            this.phase = Phase::Racing;
-                            continue;
-                        }
+                Phase::Admit => match this.call.admit() {
+                    Ok(wait) if wait.is_zero() => match this.start() {
+                        Ok(()) => continue,
                         Err(refused) => refused,
                     },
                     Ok(wait) => {
-                        let sleep = crate::engine::sleep(&this.race.sleeper, wait);
+                        let sleep = crate::engine::sleep(&this.call.sleeper, wait);
                         this.phase = Phase::Paced(Box::pin(sleep));
                         continue;
                     }
@@ -643,15 +560,12 @@ where
                 },
                 Phase::Paced(sleep) => {
                     ready!(sleep.as_mut().poll(cx));
-                    match this.race.send_primary() {
-                        Ok(()) => {
-                            this.phase = Phase::Racing;
-                            continue;
-                        }
+                    match this.start() {
+                        Ok(()) => continue,
                         Err(refused) => refused,
                     }
                 }
-                Phase::Racing => match ready!(this.race.poll_race(cx)) {
+                Phase::Racing => match ready!(this.race.poll(&mut this.call, cx)) {
                     Finish::Won(outcome) => {
                         this.phase = Phase::Finished;
                         return Poll::Ready(outcome);
@@ -674,5 +588,28 @@ where
                 }
             }
         }
+    }
+}
+
+impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, T, E> HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Alternate<Op, Fut>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    Fb: RecoverFor<Result<T, E>>,
+    N: CallName,
+    S: Sleeper,
+{
+    /// The first copy out and the race started; or the refusal's outcome.
+    fn start(&mut self) -> Result<(), Result<T, E>> {
+        let first = self.call.first()?;
+        self.race.start(&mut self.call, first);
+        self.phase = Phase::Racing;
+        Ok(())
     }
 }

@@ -66,7 +66,7 @@ type CallState<Svc, Req, S> = State<<Svc as Service<Req>>::Future, <S as Sleeper
 pin_project_lite::pin_project! {
     /// An attempt, cut off after the per-attempt timeout when there is one.
     #[project = AttemptProj]
-    enum Attempt<F, Sl> {
+    pub(super) enum Attempt<F, Sl> {
         Bare { #[pin] sent: F },
         Timed { #[pin] sent: Timed<F, Sl> },
     }

@@ -51,12 +51,14 @@ use crate::{
 };
 
 mod future;
+mod hedge;
 mod judge;
 mod request;
 #[cfg(test)]
 mod tests;
 
 pub use future::ResponseFuture;
+pub use hedge::{Hedge, HedgeFuture, HedgeLayer};
 pub use judge::{Final, RateLimited, Responses, ResponsesClassified};
 pub use request::{Replay, ReplayableBody};
 
