@@ -46,6 +46,7 @@ struct Names {
     timeout_local: Ident,
     sleeper_local: Ident,
     key: Ident,
+    span: Ident,
     metrics: Ident,
     label: syn::Lifetime,
 }
@@ -81,6 +82,7 @@ impl Names {
             timeout_local: local("__retry_timeout"),
             sleeper_local: local("__retry_sleeper"),
             key: local("__retry_key"),
+            span: local("__retry_span"),
             metrics: Ident::new("__RETRY_METRICS", mixed),
             label: syn::Lifetime {
                 apostrophe: mixed,
@@ -857,9 +859,11 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
         quote!(#private::Step::<#memory>::begin(#policy))
     };
 
+    let span_setup = span_setup(&ctx);
     let body = match &plan.flavor {
         Flavor::Blocking => quote! {
             #setup
+            #span_setup
             #private::run_blocking(#begin, #sleeper, |#step| { #one_turn })
         },
         Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => {
@@ -906,6 +910,30 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig #block
+    }
+}
+
+/// With the `tracing` feature, for a plain `fn`, `let __retry_span = CallSpan::of(span!(..));`:
+/// the call's INFO span, named by its call name (`name = "..."` or the function's name), targeted at the
+/// function's module, with an `attempt` field each attempt records.
+fn span_setup(ctx: &Ctx<'_>) -> TokenStream {
+    // Not for an `async fn`: keeping the span in its future would grow it past the bound of the
+    // performance contract (tests/future_size.rs).
+    if !ctx.signals.tracing || !ctx.is_blocking() {
+        return TokenStream::new();
+    }
+    let (private, span) = (&ctx.names.private, &ctx.names.span);
+    let name: String = match &ctx.config.name {
+        Some(given) => given.value(),
+        None => ctx.plan.name.clone(),
+    };
+    quote! {
+        let #span = #private::CallSpan::of(#private::tracing::span!(
+            target: ::core::module_path!(),
+            #private::tracing::Level::INFO,
+            #name,
+            attempt = #private::tracing::field::Empty
+        ));
     }
 }
 
@@ -1044,13 +1072,21 @@ fn attempt_runner(ctx: &Ctx<'_>) -> TokenStream {
         None => (quote!(), quote!()),
     };
     if is_blocking {
-        return quote! {
+        let attempt = quote! {
             {
                 #(#preps)*
                 #context_value
                 (move || { #context_bind #body })()
             }
         };
+        if !ctx.signals.tracing {
+            return attempt;
+        }
+        let (span, step) = (&names.span, &names.step);
+        return quote! {{
+            #private::CallSpan::record_attempt(&#span, #private::Step::attempt(#step));
+            #private::CallSpan::in_scope(&#span, || #attempt)
+        }};
     }
     let future = quote! {
         {

@@ -29,6 +29,7 @@ pub(crate) mod guards;
 pub(crate) mod memory;
 pub(crate) mod observe;
 pub(crate) mod sleep;
+pub mod span;
 pub(crate) mod turn;
 pub(crate) mod verdict;
 
@@ -38,5 +39,6 @@ pub use memory::{Memory, NoMemory, PreviousDelay, StartAndPrevious, StartTime};
 pub use observe::{FunctionMetrics, MetricsCell};
 pub use observe::{Qualified, Site};
 pub use sleep::{run_blocking, sleep, Flow};
+pub use span::CallSpan;
 pub use turn::{Step, Turn};
 pub use verdict::{GiveUp, Judged, Verdict};

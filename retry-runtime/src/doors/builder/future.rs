@@ -25,7 +25,7 @@ use super::{
     Settled, Timeout,
 };
 use crate::attempt::CallKey;
-use crate::engine::{Guards, Site, StartAndPrevious, Step};
+use crate::engine::{CallSpan, Guards, Site, StartAndPrevious, Step};
 use crate::runtime::{Elapsed, Sleeper, Timed};
 use crate::{Attempt, Policy, RetryBudget, TimedOut};
 
@@ -85,6 +85,7 @@ pin_project_lite::pin_project! {
     {
         call: Call<'a, Op, J, H, L, G, N, S>,
         fallback: Fb,
+        span: CallSpan,
         #[pin]
         state: State<L::Attempt, G::Permit, Fb::Future, S::Sleep>,
     }
@@ -139,6 +140,7 @@ where
     type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>;
 
     fn into_future(self) -> Self::IntoFuture {
+        let span = CallSpan::new(self.name.call_name());
         RetryFuture {
             call: Call {
                 step: Step::begin_on(self.policy, H::ELAPSED, &self.sleeper),
@@ -154,6 +156,7 @@ where
                 gate: self.gate,
             },
             fallback: self.fallback,
+            span,
             state: if J::PACES { State::Admit } else { State::Start },
         }
     }
@@ -261,6 +264,7 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         // The first attempt's pacing, only for a judge that paces (no code otherwise).
         let mut paced = None;
         if J::PACES {
@@ -278,6 +282,7 @@ where
                 }
                 let mut state = this.state.as_mut().project();
                 if let StateProj::Start = state {
+                    this.span.record_attempt(this.call.step.attempt());
                     match this.call.start() {
                         Ok((attempt, permit)) => {
                             this.state.set(State::running(attempt, permit));
@@ -398,6 +403,7 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
         let site = Site::named(name.call_name());
         let guards = Guards::new(budget, gate.breaker());
         let mut step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
+        let mut span = CallSpan::new(name.call_name());
         let last = 'call: {
             match admit(&step, policy, &judge, guards, &site, &sleeper) {
                 Ok(wait) if wait.is_zero() => {}
@@ -409,14 +415,20 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
                     Ok(permit) => permit,
                     Err(refusal) => break refused(&step, refusal, &site),
                 };
-                let attempt = op(key.attempt(step.attempt()));
+                span.record_attempt(step.attempt());
+                let attempt = span.in_scope(|| op(key.attempt(step.attempt())));
                 let allowed = |limit| step.attempt_timeout(policy, limit, &sleeper);
                 let outcome = match limit.cut_off(allowed) {
-                    None => attempt.await,
+                    None => {
+                        let (outcome, back) = span.instrument(attempt).await;
+                        span = back;
+                        outcome
+                    }
                     Some((allowed, timed_out)) => {
-                        crate::runtime::timeout(&sleeper, allowed, attempt)
-                            .await
-                            .unwrap_or_else(|_| timed_out())
+                        let timed = crate::runtime::timeout(&sleeper, allowed, attempt);
+                        let (outcome, back) = span.instrument(timed).await;
+                        span = back;
+                        outcome.unwrap_or_else(|_| timed_out())
                     }
                 };
                 let permit = Some(permit);

@@ -10,7 +10,7 @@
 use core::time::Duration;
 
 use crate::attempt::CallKey;
-use crate::engine::{Flow, Guards, Site, StartAndPrevious, Step};
+use crate::engine::{CallSpan, Flow, Guards, Site, StartAndPrevious, Step};
 use crate::runtime::{BlockingSleeper, DefaultBlockingSleeper, DefaultSleeper};
 use crate::{
     AdaptiveThrottle, Attempt, CircuitBreaker, Classify, IdempotencyKey, Policy, RateLimiter,
@@ -639,6 +639,7 @@ where
         } = self;
         let key = CallKey::new(key);
         let site = Site::named(&name);
+        let span = CallSpan::new(name);
         let guards = Guards::new(budget, gate.breaker());
         let step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
         match admit(&step, policy, &judge, guards, &site, &sleeper) {
@@ -656,7 +657,8 @@ where
                 Ok(permit) => permit,
                 Err(refusal) => return Flow::Done((refused(step, refusal, &site), true)),
             };
-            let outcome = op(key.attempt(step.attempt()));
+            span.record_attempt(step.attempt());
+            let outcome = span.in_scope(|| op(key.attempt(step.attempt())));
             let settled = settle::<_, _, _, G, _>(
                 step,
                 policy,
