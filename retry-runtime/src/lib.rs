@@ -138,7 +138,7 @@ pub use doors::attribute::{
     FromBreakerOpen, FromTimedOut, RetryClassify, RetryClassifyOk, RetryResult,
 };
 pub use doors::Schedule;
-pub use engine::GiveUp;
+pub use engine::{CallReport, GiveUp, Stop};
 pub use guard::breaker::{
     BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition,
 };

@@ -28,6 +28,7 @@
 pub(crate) mod guards;
 pub(crate) mod memory;
 pub(crate) mod observe;
+pub(crate) mod report;
 pub(crate) mod sleep;
 pub mod span;
 pub(crate) mod turn;
@@ -38,6 +39,7 @@ pub use memory::{Memory, NoMemory, PreviousDelay, StartAndPrevious, StartTime};
 #[cfg(feature = "metrics")]
 pub use observe::{FunctionMetrics, MetricsCell};
 pub use observe::{Qualified, Site};
+pub use report::{CallReport, NoReport, Stop, Tally};
 pub use sleep::{run_blocking, sleep, Flow};
 pub use span::CallSpan;
 pub use turn::{Step, Turn};

@@ -11,6 +11,7 @@ use core::time::Duration;
 
 use crate::attempt::CallKey;
 use crate::engine::{CallSpan, Flow, Guards, Site, StartAndPrevious, Step};
+pub use crate::engine::{NoReport, Tally};
 use crate::runtime::{BlockingSleeper, DefaultBlockingSleeper, DefaultSleeper};
 use crate::{
     AdaptiveThrottle, Attempt, CircuitBreaker, Classify, IdempotencyKey, Policy, RateLimiter,
@@ -22,6 +23,7 @@ mod future;
 mod gate;
 mod hooks;
 mod judge;
+mod report;
 mod settle;
 
 use fallback::ready_now;
@@ -31,6 +33,7 @@ pub use gate::{Gate, Guarded, NoBreaker, Refusal};
 pub use hooks::{Hook, NoHook, OnRetry};
 pub use hooks::{NoTimeout, Timeout};
 pub use judge::{Classified, ClassifiedOk, Errors, Judge, Paced, Until, When};
+pub use report::{Finish, Reported};
 use settle::{admit, refused, settle, Settled};
 
 impl Policy {
@@ -625,6 +628,12 @@ where
     /// assert_eq!(out, Ok("cached"));
     /// ```
     pub fn call(self) -> Result<T, E> {
+        self.call_tallied(&mut crate::engine::NoReport)
+    }
+
+    /// [`call`](Self::call), recording into `tally` as the call goes.
+    #[inline(always)]
+    pub(crate) fn call_tallied(self, tally: &mut impl Tally) -> Result<T, E> {
         let RetryBlocking {
             policy,
             mut op,
@@ -642,7 +651,7 @@ where
         let span = CallSpan::new(name);
         let guards = Guards::new(budget, gate.breaker());
         let step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
-        match admit(&step, policy, &judge, guards, &site, &sleeper) {
+        match admit(&step, policy, &judge, guards, &site, &sleeper, tally) {
             Ok(wait) if wait.is_zero() => {}
             Ok(wait) => sleeper.block(wait),
             Err(refused) => {
@@ -655,7 +664,7 @@ where
         let outcome = crate::engine::run_blocking(step, &sleeper, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
-                Err(refusal) => return Flow::Done((refused(step, refusal, &site), true)),
+                Err(refusal) => return Flow::Done((refused(step, refusal, &site, tally), true)),
             };
             span.record_attempt(step.attempt());
             let outcome = span.in_scope(|| op(key.attempt(step.attempt())));
@@ -669,6 +678,7 @@ where
                 &site,
                 &outcome,
                 &sleeper,
+                tally,
             );
             match settled {
                 Settled::Retry(delay) => Flow::Retry(delay),
