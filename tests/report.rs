@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use retry_runtime::runtime::TestClock;
-use retry_runtime::{BreakerOpen, CircuitBreaker, Classify, Decision, GiveUp, Policy, Stop};
+use retry_runtime::{
+    BreakerOpen, CallReport, CircuitBreaker, Classify, Decision, GiveUp, Policy, Stop,
+};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -168,6 +170,93 @@ fn a_refused_blocking_call_reports_the_breaker() {
         .report()
         .call();
     assert_eq!(out, Err(Error::Open));
+    assert_eq!(report.attempts(), 0);
+    assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::BreakerOpen));
+}
+
+mod attribute {
+    use super::*;
+    use retry_runtime::retry;
+
+    #[retry(attempts = 4, base = "10ms", classify, report = report)]
+    pub async fn fetch(calls: &mut u32, fail: u32, report: &mut CallReport) -> Result<u32, Error> {
+        *calls += 1;
+        if *calls <= fail {
+            Err(Error::Busy)
+        } else {
+            Ok(*calls)
+        }
+    }
+
+    #[retry(attempts = 4, base = "10ms", classify, report = report)]
+    pub async fn fatal(report: &mut CallReport) -> Result<(), Error> {
+        Err(Error::Fatal)
+    }
+
+    #[retry(attempts = 3, base = "10ms", sleeper = clock, report = report)]
+    pub fn blocking(
+        clock: &TestClock,
+        calls: &mut u32,
+        report: &mut CallReport,
+    ) -> Result<(), Error> {
+        *calls += 1;
+        Err(Error::Busy)
+    }
+
+    pub static BREAKER: CircuitBreaker = CircuitBreaker::new()
+        .with_consecutive_failures(1)
+        .with_break(Duration::from_secs(60));
+
+    #[retry(attempts = 3, base = "10ms", breaker = BREAKER, report = report)]
+    pub fn guarded(ok: bool, report: &mut CallReport) -> Result<(), Error> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Busy)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_attribute_fills_in_the_report_parameter() {
+    let mut report = CallReport::new();
+    let mut calls = 0;
+    assert_eq!(attribute::fetch(&mut calls, 2, &mut report).await, Ok(3));
+    assert_eq!(report.attempts(), 3);
+    assert_eq!(report.slept(), MS * 30);
+    assert_eq!(report.stopped(), Stop::Accepted);
+
+    // A second call starts a new report.
+    let mut calls = 0;
+    assert_eq!(
+        attribute::fetch(&mut calls, 9, &mut report).await,
+        Err(Error::Busy)
+    );
+    assert_eq!((report.attempts(), report.slept()), (4, MS * 70));
+    assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::OutOfAttempts));
+
+    assert_eq!(attribute::fatal(&mut report).await, Err(Error::Fatal));
+    assert_eq!((report.attempts(), report.slept()), (1, Duration::ZERO));
+    assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::Permanent));
+}
+
+#[test]
+fn the_blocking_attribute_fills_in_the_report_parameter() {
+    let clock = TestClock::new();
+    let mut report = CallReport::new();
+    let mut calls = 0;
+    assert_eq!(
+        attribute::blocking(&clock, &mut calls, &mut report),
+        Err(Error::Busy)
+    );
+    assert_eq!((report.attempts(), report.slept()), (3, MS * 30));
+    assert_eq!(clock.sleeps(), [MS * 10, MS * 20]);
+    assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::OutOfAttempts));
+
+    // The failure opens the breaker; the next call is refused without an attempt.
+    assert_eq!(attribute::guarded(false, &mut report), Err(Error::Busy));
+    assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::BreakerOpened));
+    assert_eq!(attribute::guarded(true, &mut report), Err(Error::Open));
     assert_eq!(report.attempts(), 0);
     assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::BreakerOpen));
 }

@@ -32,12 +32,13 @@ pub enum Key {
     Fallback,
     Policy,
     Name,
+    Report,
     Crate,
 }
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 27] = [
+    pub const ALL: [Key; 28] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -64,6 +65,7 @@ impl Key {
         Key::Fallback,
         Key::Policy,
         Key::Name,
+        Key::Report,
         Key::Crate,
     ];
 
@@ -96,6 +98,7 @@ impl Key {
             Key::Fallback => "fallback",
             Key::Policy => "policy",
             Key::Name => "name",
+            Key::Report => "report",
             Key::Crate => "crate",
         }
     }
@@ -125,6 +128,7 @@ impl Key {
             Key::Fallback => "|e| Ok(cached())",
             Key::Policy => "MY_POLICY",
             Key::Name => "\"provider-a\"",
+            Key::Report => "report",
             Key::Crate => "\"::retry_runtime\"",
         }
     }
@@ -157,6 +161,7 @@ impl Key {
             | Key::Fallback
             | Key::Policy
             | Key::Name
+            | Key::Report
             | Key::Crate => Arity::Value,
         }
     }
