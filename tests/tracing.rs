@@ -635,3 +635,56 @@ fn the_tower_layer_records_the_resend_count_on_http_requests() {
     }
     assert!(!fields.contains("http.request.resend_count=0"), "{fields}");
 }
+
+/// The reqwest middleware: the span records `http.request.resend_count` beside `attempt`, and
+/// the layers below it (here, one answering 503 twice, then 200) run inside it.
+#[cfg(feature = "http")]
+#[test]
+fn the_middleware_records_the_resend_count() {
+    use retry_runtime::middleware::RetryMiddleware;
+
+    struct Answers(Arc<Mutex<u32>>);
+
+    #[async_trait::async_trait]
+    impl reqwest_middleware::Middleware for Answers {
+        async fn handle(
+            &self,
+            _: reqwest::Request,
+            _: &mut http::Extensions,
+            _: reqwest_middleware::Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            let status = {
+                let mut n = self.0.lock().unwrap();
+                *n += 1;
+                if *n < 3 {
+                    503
+                } else {
+                    200
+                }
+            };
+            tracing::info!("body");
+            let response = http::Response::builder().status(status).body("").unwrap();
+            Ok(reqwest::Response::from(response))
+        }
+    }
+
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(std::time::Duration::from_millis(1));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(policy).with_name("orders"))
+        .with(Answers(Arc::default()))
+        .build();
+    let spans = Spans::default();
+    let response = run_spans(&spans, client.get("http://localhost/").send()).unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(spans.body_events(), attempts("retry", 3));
+    let fields = spans.span_fields("retry");
+    for part in [
+        "otel.name=orders",
+        "http.request.resend_count=1",
+        "http.request.resend_count=2",
+    ] {
+        assert!(fields.contains(part), "missing {part} in {fields}");
+    }
+}
