@@ -431,3 +431,260 @@ fn a_hint_beyond_max_hint_is_a_warning_on_the_first_attempt() {
         events[0].2
     );
 }
+
+/// Records the spans (name and fields as recorded) and, for every event, the span it was in.
+#[derive(Clone, Default)]
+struct Spans {
+    spans: Arc<Mutex<Vec<(String, String)>>>,
+    /// Each event's message with its span's name and fields at that time.
+    events: Arc<Mutex<Vec<(String, String, String)>>>,
+}
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Subscriber for Spans {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+        let mut fields = Fields(String::new());
+        attributes.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap();
+        spans.push((attributes.metadata().name().to_string(), fields.0));
+        Id::from_u64(spans.len() as u64)
+    }
+    fn record(&self, id: &Id, values: &Record<'_>) {
+        let mut fields = Fields(String::new());
+        values.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap();
+        let span = &mut spans[id.into_u64() as usize - 1];
+        span.1.push_str(&fields.0);
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        let current = CURRENT.with(|stack| stack.borrow().last().copied());
+        let (name, span_fields) = match current {
+            Some(id) => self.spans.lock().unwrap()[id as usize - 1].clone(),
+            None => (String::new(), String::new()),
+        };
+        self.events
+            .lock()
+            .unwrap()
+            .push((fields.0.trim_end().to_string(), name, span_fields));
+    }
+    fn enter(&self, id: &Id) {
+        CURRENT.with(|stack| stack.borrow_mut().push(id.into_u64()));
+    }
+    fn exit(&self, _: &Id) {
+        CURRENT.with(|stack| stack.borrow_mut().pop());
+    }
+}
+
+impl Spans {
+    /// The body's events (`message=body`): their span's name and its latest `attempt`.
+    fn body_events(&self) -> Vec<(String, String)> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(fields, _, _)| fields.contains("message=body"))
+            .map(|(_, name, fields)| {
+                // Fields are appended as they are recorded: the last `attempt=` is the current.
+                let attempt = fields
+                    .rsplit("attempt=")
+                    .next()
+                    .filter(|_| fields.contains("attempt="))
+                    .map(|rest| rest.split(' ').next().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                (name.clone(), attempt)
+            })
+            .collect()
+    }
+
+    fn span_fields(&self, name: &str) -> String {
+        let spans = self.spans.lock().unwrap();
+        let (_, fields) = spans.iter().find(|(n, _)| n == name).expect(name);
+        fields.clone()
+    }
+}
+
+fn run_spans<F: std::future::Future>(spans: &Spans, fut: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(spans.clone(), || runtime.block_on(fut))
+}
+
+fn attempts(name: &str, n: usize) -> Vec<(String, String)> {
+    (1..=n).map(|i| (name.to_string(), i.to_string())).collect()
+}
+
+#[retry(attempts = 3, base = "1ms")]
+fn blocking_fetch(calls: &mut u32) -> Result<u32, Opaque> {
+    *calls += 1;
+    tracing::info!("body");
+    if *calls < 3 {
+        Err(Opaque(*calls))
+    } else {
+        Ok(*calls)
+    }
+}
+
+#[test]
+fn a_blocking_retried_function_runs_in_its_span_with_the_attempt() {
+    let spans = Spans::default();
+    let mut calls = 0;
+    let out = tracing::subscriber::with_default(spans.clone(), || blocking_fetch(&mut calls));
+    assert_eq!(out, Ok(3));
+    assert_eq!(spans.body_events(), attempts("blocking_fetch", 3));
+}
+
+#[test]
+fn the_builders_run_in_a_retry_span_named_by_otel_name() {
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(std::time::Duration::from_millis(1));
+    let body = |attempt: retry_runtime::Attempt| {
+        tracing::info!("body");
+        if attempt.attempt() < 3 {
+            Err(Opaque(attempt.attempt()))
+        } else {
+            Ok(attempt.attempt())
+        }
+    };
+
+    let spans = Spans::default();
+    let out = run_spans(&spans, async {
+        policy
+            .retry(async |attempt| body(attempt))
+            .name("awaited")
+            .await
+    });
+    assert_eq!(out, Ok(3));
+    assert_eq!(spans.body_events(), attempts("retry", 3));
+    assert!(spans.span_fields("retry").contains("otel.name=awaited"));
+
+    let spans = Spans::default();
+    let out = run_spans(&spans, async {
+        policy.retry(async |attempt| body(attempt)).run().await
+    });
+    assert_eq!(out, Ok(3));
+    assert_eq!(spans.body_events(), attempts("retry", 3));
+    assert!(spans
+        .span_fields("retry")
+        .contains("otel.name=Policy::retry"));
+
+    let spans = Spans::default();
+    let out = tracing::subscriber::with_default(spans.clone(), || {
+        policy.retry_blocking(body).name("blocking").call()
+    });
+    assert_eq!(out, Ok(3));
+    assert_eq!(spans.body_events(), attempts("retry", 3));
+    assert!(spans.span_fields("retry").contains("otel.name=blocking"));
+}
+
+/// The tower layer on an HTTP service: the span records `http.request.resend_count` (the
+/// resends, from the second attempt on) beside `attempt`.
+#[cfg(feature = "tower")]
+#[test]
+fn the_tower_layer_records_the_resend_count_on_http_requests() {
+    use retry_runtime::tower::RetryLayer;
+    use tower::{Layer, Service, ServiceExt};
+
+    let sent = Arc::new(Mutex::new(0u32));
+    let count = sent.clone();
+    let service = tower::service_fn(
+        move |_: http::Request<http_body_util::Empty<bytes::Bytes>>| {
+            let count = count.clone();
+            async move {
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                tracing::info!("body");
+                let status = if *n < 3 { 503 } else { 200 };
+                Ok::<_, std::io::Error>(http::Response::builder().status(status).body(()).unwrap())
+            }
+        },
+    );
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(std::time::Duration::from_millis(1));
+    let mut service = RetryLayer::new(policy).classify_ok().layer(service);
+    let spans = Spans::default();
+    let response = run_spans(&spans, async {
+        let request = http::Request::get("http://localhost/")
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        service.ready().await.unwrap().call(request).await
+    })
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(spans.body_events(), attempts("retry", 3));
+    let fields = spans.span_fields("retry");
+    for part in [
+        "otel.name=tower",
+        "http.request.resend_count=1",
+        "http.request.resend_count=2",
+    ] {
+        assert!(fields.contains(part), "missing {part} in {fields}");
+    }
+    assert!(!fields.contains("http.request.resend_count=0"), "{fields}");
+}
+
+/// The reqwest middleware: the span records `http.request.resend_count` beside `attempt`, and
+/// the layers below it (here, one answering 503 twice, then 200) run inside it.
+#[cfg(feature = "http")]
+#[test]
+fn the_middleware_records_the_resend_count() {
+    use retry_runtime::middleware::RetryMiddleware;
+
+    struct Answers(Arc<Mutex<u32>>);
+
+    #[async_trait::async_trait]
+    impl reqwest_middleware::Middleware for Answers {
+        async fn handle(
+            &self,
+            _: reqwest::Request,
+            _: &mut http::Extensions,
+            _: reqwest_middleware::Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            let status = {
+                let mut n = self.0.lock().unwrap();
+                *n += 1;
+                if *n < 3 {
+                    503
+                } else {
+                    200
+                }
+            };
+            tracing::info!("body");
+            let response = http::Response::builder().status(status).body("").unwrap();
+            Ok(reqwest::Response::from(response))
+        }
+    }
+
+    let policy = retry_runtime::Policy::new()
+        .with_attempts(3)
+        .with_base(std::time::Duration::from_millis(1));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(policy).with_name("orders"))
+        .with(Answers(Arc::default()))
+        .build();
+    let spans = Spans::default();
+    let response = run_spans(&spans, client.get("http://localhost/").send()).unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(spans.body_events(), attempts("retry", 3));
+    let fields = spans.span_fields("retry");
+    for part in [
+        "otel.name=orders",
+        "http.request.resend_count=1",
+        "http.request.resend_count=2",
+    ] {
+        assert!(fields.contains(part), "missing {part} in {fields}");
+    }
+}

@@ -298,6 +298,7 @@ pub struct Args {
     pub hedges: Option<Spanned<Number>>,
     pub policy: Option<Spanned<Expr>>,
     pub name: Option<Spanned<LitStr>>,
+    pub report: Option<Spanned<Ident>>,
     pub krate: Option<Spanned<syn::Path>>,
 }
 
@@ -422,6 +423,7 @@ fn parse_one(input: ParseStream, out: &mut Args) -> syn::Result<()> {
         Key::Hedges => out.set_hedges(key, number(input, HEDGES_EXPECTED)?),
         Key::Policy => out.set_policy(key, input.parse()?),
         Key::Name => out.set_name(key, name_lit(input)?),
+        Key::Report => out.set_report(key, report_name(input)?),
         Key::Crate => {
             let (path, span) = crate_path(input)?;
             out.set_crate(key, path, span)
@@ -591,6 +593,11 @@ impl Args {
 
     fn set_classify_ok(&mut self, key: &Ident) -> syn::Result<()> {
         set_once(&mut self.classify_ok, key, (), key.span())
+    }
+
+    fn set_report(&mut self, key: &Ident, ident: Ident) -> syn::Result<()> {
+        let span = ident.span();
+        set_once(&mut self.report, key, ident, span)
     }
 
     fn set_context(&mut self, key: &Ident, ident: Ident) -> syn::Result<()> {
@@ -826,6 +833,25 @@ fn context_name(input: ParseStream) -> syn::Result<Ident> {
         format!(
             "`context` takes a name to bind the attempt to, such as `context = attempt`, found `{}`",
             shown(&value)
+        ),
+    ))
+}
+
+/// `report = NAME`: the name of a parameter of type `&mut CallReport`.
+fn report_name(input: ParseStream) -> syn::Result<Ident> {
+    let value: Expr = input.parse()?;
+    if let Expr::Path(path) = &value {
+        if path.qself.is_none() && path.attrs.is_empty() {
+            if let Some(ident) = path.path.get_ident() {
+                return Ok(ident.clone());
+            }
+        }
+    }
+    Err(syn::Error::new_spanned(
+        &value,
+        format!(
+            "`report` takes the name of a parameter of type `&mut CallReport`, such as `report = report`, found `{}`",
+            shown(&value).replace("& mut ", "&mut ")
         ),
     ))
 }

@@ -48,6 +48,7 @@ struct Names {
     timeout_local: Ident,
     sleeper_local: Ident,
     key: Ident,
+    span: Ident,
     metrics: Ident,
     label: syn::Lifetime,
 }
@@ -83,6 +84,7 @@ impl Names {
             timeout_local: local("__retry_timeout"),
             sleeper_local: local("__retry_sleeper"),
             key: local("__retry_key"),
+            span: local("__retry_span"),
             metrics: Ident::new("__RETRY_METRICS", mixed),
             label: syn::Lifetime {
                 apostrophe: mixed,
@@ -195,6 +197,29 @@ impl Ctx<'_> {
         } else {
             quote!(return #value)
         }
+    }
+
+    /// `Tally::METHOD(&mut *NAME, ARG);` with `report = NAME`: the call's report filled in as
+    /// it goes; nothing otherwise.
+    fn tally(&self, method: &str, arg: TokenStream) -> TokenStream {
+        let Some(report) = &self.config.report else {
+            return TokenStream::new();
+        };
+        let private = &self.names.private;
+        let method = Ident::new(method, Span::call_site());
+        quote!(#private::Tally::#method(&mut *#report, #arg);)
+    }
+
+    /// `tally("stopped", Stop::GaveUp(REASON))`.
+    fn tally_gave_up(&self, reason: TokenStream) -> TokenStream {
+        let private = &self.names.private;
+        self.tally("stopped", quote!(#private::Stop::GaveUp(#reason)))
+    }
+
+    /// `tally("stopped", Stop::Accepted)`.
+    fn tally_accepted(&self) -> TokenStream {
+        let private = &self.names.private;
+        self.tally("stopped", quote!(#private::Stop::Accepted))
     }
 
     /// `tokens` when the runtime emits events, nothing otherwise.
@@ -404,15 +429,19 @@ impl ToTokens for Pacing<'_> {
             quote!(#private::sleep(#wait).await)
         };
         let give_up = GiveUpReturn(ctx);
+        let slept = ctx.tally("slept", wait.to_token_stream());
+        let stopped = ctx.tally_gave_up(quote!(#private::GiveUp::Throttled));
         tokens.extend(quote! {
             match #private::Step::admit(#step_ref, #policy, #guards, #sleeper) {
                 ::core::result::Result::Ok(#wait) => {
                     if #wait != ::core::time::Duration::ZERO {
+                        #slept
                         #sleep;
                     }
                 }
                 ::core::result::Result::Err(#throttled) => {
                     #private::Step::throttled(#step_ref, #site);
+                    #stopped
                     #trace
                     #[allow(unreachable_code)]
                     let #result #annotation = #refused;
@@ -459,11 +488,13 @@ impl ToTokens for Gate<'_> {
             );
         });
         let give_up = GiveUpReturn(ctx);
+        let stopped = ctx.tally_gave_up(quote!(#private::GiveUp::BreakerOpen));
         tokens.extend(quote! {
             let #permit = match #private::Step::enter(#step_ref, ::core::option::Option::Some(#breaker_local)) {
                 ::core::result::Result::Ok(#permit) => #permit,
                 ::core::result::Result::Err(#open) => {
                     #private::Step::refused(#step_ref, #site);
+                    #stopped
                     #trace
                     #[allow(unreachable_code)]
                     let #result #annotation = #refused;
@@ -498,6 +529,9 @@ impl ToTokens for Judge<'_> {
                 #private::Step::accepted(#step_ref, #guards, #permit, #site, #clock);
             }
         });
+        let tallied = ctx.tally_accepted();
+        let accepted = quote!(#accepted #tallied);
+        tokens.extend(ctx.tally("attempt", quote!(#private::Step::attempt(#step_ref))));
         let return_success = ctx.finish(quote!(#result));
         let errors = decide_chain(config, names);
         // The error binding is made only where something reads it: the filters, the hook,
@@ -637,9 +671,12 @@ impl ToTokens for TurnMatch<'_> {
         let retry_after = if ctx.is_blocking() {
             quote!(#private::Flow::Retry(#delay))
         } else {
-            delay
+            delay.clone()
         };
-        let reason_pat = if ctx.signals.tracing {
+        let slept = ctx.tally("slept", delay);
+        let gave_up = ctx.tally_gave_up(reason.to_token_stream());
+        let done = ctx.tally_accepted();
+        let reason_pat = if ctx.signals.tracing || ctx.config.report.is_some() {
             reason.to_token_stream()
         } else {
             quote!(_)
@@ -653,7 +690,11 @@ impl ToTokens for TurnMatch<'_> {
         } else {
             quote!(#private::Step::turn_unguarded(#step_mut, #policy, #judged))
         };
-        if !ctx.signals.tracing && hook.is_none() && ctx.config.fallback.is_none() {
+        if !ctx.signals.tracing
+            && hook.is_none()
+            && ctx.config.fallback.is_none()
+            && ctx.config.report.is_none()
+        {
             // Nothing to do but sleep or return: the shortest form.
             tokens.extend(quote! {
                 let #private::Turn::Retry(#info) = #take_turn else {
@@ -667,15 +708,18 @@ impl ToTokens for TurnMatch<'_> {
             let #turn = #take_turn;
             match #turn {
                 #private::Turn::Retry(#info) => {
+                    #slept
                     #trace_retry
                     #hook
                     #retry_after
                 }
                 #private::Turn::GiveUp(#reason_pat) => {
+                    #gave_up
                     #trace_give_up
                     #give_up;
                 }
                 #private::Turn::Done => {
+                    #done
                     #return_success;
                 }
             }
@@ -756,6 +800,12 @@ impl ToTokens for Setup<'_> {
             let local = &names.timeout_local;
             let ty = quote_spanned!(expr.span()=> ::core::time::Duration);
             tokens.extend(quote!(let #local: #ty = #expr;));
+        }
+        // `report = NAME`: the report starts empty, typed at the name.
+        if let Some(report) = &config.report {
+            let span = report.span();
+            let private = respan(private, span);
+            tokens.extend(quote_spanned!(span=> *#report = #private::CallReport::new();));
         }
         if ctx.signals.metrics {
             let cell = &names.metrics;
@@ -863,9 +913,11 @@ pub fn render(config: &Config, plan: &Plan, signals: Signals) -> TokenStream {
         quote!(#private::Step::<#memory>::begin(#policy))
     };
 
+    let span_setup = span_setup(&ctx);
     let body = match &plan.flavor {
         Flavor::Blocking => quote! {
             #setup
+            #span_setup
             #private::run_blocking(#begin, #sleeper, |#step| { #one_turn })
         },
         Flavor::Async | Flavor::Boxed(_) | Flavor::Returned(_) => {
@@ -915,6 +967,30 @@ fn item_with_body(plan: &Plan, body: TokenStream) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig #block
+    }
+}
+
+/// With the `tracing` feature, for a plain `fn`, `let __retry_span = CallSpan::of(span!(..));`:
+/// the call's INFO span, named by its call name (`name = "..."` or the function's name), targeted at the
+/// function's module, with an `attempt` field each attempt records.
+fn span_setup(ctx: &Ctx<'_>) -> TokenStream {
+    // Not for an `async fn`: keeping the span in its future would grow it past the bound of the
+    // performance contract (tests/future_size.rs).
+    if !ctx.signals.tracing || !ctx.is_blocking() {
+        return TokenStream::new();
+    }
+    let (private, span) = (&ctx.names.private, &ctx.names.span);
+    let name: String = match &ctx.config.name {
+        Some(given) => given.value(),
+        None => ctx.plan.name.clone(),
+    };
+    quote! {
+        let #span = #private::CallSpan::of(#private::tracing::span!(
+            target: ::core::module_path!(),
+            #private::tracing::Level::INFO,
+            #name,
+            attempt = #private::tracing::field::Empty
+        ));
     }
 }
 
@@ -1053,13 +1129,21 @@ fn attempt_runner(ctx: &Ctx<'_>) -> TokenStream {
         None => (quote!(), quote!()),
     };
     if is_blocking {
-        return quote! {
+        let attempt = quote! {
             {
                 #(#preps)*
                 #context_value
                 (move || { #context_bind #body })()
             }
         };
+        if !ctx.signals.tracing {
+            return attempt;
+        }
+        let (span, step) = (&names.span, &names.step);
+        return quote! {{
+            #private::CallSpan::record_attempt(&#span, #private::Step::attempt(#step));
+            #private::CallSpan::in_scope(&#span, || #attempt)
+        }};
     }
     let future = quote! {
         {

@@ -110,6 +110,8 @@ pub struct Config {
     /// `name = "…"`: the call's name in events and metrics (non-empty); `None` for the
     /// function's path.
     pub name: Option<LitStr>,
+    /// `report = NAME`: the parameter (a `&mut CallReport`) the call's report is written to.
+    pub report: Option<syn::Ident>,
 }
 
 /// Checks `args` against each other and against the item, and builds the [`Config`]; `None`
@@ -133,6 +135,7 @@ impl Args {
         self.check_idempotency_key(errors);
         self.check_filters(errors);
         self.check_name(errors);
+        self.check_report(func, errors);
         if !errors.is_empty() {
             return None;
         }
@@ -348,6 +351,48 @@ impl Args {
         }
     }
 
+    /// `report = NAME` names a parameter of the function whose type is `&mut CallReport` (by
+    /// any path ending in `CallReport`).
+    fn check_report(&self, func: &ItemFn, errors: &mut Errors) {
+        let Some(report) = &self.report else { return };
+        let name = &report.value;
+        let mut params = Vec::new();
+        for input in &func.sig.inputs {
+            let syn::FnArg::Typed(typed) = input else {
+                continue;
+            };
+            let syn::Pat::Ident(pat) = &*typed.pat else {
+                continue;
+            };
+            if pat.ident != *name {
+                params.push(format!("`{}`", pat.ident));
+                continue;
+            }
+            if !is_mut_call_report(&typed.ty) {
+                let ty = &typed.ty;
+                errors.push(
+                    report.span,
+                    format!(
+                        "`report = {name}` needs `{name}` to be a `&mut CallReport`, but it is `{}`; write `{name}: &mut CallReport`",
+                        quote::quote!(#ty).to_string().replace(" :: ", "::").replace("& ", "&")
+                    ),
+                );
+            }
+            return;
+        }
+        let known = if params.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("it has {}", params.join(", "))
+        };
+        errors.push(
+            report.span,
+            format!(
+                "`report = {name}` names no parameter of this function ({known}); add `{name}: &mut CallReport` to its parameters"
+            ),
+        );
+    }
+
     /// The checked arguments as the [`Config`].
     fn into_config(
         self,
@@ -388,8 +433,25 @@ impl Args {
             fallback: self.fallback.map(|f| f.value),
             hedge,
             name: self.name.map(|n| n.value),
+            report: self.report.map(|r| r.value),
         }
     }
+}
+
+/// `&mut CallReport`, `&'a mut retry_runtime::CallReport`, …
+fn is_mut_call_report(ty: &syn::Type) -> bool {
+    let syn::Type::Reference(reference) = ty else {
+        return false;
+    };
+    let syn::Type::Path(path) = &*reference.elem else {
+        return false;
+    };
+    reference.mutability.is_some()
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "CallReport" && last.arguments.is_none())
 }
 
 impl Spanned<Filter> {

@@ -34,12 +34,13 @@ pub enum Key {
     Hedges,
     Policy,
     Name,
+    Report,
     Crate,
 }
 
 impl Key {
     /// Every key, in the order the documentation lists them.
-    pub const ALL: [Key; 29] = [
+    pub const ALL: [Key; 30] = [
         Key::Attempts,
         Key::Base,
         Key::Max,
@@ -68,6 +69,7 @@ impl Key {
         Key::Hedges,
         Key::Policy,
         Key::Name,
+        Key::Report,
         Key::Crate,
     ];
 
@@ -102,6 +104,7 @@ impl Key {
             Key::Hedges => "hedges",
             Key::Policy => "policy",
             Key::Name => "name",
+            Key::Report => "report",
             Key::Crate => "crate",
         }
     }
@@ -133,6 +136,7 @@ impl Key {
             Key::Hedges => "1",
             Key::Policy => "MY_POLICY",
             Key::Name => "\"provider-a\"",
+            Key::Report => "report",
             Key::Crate => "\"::retry_runtime\"",
         }
     }
@@ -167,6 +171,7 @@ impl Key {
             | Key::Hedges
             | Key::Policy
             | Key::Name
+            | Key::Report
             | Key::Crate => Arity::Value,
         }
     }

@@ -17,8 +17,8 @@ pub use crate::doors::attribute::{
 pub use crate::engine::sleep::timeout;
 pub use crate::engine::sleep::{sleep_default as sleep, ASYNC_SLEEPER};
 pub use crate::engine::{
-    run_blocking, sleep as sleep_on, Flow, Guards, Judged, Memory, NoMemory, PreviousDelay,
-    Qualified, Site, StartAndPrevious, StartTime, Step, Turn, Verdict,
+    run_blocking, sleep as sleep_on, CallReport, CallSpan, Flow, Guards, Judged, Memory, NoMemory,
+    PreviousDelay, Qualified, Site, StartAndPrevious, StartTime, Step, Stop, Tally, Turn, Verdict,
 };
 #[cfg(feature = "metrics")]
 pub use crate::engine::{FunctionMetrics, MetricsCell};

@@ -78,7 +78,7 @@
 //! | `reqwest-middleware` | no | `middleware::RetryMiddleware`, a layer for `reqwest_middleware` clients (implies `reqwest` and `tokio`) |
 //! | `tonic` | no | [`Classify`] for `tonic::Status` by gRPC's retry rules (UNAVAILABLE, RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms`, ABORTED) |
 //! | `serde` | no | `Policy` implements `Serialize` and `Deserialize` in the shape of a configuration file (`attempts = 5`, `base = "100ms"`, …), validated on load |
-//! | `tracing` | no | an INFO event for every retry and a WARN one when a retried call gives up (DEBUG when it was not retried), targeted at the retried function's module |
+//! | `tracing` | no | an INFO event for every retry and a WARN one when a retried call gives up (DEBUG when it was not retried), targeted at the retried function's module; an INFO span per call of the builders, a blocking `#[retry]`, the middleware and the tower layer, on which each attempt records `attempt` (and `http.request.resend_count` on HTTP) |
 //! | `metrics` | no | counters (calls, attempts, retries, give-ups by reason) and a histogram of attempts per call through the `metrics` facade, labelled by function |
 //!
 //! # Runtimes
@@ -138,7 +138,7 @@ pub use doors::attribute::{
     FromBreakerOpen, FromTimedOut, RetryClassify, RetryClassifyOk, RetryResult,
 };
 pub use doors::Schedule;
-pub use engine::GiveUp;
+pub use engine::{CallReport, GiveUp, Stop};
 pub use guard::breaker::{
     BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition,
 };

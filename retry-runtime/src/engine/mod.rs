@@ -32,7 +32,9 @@ pub(crate) mod memory;
 pub(crate) mod observe;
 #[cfg(feature = "std")]
 pub(crate) mod race;
+pub(crate) mod report;
 pub(crate) mod sleep;
+pub mod span;
 pub(crate) mod turn;
 pub(crate) mod verdict;
 
@@ -43,6 +45,8 @@ pub use memory::{Memory, NoMemory, PreviousDelay, StartAndPrevious, StartTime};
 #[cfg(feature = "metrics")]
 pub use observe::{FunctionMetrics, MetricsCell};
 pub use observe::{Qualified, Site};
+pub use report::{CallReport, NoReport, Stop, Tally};
 pub use sleep::{run_blocking, sleep, Flow};
+pub use span::CallSpan;
 pub use turn::{Step, Turn};
 pub use verdict::{GiveUp, Judged, Verdict};

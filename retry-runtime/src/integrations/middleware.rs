@@ -8,7 +8,9 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::engine::guards::guard_time;
 use crate::engine::observe::{trace_give_up, trace_retry};
-use crate::engine::{GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn, Verdict};
+use crate::engine::{
+    CallSpan, GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn, Verdict,
+};
 use crate::replay::{ReplayBody, DEFAULT_BODY_LIMIT};
 use crate::runtime::TokioSleeper;
 use crate::{
@@ -344,6 +346,7 @@ impl Middleware for RetryMiddleware {
                 .headers()
                 .contains_key(HeaderName::from_static("idempotency-key"));
         let site = Site::named(&self.name);
+        let mut span = CallSpan::http(self.name);
         let guards = Guards::new(self.budget, self.breaker)
             .with_throttle(self.throttle)
             .with_limiter(self.limiter)
@@ -380,7 +383,10 @@ impl Middleware for RetryMiddleware {
                     return Err(reqwest_middleware::Error::middleware(open));
                 }
             };
-            let outcome = self.attempt(request, extensions, next.clone(), &step).await;
+            span.record_attempt(step.attempt());
+            let sent = self.attempt(request, extensions, next.clone(), &step);
+            let (outcome, back) = span.instrument(sent).await;
+            span = back;
             if let (Some(limits), Ok(response)) = (self.rate_limits, &outcome) {
                 let now = guard_time(&TokioSleeper);
                 limits.update(response.headers(), now, std::time::SystemTime::now());

@@ -21,11 +21,11 @@ use core::task::{ready, Context, Poll};
 use core::time::Duration;
 
 use super::{
-    admit, refused, settle, CallName, Gate, Hook, Judge, NoTimeout, Recover, Refusal, Retry,
-    Settled, Timeout,
+    admit, refused, settle, CallName, Finish, Gate, Hook, Judge, NoReport, NoTimeout, Recover,
+    Refusal, Retry, Settled, Timeout,
 };
 use crate::attempt::CallKey;
-use crate::engine::{Guards, Site, StartAndPrevious, Step};
+use crate::engine::{CallSpan, Guards, Site, StartAndPrevious, Step, Tally};
 use crate::runtime::{Elapsed, Sleeper, Timed};
 use crate::{Attempt, Policy, RetryBudget, TimedOut};
 
@@ -75,7 +75,7 @@ pin_project_lite::pin_project! {
     /// The future of an awaited [`Retry`]: attempts, sleeps and the fallback, in one value
     /// with no allocation.
     #[must_use = "futures do nothing unless polled"]
-    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>
+    pub struct RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S, Tl = NoReport>
     where
         Fut: Future,
         L: Limit<Fut, S>,
@@ -83,15 +83,16 @@ pin_project_lite::pin_project! {
         Fb: RecoverFor<Fut::Output>,
         S: Sleeper,
     {
-        call: Call<'a, Op, J, H, L, G, N, S>,
+        call: Call<'a, Op, J, H, L, G, N, S, Tl>,
         fallback: Fb,
+        span: CallSpan,
         #[pin]
         state: State<L::Attempt, G::Permit, Fb::Future, S::Sleep>,
     }
 }
 
 /// What the call keeps from attempt to attempt.
-struct Call<'a, Op, J, H, L, G, N, S> {
+struct Call<'a, Op, J, H, L, G, N, S, Tl> {
     policy: &'a Policy,
     op: Op,
     judge: J,
@@ -103,6 +104,7 @@ struct Call<'a, Op, J, H, L, G, N, S> {
     gate: G,
     sleeper: S,
     step: Step<StartAndPrevious>,
+    tally: Tl,
 }
 
 pin_project_lite::pin_project! {
@@ -139,6 +141,28 @@ where
     type IntoFuture = RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>;
 
     fn into_future(self) -> Self::IntoFuture {
+        self.into_future_tallied(NoReport)
+    }
+}
+
+impl<'a, Op, J, H, G, Fb, L, N: CallName, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
+    /// The future, recording into `tally` as the call goes.
+    #[inline(always)]
+    pub(super) fn into_future_tallied<Fut, T, E, Tl>(
+        self,
+        tally: Tl,
+    ) -> RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S, Tl>
+    where
+        Op: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        J: Judge<T, E>,
+        L: Limit<Fut, S>,
+        G: Gate<'a>,
+        Fb: Recover<T, E>,
+        H: Hook<T, E>,
+        S: Sleeper,
+    {
+        let span = CallSpan::new(self.name.call_name());
         RetryFuture {
             call: Call {
                 step: Step::begin_on(self.policy, H::ELAPSED, &self.sleeper),
@@ -152,14 +176,16 @@ where
                 budget: self.budget,
                 name: self.name,
                 gate: self.gate,
+                tally,
             },
             fallback: self.fallback,
+            span,
             state: if J::PACES { State::Admit } else { State::Start },
         }
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, N, S, T, E> Call<'a, Op, J, H, L, G, N, S>
+impl<'a, Op, Fut, J, H, L, G, N, S, T, E, Tl: Tally> Call<'a, Op, J, H, L, G, N, S, Tl>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -173,7 +199,7 @@ where
 {
     /// The first attempt's pacing: the wait before it goes out, or the refusal's outcome.
     #[inline(always)]
-    fn admit(&self) -> Result<Duration, Result<T, E>> {
+    fn admit(&mut self) -> Result<Duration, Result<T, E>> {
         let guards = Guards::new(self.budget, self.gate.breaker());
         let site = Site::named(self.name.call_name());
         admit(
@@ -183,6 +209,7 @@ where
             guards,
             &site,
             &self.sleeper,
+            &mut self.tally,
         )
     }
 
@@ -196,6 +223,7 @@ where
                     &self.step,
                     refusal,
                     &Site::named(self.name.call_name()),
+                    &mut self.tally,
                 ))
             }
         };
@@ -226,6 +254,7 @@ where
             &site,
             outcome,
             &self.sleeper,
+            &mut self.tally,
         )
     }
 
@@ -241,9 +270,10 @@ where
     }
 }
 
-impl<'a, Op, Fut, J, H, L, G, Fb, N, S, T, E> Future
-    for RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S>
+impl<'a, Op, Fut, J, H, L, G, Fb, N, S, T, E, Tl> Future
+    for RetryFuture<'a, Op, Fut, J, H, L, G, Fb, N, S, Tl>
 where
+    Tl: Finish<Result<T, E>>,
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     J: Judge<T, E>,
@@ -255,12 +285,13 @@ where
     N: CallName,
     S: Sleeper,
 {
-    type Output = Result<T, E>;
+    type Output = Tl::Output;
 
     /// Gate → attempt → judge → the engine's turn → return or sleep, then the fallback.
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Tl::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         // The first attempt's pacing, only for a judge that paces (no code otherwise).
         let mut paced = None;
         if J::PACES {
@@ -278,6 +309,7 @@ where
                 }
                 let mut state = this.state.as_mut().project();
                 if let StateProj::Start = state {
+                    this.span.record_attempt(this.call.step.attempt());
                     match this.call.start() {
                         Ok((attempt, permit)) => {
                             this.state.set(State::running(attempt, permit));
@@ -298,7 +330,7 @@ where
                         match this.call.settle(permit.take(), &outcome) {
                             Settled::Accepted => {
                                 this.state.set(State::Start);
-                                return Poll::Ready(outcome);
+                                return Poll::Ready(this.call.tally.finish(outcome));
                             }
                             Settled::GaveUp => outcome,
                             Settled::Retry(delay) => {
@@ -316,7 +348,7 @@ where
                     StateProj::Recovering { answer } => {
                         let answer = ready!(answer.poll(cx));
                         this.state.set(State::Start);
-                        return Poll::Ready(answer);
+                        return Poll::Ready(this.call.tally.finish(answer));
                     }
                 }
             };
@@ -325,7 +357,7 @@ where
                 Ok(answer) => this.state.set(State::Recovering { answer }),
                 Err(last) => {
                     this.state.set(State::Start);
-                    return Poll::Ready(last);
+                    return Poll::Ready(this.call.tally.finish(last));
                 }
             }
         }
@@ -398,8 +430,17 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
         let site = Site::named(name.call_name());
         let guards = Guards::new(budget, gate.breaker());
         let mut step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
+        let mut span = CallSpan::new(name.call_name());
         let last = 'call: {
-            match admit(&step, policy, &judge, guards, &site, &sleeper) {
+            match admit(
+                &step,
+                policy,
+                &judge,
+                guards,
+                &site,
+                &sleeper,
+                &mut NoReport,
+            ) {
                 Ok(wait) if wait.is_zero() => {}
                 Ok(wait) => crate::engine::sleep(&sleeper, wait).await,
                 Err(refused) => break 'call refused,
@@ -407,21 +448,36 @@ impl<'a, Op, J, H, G, Fb, L, N: CallName, S: Sleeper> Retry<'a, Op, J, H, G, Fb,
             loop {
                 let permit = match gate.enter() {
                     Ok(permit) => permit,
-                    Err(refusal) => break refused(&step, refusal, &site),
+                    Err(refusal) => break refused(&step, refusal, &site, &mut NoReport),
                 };
-                let attempt = op(key.attempt(step.attempt()));
+                span.record_attempt(step.attempt());
+                let attempt = span.in_scope(|| op(key.attempt(step.attempt())));
                 let allowed = |limit| step.attempt_timeout(policy, limit, &sleeper);
                 let outcome = match limit.cut_off(allowed) {
-                    None => attempt.await,
+                    None => {
+                        let (outcome, back) = span.instrument(attempt).await;
+                        span = back;
+                        outcome
+                    }
                     Some((allowed, timed_out)) => {
-                        crate::runtime::timeout(&sleeper, allowed, attempt)
-                            .await
-                            .unwrap_or_else(|_| timed_out())
+                        let timed = crate::runtime::timeout(&sleeper, allowed, attempt);
+                        let (outcome, back) = span.instrument(timed).await;
+                        span = back;
+                        outcome.unwrap_or_else(|_| timed_out())
                     }
                 };
                 let permit = Some(permit);
                 let settled = settle::<_, _, _, G, _>(
-                    &mut step, policy, &judge, &hook, guards, permit, &site, &outcome, &sleeper,
+                    &mut step,
+                    policy,
+                    &judge,
+                    &hook,
+                    guards,
+                    permit,
+                    &site,
+                    &outcome,
+                    &sleeper,
+                    &mut NoReport,
                 );
                 let delay = match settled {
                     Settled::Retry(delay) => delay,

@@ -13,11 +13,13 @@ use super::settle::{admit, judgment, refused, OutcomeText};
 use super::{CallName, Gate, Hook, Judge, Limit, Recover, RecoverFor, Refusal, Retry};
 use crate::attempt::CallKey;
 use crate::engine::observe::trace_give_up;
+use super::report::{Finish as Tallied, Reported};
 use crate::engine::race::{Copies, Finish, Race};
+use crate::engine::{NoReport, Stop, Tally};
 use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
 use crate::runtime::clock::between;
 use crate::runtime::{Sleeper, Stamp};
-use crate::{Attempt, Latencies, Policy, RetryBudget, RetryInfo};
+use crate::{Attempt, CallReport, Latencies, Policy, RetryBudget, RetryInfo};
 
 pin_project_lite::pin_project! {
     /// One copy of a hedged call: the operation's future, or the alternate's
@@ -263,7 +265,7 @@ pub struct Copy<C, P> {
 }
 
 /// What a hedged call keeps besides its copies: the builder's parts and the engine's step.
-struct HedgeCall<'a, Op, A, J, H, L, G, N, S> {
+struct HedgeCall<'a, Op, A, J, H, L, G, N, S, Tl> {
     policy: &'a Policy,
     op: Op,
     alternate: A,
@@ -277,6 +279,7 @@ struct HedgeCall<'a, Op, A, J, H, L, G, N, S> {
     sleeper: S,
     hedging: Hedging<'a>,
     step: Step<StartAndPrevious>,
+    tally: Tl,
 }
 
 /// The race of a call's copies.
@@ -302,7 +305,7 @@ enum Phase<Sl, B> {
 
 /// The future of an awaited [`Hedged`].
 #[must_use = "futures do nothing unless polled"]
-pub struct HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+pub struct HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S, Tl = NoReport>
 where
     Fut: Future,
     A: Alternate<Op, Fut>,
@@ -311,15 +314,15 @@ where
     Fb: RecoverFor<Fut::Output>,
     S: Sleeper,
 {
-    call: HedgeCall<'a, Op, A, J, H, L, G, N, S>,
+    call: HedgeCall<'a, Op, A, J, H, L, G, N, S, Tl>,
     race: CopiesOf<'a, Op, A, Fut, L, G, S>,
     fallback: Fb,
     phase: Phase<S::Sleep, Fb::Future>,
 }
 
 // Everything that needs pinning is boxed.
-impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S> Unpin
-    for HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, Tl> Unpin
+    for HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S, Tl>
 where
     Fut: Future,
     A: Alternate<Op, Fut>,
@@ -328,6 +331,51 @@ where
     Fb: RecoverFor<Fut::Output>,
     S: Sleeper,
 {
+}
+
+impl<'a, Op, J, H, G, Fb, L, N, S, A> Hedged<'a, Op, J, H, G, Fb, L, N, S, A> {
+    /// The future, recording into `tally` as the call goes.
+    fn into_future_tallied<Fut, Tl>(
+        self,
+        tally: Tl,
+    ) -> HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S, Tl>
+    where
+        Fut: Future,
+        A: Alternate<Op, Fut>,
+        L: Limit<CopyOf<Op, A, Fut>, S>,
+        G: Gate<'a>,
+        Fb: RecoverFor<Fut::Output>,
+        S: Sleeper,
+    {
+        let retry = self.retry;
+        HedgeFuture {
+            call: HedgeCall {
+                step: Step::begin_on(retry.policy, true, &retry.sleeper),
+                policy: retry.policy,
+                op: retry.op,
+                alternate: self.alternate,
+                judge: retry.judge,
+                hook: retry.hook,
+                limit: retry.limit,
+                budget: retry.budget,
+                name: retry.name,
+                key: CallKey::new(retry.key),
+                gate: retry.gate,
+                sleeper: retry.sleeper,
+                hedging: self.hedging,
+                tally,
+            },
+            race: Race::new(),
+            fallback: retry.fallback,
+            phase: Phase::Admit,
+        }
+    }
+
+    /// The call's outcome together with its [`CallReport`](crate::CallReport) (attempts,
+    /// hedges, time slept, why it stopped): `.await` gives `(Result<T, E>, CallReport)`.
+    pub fn report(self) -> Reported<Self> {
+        Reported(self)
+    }
 }
 
 impl<'a, Op, J, H, G, Fb, L, N, S, A, Fut, T, E> IntoFuture
@@ -349,31 +397,34 @@ where
     type IntoFuture = HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let retry = self.retry;
-        HedgeFuture {
-            call: HedgeCall {
-                step: Step::begin_on(retry.policy, true, &retry.sleeper),
-                policy: retry.policy,
-                op: retry.op,
-                alternate: self.alternate,
-                judge: retry.judge,
-                hook: retry.hook,
-                limit: retry.limit,
-                budget: retry.budget,
-                name: retry.name,
-                key: CallKey::new(retry.key),
-                gate: retry.gate,
-                sleeper: retry.sleeper,
-                hedging: self.hedging,
-            },
-            race: Race::new(),
-            fallback: retry.fallback,
-            phase: Phase::Admit,
-        }
+        self.into_future_tallied(NoReport)
     }
 }
 
-impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E> HedgeCall<'a, Op, A, J, H, L, G, N, S>
+impl<'a, Op, J, H, G, Fb, L, N, S, A, Fut, T, E> IntoFuture
+    for Reported<Hedged<'a, Op, J, H, G, Fb, L, N, S, A>>
+where
+    Op: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Alternate<Op, Fut>,
+    J: Judge<T, E>,
+    H: Hook<T, E>,
+    L: Limit<CopyOf<Op, A, Fut>, S>,
+    G: Gate<'a>,
+    G::Refused: Refusal<E>,
+    Fb: Recover<T, E>,
+    N: CallName,
+    S: Sleeper,
+{
+    type Output = (Result<T, E>, CallReport);
+    type IntoFuture = HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S, CallReport>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.0.into_future_tallied(CallReport::new())
+    }
+}
+
+impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E, Tl: Tally> HedgeCall<'a, Op, A, J, H, L, G, N, S, Tl>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -387,7 +438,7 @@ where
     S: Sleeper,
 {
     /// The first copy's pacing: the wait before it goes out, or the refusal's outcome.
-    fn admit(&self) -> Result<Duration, Result<T, E>> {
+    fn admit(&mut self) -> Result<Duration, Result<T, E>> {
         let guards = Guards::new(self.budget, self.gate.breaker());
         let site = Site::named(self.name.call_name());
         admit(
@@ -397,6 +448,7 @@ where
             guards,
             &site,
             &self.sleeper,
+            &mut self.tally,
         )
     }
 
@@ -404,12 +456,13 @@ where
     fn first(&mut self) -> Result<Copy<L::Attempt, G::Permit>, Result<T, E>> {
         match self.gate.enter() {
             Ok(permit) => {
+                self.tally.attempt(1);
                 let copy = HedgeCopy::same((self.op)(self.key.attempt(1)));
                 Ok(self.copy(copy, permit))
             }
             Err(refusal) => {
                 let site = Site::named(self.name.call_name());
-                Err(refused(&self.step, refusal, &site))
+                Err(refused(&self.step, refusal, &site, &mut self.tally))
             }
         }
     }
@@ -431,7 +484,8 @@ where
     }
 }
 
-impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E> Copies for HedgeCall<'a, Op, A, J, H, L, G, N, S>
+impl<'a, Op, A, Fut, J, H, L, G, N, S, T, E, Tl: Tally> Copies
+    for HedgeCall<'a, Op, A, J, H, L, G, N, S, Tl>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -456,6 +510,8 @@ where
             .pace(Guards::new(self.budget, self.gate.breaker()));
         self.step
             .hedge_leave(self.policy, &self.hedging, guards, &site, &self.sleeper)?;
+        self.tally.hedge();
+        self.tally.attempt(self.step.attempt());
         let attempt = self.key.attempt(self.step.attempt());
         let copy = self.alternate.hedge(&mut self.op, attempt);
         Ok(self.copy(copy, permit))
@@ -495,8 +551,10 @@ where
             HedgeTurn::Won => {
                 let latency = between(copy.started, self.sleeper.now());
                 self.hedging.accepted_after(latency);
+                self.tally.stopped(Stop::Accepted);
             }
             HedgeTurn::Ended(reason) => {
+                self.tally.stopped(Stop::GaveUp(reason));
                 let text = OutcomeText(&self.judge, outcome);
                 trace_give_up(&site, self.step.attempt(), reason, &text);
             }
@@ -514,6 +572,7 @@ where
     fn all_failed(&mut self, reason: GiveUp, last: &Result<T, E>) {
         let site = Site::named(self.name.call_name());
         let reason = self.step.hedges_over(reason, last.is_ok(), &site);
+        self.tally.stopped(Stop::GaveUp(reason));
         trace_give_up(
             &site,
             self.step.attempt(),
@@ -523,8 +582,8 @@ where
     }
 }
 
-impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, T, E> Future
-    for HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, T, E, Tl> Future
+    for HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S, Tl>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -537,12 +596,13 @@ where
     Fb: Recover<T, E>,
     N: CallName,
     S: Sleeper,
+    Tl: Tallied<Result<T, E>>,
 {
-    type Output = Result<T, E>;
+    type Output = Tl::Output;
 
     /// Pacing → the first copy → the race (the engine's) → the winner, or the last outcome to
     /// the fallback.
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Tl::Output> {
         let this = self.get_mut();
         loop {
             let last = match &mut this.phase {
@@ -568,14 +628,14 @@ where
                 Phase::Racing => match ready!(this.race.poll(&mut this.call, cx)) {
                     Finish::Won(outcome) => {
                         this.phase = Phase::Finished;
-                        return Poll::Ready(outcome);
+                        return Poll::Ready(this.call.tally.finish(outcome));
                     }
                     Finish::GaveUp(last) => last,
                 },
                 Phase::Recovering(answer) => {
                     let answer = ready!(answer.as_mut().poll(cx));
                     this.phase = Phase::Finished;
-                    return Poll::Ready(answer);
+                    return Poll::Ready(this.call.tally.finish(answer));
                 }
                 // Polled after it returned: nothing more to do.
                 Phase::Finished => return Poll::Pending,
@@ -584,14 +644,15 @@ where
                 Ok(answer) => this.phase = Phase::Recovering(Box::pin(answer)),
                 Err(last) => {
                     this.phase = Phase::Finished;
-                    return Poll::Ready(last);
+                    return Poll::Ready(this.call.tally.finish(last));
                 }
             }
         }
     }
 }
 
-impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, T, E> HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S>
+impl<'a, Op, A, Fut, J, H, L, G, Fb, N, S, T, E, Tl: Tally>
+    HedgeFuture<'a, Op, A, Fut, J, H, L, G, Fb, N, S, Tl>
 where
     Op: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,

@@ -10,7 +10,8 @@
 use core::time::Duration;
 
 use crate::attempt::CallKey;
-use crate::engine::{Flow, Guards, Site, StartAndPrevious, Step};
+use crate::engine::{CallSpan, Flow, Guards, Site, StartAndPrevious, Step};
+pub use crate::engine::{NoReport, Tally};
 use crate::runtime::{BlockingSleeper, DefaultBlockingSleeper, DefaultSleeper};
 use crate::{
     AdaptiveThrottle, Attempt, CircuitBreaker, Classify, IdempotencyKey, Policy, RateLimiter,
@@ -25,6 +26,7 @@ mod gate;
 mod hedge;
 mod hooks;
 mod judge;
+mod report;
 mod settle;
 
 use fallback::ready_now;
@@ -36,6 +38,7 @@ pub use hedge::{Alternate, HedgeCopy, HedgeFuture, HedgeWith, Hedged, SameOp};
 pub use hooks::{Hook, NoHook, OnRetry};
 pub use hooks::{NoTimeout, Timeout};
 pub use judge::{Classified, ClassifiedOk, Errors, Judge, Paced, Until, When};
+pub use report::{Finish, Reported};
 use settle::{admit, refused, settle, Settled};
 
 impl Policy {
@@ -630,6 +633,12 @@ where
     /// assert_eq!(out, Ok("cached"));
     /// ```
     pub fn call(self) -> Result<T, E> {
+        self.call_tallied(&mut crate::engine::NoReport)
+    }
+
+    /// [`call`](Self::call), recording into `tally` as the call goes.
+    #[inline(always)]
+    pub(crate) fn call_tallied(self, tally: &mut impl Tally) -> Result<T, E> {
         let RetryBlocking {
             policy,
             mut op,
@@ -644,9 +653,10 @@ where
         } = self;
         let key = CallKey::new(key);
         let site = Site::named(&name);
+        let span = CallSpan::new(name);
         let guards = Guards::new(budget, gate.breaker());
         let step = Step::<StartAndPrevious>::begin_on(policy, H::ELAPSED, &sleeper);
-        match admit(&step, policy, &judge, guards, &site, &sleeper) {
+        match admit(&step, policy, &judge, guards, &site, &sleeper, tally) {
             Ok(wait) if wait.is_zero() => {}
             Ok(wait) => sleeper.block(wait),
             Err(refused) => {
@@ -659,9 +669,10 @@ where
         let outcome = crate::engine::run_blocking(step, &sleeper, |step| {
             let permit = match gate.enter() {
                 Ok(permit) => permit,
-                Err(refusal) => return Flow::Done((refused(step, refusal, &site), true)),
+                Err(refusal) => return Flow::Done((refused(step, refusal, &site, tally), true)),
             };
-            let outcome = op(key.attempt(step.attempt()));
+            span.record_attempt(step.attempt());
+            let outcome = span.in_scope(|| op(key.attempt(step.attempt())));
             let settled = settle::<_, _, _, G, _>(
                 step,
                 policy,
@@ -672,6 +683,7 @@ where
                 &site,
                 &outcome,
                 &sleeper,
+                tally,
             );
             match settled {
                 Settled::Retry(delay) => Flow::Retry(delay),

@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use super::{Gate, Hook, Judge, Refusal};
 use crate::engine::observe::{trace_give_up, trace_retry};
-use crate::engine::{GiveUp, Guards, Judged, Memory, Site, Step, Turn, Verdict};
+use crate::engine::{GiveUp, Guards, Judged, Memory, Site, Step, Stop, Tally, Turn, Verdict};
 use crate::runtime::Clock;
 use crate::{Permit, Policy};
 
@@ -15,8 +15,10 @@ pub(super) fn refused<T, E, M: Memory>(
     step: &Step<M>,
     refusal: impl Refusal<E>,
     site: &Site<'_>,
+    tally: &mut impl Tally,
 ) -> Result<T, E> {
     step.refused(site);
+    tally.stopped(Stop::GaveUp(GiveUp::BreakerOpen));
     trace_give_up(
         site,
         step.attempts_made(),
@@ -54,11 +56,14 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>, J: Judge<T, E>>(
     site: &Site<'_>,
     outcome: &Result<T, E>,
     clock: impl Clock,
+    tally: &mut impl Tally,
 ) -> Settled {
+    tally.attempt(step.attempt());
     let judged = judgment(judge, outcome);
     let guards = judge.pace(guards);
     if judged.is_accepted() {
         step.accepted(guards, G::permit(permit), site, clock);
+        tally.stopped(Stop::Accepted);
         return Settled::Accepted;
     }
     let judged = judged.overloaded(J::PACES && judge.overloaded(outcome));
@@ -73,6 +78,7 @@ pub(super) fn settle<'a, T, E, M: Memory, G: Gate<'a>, J: Judge<T, E>>(
         site,
         outcome,
         clock,
+        tally,
     )
 }
 
@@ -100,15 +106,20 @@ pub(super) fn admit<'a, T, E, M: Memory, J: Judge<T, E>>(
     guards: Guards<'a>,
     site: &Site<'_>,
     clock: impl Clock,
+    tally: &mut impl Tally,
 ) -> Result<Duration, Result<T, E>> {
     if !J::PACES {
         return Ok(Duration::ZERO);
     }
     match step.admit(policy, judge.pace(guards), clock) {
-        Ok(wait) => Ok(wait),
+        Ok(wait) => {
+            tally.slept(wait);
+            Ok(wait)
+        }
         Err(refusal) => match judge.throttled(refusal) {
             Some(error) => {
                 step.throttled(site);
+                tally.stopped(Stop::GaveUp(GiveUp::Throttled));
                 trace_give_up(site, step.attempts_made(), GiveUp::Throttled, &refusal);
                 Err(Err(error))
             }
@@ -133,15 +144,21 @@ fn failed<T, E, M: Memory>(
     site: &Site<'_>,
     outcome: &Result<T, E>,
     clock: impl Clock,
+    tally: &mut impl Tally,
 ) -> Settled {
     match step.turn(policy, guards, permit, judged, site, clock) {
-        Turn::Done => Settled::Accepted,
+        Turn::Done => {
+            tally.stopped(Stop::Accepted);
+            Settled::Accepted
+        }
         Turn::Retry(info) => {
+            tally.slept(info.delay());
             trace_retry(site, &info, &OutcomeText(judge, outcome));
             hook.call(outcome, &info);
             Settled::Retry(info.delay())
         }
         Turn::GiveUp(reason) => {
+            tally.stopped(Stop::GaveUp(reason));
             trace_give_up(site, step.attempt(), reason, &OutcomeText(judge, outcome));
             Settled::GaveUp
         }

@@ -12,7 +12,7 @@ use super::judge::{judge, OutcomeText, Responses};
 use super::{BoxError, Config, Replay};
 use crate::builder::Hook;
 use crate::engine::observe::{trace_give_up, trace_retry};
-use crate::engine::{GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn};
+use crate::engine::{CallSpan, GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn};
 use crate::runtime::{Elapsed, Sleeper, Timed};
 use crate::{Permit, TimedOut};
 
@@ -43,6 +43,7 @@ struct Call<Svc, Req: Replay, K, H, S> {
     ready: bool,
     resend_safe: bool,
     step: Step<StartAndPrevious>,
+    span: CallSpan,
 }
 
 pin_project_lite::pin_project! {
@@ -105,6 +106,11 @@ where
         ResponseFuture {
             call: Call {
                 step: Step::begin_on(&config.policy, H::ELAPSED, &config.sleeper),
+                span: if Req::HTTP {
+                    CallSpan::http(config.name)
+                } else {
+                    CallSpan::new(config.name)
+                },
                 resend_safe: config.non_idempotent || Req::resend_safe(&kept),
                 config,
                 service,
@@ -169,7 +175,8 @@ where
             return Poll::Ready(Err("the request could not be sent again".into()));
         };
         self.ready = false;
-        let sent = self.service.call(request);
+        self.span.record_attempt(self.step.attempt());
+        let sent = self.span.in_scope(|| self.service.call(request));
         let c = &self.config;
         let attempt = match c.timeout.or(c.policy.timeout()) {
             None => Attempt::Bare { sent },
@@ -274,7 +281,10 @@ where
                     Err(error) => return Poll::Ready(Err(error)),
                 },
                 StateProj::Running { attempt, permit } => {
-                    let outcome = ready!(attempt.poll(cx));
+                    let outcome = {
+                        let _entered = this.call.span.enter();
+                        ready!(attempt.poll(cx))
+                    };
                     match this.call.settle(permit.take(), &outcome) {
                         None => return Poll::Ready(outcome),
                         Some(delay) => this.call.sleeping(delay),

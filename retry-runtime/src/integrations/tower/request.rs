@@ -33,6 +33,9 @@ use crate::replay::ReplayBody;
 pub trait Replay: Sized {
     /// What the call keeps to send the request again.
     type Kept;
+    /// Whether the request is an HTTP request: its call's span (feature `tracing`) then
+    /// records `http.request.resend_count` too. `false` by default.
+    const HTTP: bool = false;
     /// The copy to send first and what is kept for the next attempts. `body_limit` is the
     /// most of a streamed body kept for a replay (the layer's
     /// [`with_body_limit`](super::RetryLayer::with_body_limit)).
@@ -58,6 +61,7 @@ pub trait Replay: Sized {
 
 impl<B: ReplayableBody> Replay for http::Request<B> {
     type Kept = (http::request::Parts, B::Kept);
+    const HTTP: bool = true;
 
     fn keep(self, body_limit: usize) -> (Self, Self::Kept) {
         let (parts, body) = self.into_parts();
