@@ -4,10 +4,10 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
-/// Sub-buckets per power of two: a bucket is at most 1/8 (12.5%) wider than its lower bound.
-const SUB_BITS: u32 = 3;
+/// Sub-buckets per power of two: a bucket is at most 1/16 (6.25%) wider than its lower bound.
+const SUB_BITS: u32 = 4;
 const SUB: usize = 1 << SUB_BITS;
-/// Buckets: microseconds `0..8` one each, then 8 per power of two up to `2^34` µs (4.8 hours).
+/// Buckets: microseconds `0..16` one each, then 16 per power of two up to `2^35` µs (9.5 hours).
 const BUCKETS: usize = SUB * 32;
 /// When this many samples are held, every count is halved: recent latencies weigh more, and
 /// a change of the service shows within a few thousand calls.
@@ -15,7 +15,7 @@ const WINDOW: u32 = 4096;
 /// The samples a percentile needs before a hedge waits for it ([`Latencies::new`]).
 pub const DEFAULT_MIN_SAMPLES: u32 = 20;
 
-/// A call site's recent latencies, in buckets of microseconds no more than 12.5% wide, for a
+/// A call site's recent latencies, in buckets of microseconds no more than 6.25% wide, for a
 /// hedge sent at a percentile of them (as tower's `hedge` does, without its lock): recording
 /// and reading are a few atomic operations, shared by every call of the site.
 ///
@@ -33,7 +33,7 @@ pub const DEFAULT_MIN_SAMPLES: u32 = 20;
 ///     LATENCIES.record(Duration::from_millis(ms));
 /// }
 /// let p95 = LATENCIES.percentile(0.95).unwrap();
-/// assert!(p95 >= Duration::from_millis(95) && p95 <= Duration::from_millis(107), "{p95:?}");
+/// assert!(p95 >= Duration::from_millis(89) && p95 <= Duration::from_millis(95), "{p95:?}");
 /// ```
 pub struct Latencies {
     buckets: [AtomicU32; BUCKETS],
@@ -70,8 +70,9 @@ impl Latencies {
         self.held.load(Ordering::Relaxed)
     }
 
-    /// The latency at or below which a fraction `percentile` of the samples fall (the upper
-    /// edge of its bucket), or `None` before `min_samples` samples. `percentile` is clamped to
+    /// The latency by which a fraction `percentile` of the samples had answered: the lower
+    /// edge of the bucket that holds that rank (at most 6.25% below it, so that a hedge at the
+    /// percentile goes no later than it), or `None` before `min_samples` samples. `percentile` is clamped to
     /// `0.0..=1.0` (a NaN reads as the median).
     pub fn percentile(&self, percentile: f64) -> Option<Duration> {
         let held = self.samples();
@@ -90,7 +91,7 @@ impl Latencies {
         for (index, count) in self.buckets.iter().enumerate() {
             seen += u64::from(count.load(Ordering::Relaxed));
             if seen >= rank {
-                return Some(Duration::from_micros(upper_edge(index)));
+                return Some(Duration::from_micros(lower_edge(index)));
             }
         }
         // Samples halved while counting: the largest bucket with any.
@@ -98,7 +99,7 @@ impl Latencies {
             .buckets
             .iter()
             .rposition(|count| count.load(Ordering::Relaxed) > 0)?;
-        Some(Duration::from_micros(upper_edge(last)))
+        Some(Duration::from_micros(lower_edge(last)))
     }
 
     /// Halves every bucket and the count held (racing recorders may be halved or not: the
@@ -132,7 +133,7 @@ impl core::fmt::Debug for Latencies {
     }
 }
 
-/// The bucket of `micros`: one per microsecond below 8, then 8 per power of two.
+/// The bucket of `micros`: one per microsecond below 16, then 16 per power of two.
 fn bucket(micros: u64) -> usize {
     if micros < SUB as u64 {
         return micros as usize;
@@ -141,6 +142,15 @@ fn bucket(micros: u64) -> usize {
     let sub = (micros >> (exponent - SUB_BITS)) as usize & (SUB - 1);
     let index = (exponent - SUB_BITS + 1) as usize * SUB + sub;
     index.min(BUCKETS - 1)
+}
+
+/// The smallest microsecond count in bucket `index`.
+fn lower_edge(index: usize) -> u64 {
+    if index == 0 {
+        0
+    } else {
+        upper_edge(index - 1)
+    }
 }
 
 /// The largest whole microsecond count in bucket `index`, plus one: the bucket's upper edge.
@@ -161,7 +171,7 @@ mod tests {
 
     #[test]
     fn buckets_are_at_most_an_eighth_wide_and_cover_their_values() {
-        for micros in [0u64, 1, 7, 8, 9, 15, 16, 17, 100, 1_000, 12_345, 10_000_000] {
+        for micros in [0u64, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1_000, 12_345, 10_000_000] {
             let index = bucket(micros);
             let upper = upper_edge(index);
             assert!(micros < upper, "{micros} in bucket {index} below {upper}");
@@ -184,7 +194,7 @@ mod tests {
         assert_eq!(latencies.percentile(0.95), None);
         latencies.record(MS * 10);
         let p = latencies.percentile(0.95).expect("20 samples");
-        assert!(p >= MS * 10 && p <= MS * 11 + MS / 4, "{p:?}");
+        assert!(p > MS * 9 && p <= MS * 10, "{p:?}");
     }
 
     #[test]
@@ -197,9 +207,9 @@ mod tests {
         for _ in 0..5 {
             latencies.record(MS * 500);
         }
-        assert!(latencies.percentile(0.95).unwrap() < MS * 12);
-        assert!(latencies.percentile(0.96).unwrap() > MS * 500);
-        assert!(latencies.percentile(0.0).unwrap() < MS * 12);
+        assert!(latencies.percentile(0.95).unwrap() <= MS * 10);
+        assert!(latencies.percentile(0.96).unwrap() > MS * 450);
+        assert!(latencies.percentile(0.0).unwrap() <= MS * 10);
         assert_eq!(latencies.percentile(f64::NAN), latencies.percentile(0.5));
         assert_eq!(latencies.percentile(7.0), latencies.percentile(1.0));
     }
@@ -217,7 +227,7 @@ mod tests {
         for _ in 0..WINDOW {
             latencies.record(MS * 100);
         }
-        assert!(latencies.percentile(0.5).unwrap() >= MS * 100);
+        assert!(latencies.percentile(0.5).unwrap() >= MS * 94);
     }
 
     #[test]
