@@ -14,6 +14,8 @@
 //!   (`cargo run --release -p retry-benchmarks --example herd -- docs/herd.svg`);
 //! - `examples/fleet.rs`: a fleet of clients through an outage, with budgets and breakers
 //!   (`cargo run --release -p retry-benchmarks --example fleet -- docs/fleet.svg`);
+//! - `examples/tail.rs`: hedged requests against a latency tail, beside `tower::hedge`
+//!   (`cargo run --release -p retry-benchmarks --example tail -- docs/tail.svg`);
 //! - `benches/contention.rs`: the breaker's and the budget's cost per call, one thread and all
 //!   cores (`cargo bench -p retry-benchmarks --bench contention`);
 //! - `tests/peer_sizes.rs`: the retried future is smaller than every peer's;
