@@ -536,6 +536,32 @@ fn blocking_fetch(calls: &mut u32) -> Result<u32, Opaque> {
     }
 }
 
+#[retry(attempts = 3, base = "1ms", name = "orders")]
+async fn async_fetch(calls: &mut u32) -> Result<u32, Opaque> {
+    *calls += 1;
+    // The span is entered on every poll of the attempt, not only the first.
+    tokio::task::yield_now().await;
+    tracing::info!("body");
+    if *calls < 3 {
+        Err(Opaque(*calls))
+    } else {
+        Ok(*calls)
+    }
+}
+
+/// An `async fn` runs each attempt in its own span (OpenTelemetry's span per resend), named by
+/// the call name, with the attempt's number.
+#[test]
+fn an_async_retried_function_runs_each_attempt_in_a_span_with_its_number() {
+    let spans = Spans::default();
+    let mut calls = 0;
+    let out = run_spans(&spans, async_fetch(&mut calls));
+    assert_eq!(out, Ok(3));
+    assert_eq!(spans.body_events(), attempts("orders", 3));
+    let opened = spans.spans.lock().unwrap().len();
+    assert_eq!(opened, 3, "one span per attempt");
+}
+
 #[test]
 fn a_blocking_retried_function_runs_in_its_span_with_the_attempt() {
     let spans = Spans::default();

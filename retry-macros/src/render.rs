@@ -974,16 +974,13 @@ fn item_with_body(plan: &Plan, body: TokenStream) -> TokenStream {
 /// the call's INFO span, named by its call name (`name = "..."` or the function's name), targeted at the
 /// function's module, with an `attempt` field each attempt records.
 fn span_setup(ctx: &Ctx<'_>) -> TokenStream {
-    // Not for an `async fn`: keeping the span in its future would grow it past the bound of the
-    // performance contract (tests/future_size.rs).
+    // An `async fn` opens a span per attempt instead ([`attempt_span`]): one kept for the whole
+    // call would add a second 8-byte handle to its future.
     if !ctx.signals.tracing || !ctx.is_blocking() {
         return TokenStream::new();
     }
     let (private, span) = (&ctx.names.private, &ctx.names.span);
-    let name: String = match &ctx.config.name {
-        Some(given) => given.value(),
-        None => ctx.plan.name.clone(),
-    };
+    let name = span_name(ctx);
     quote! {
         let #span = #private::CallSpan::of(#private::tracing::span!(
             target: ::core::module_path!(),
@@ -992,6 +989,33 @@ fn span_setup(ctx: &Ctx<'_>) -> TokenStream {
             attempt = #private::tracing::field::Empty
         ));
     }
+}
+
+/// The span's name: the call name (`name = "..."`) or the function's name.
+fn span_name(ctx: &Ctx<'_>) -> String {
+    match &ctx.config.name {
+        Some(given) => given.value(),
+        None => ctx.plan.name.clone(),
+    }
+}
+
+/// With the `tracing` feature, for an `async fn`, the span of the attempt about to run:
+/// `CallSpan::of(span!(..))`, INFO, named by the call name, targeted at the function's module,
+/// with the attempt's number as `attempt`.
+fn attempt_span(ctx: &Ctx<'_>) -> Option<TokenStream> {
+    if !ctx.signals.tracing {
+        return None;
+    }
+    let (private, step) = (&ctx.names.private, &ctx.names.step);
+    let name = span_name(ctx);
+    Some(quote! {
+        #private::CallSpan::of(#private::tracing::span!(
+            target: ::core::module_path!(),
+            #private::tracing::Level::INFO,
+            #name,
+            attempt = #private::Step::attempt(&#step)
+        ))
+    })
 }
 
 /// For `#[async_trait]`'s `Box::pin(async move { .. })` and `-> impl Future` with an
@@ -1152,6 +1176,15 @@ fn attempt_runner(ctx: &Ctx<'_>) -> TokenStream {
             async move { #context_bind #body }
         }
     };
+    // With `tracing`, each attempt runs in its own span (OpenTelemetry's "a span per resend"),
+    // whose output comes back with the span: `.0` is the attempt's outcome.
+    let (future, outcome) = match attempt_span(ctx) {
+        Some(span) => (
+            quote!(#private::CallSpan::instrument(#span, #future)),
+            quote!(.0),
+        ),
+        None => (future, quote!()),
+    };
     match &config.timeout {
         Some((limit, key_span)) => {
             let limit = match limit {
@@ -1179,12 +1212,12 @@ fn attempt_runner(ctx: &Ctx<'_>) -> TokenStream {
             };
             quote! {
                 match #timed.await {
-                    ::core::result::Result::Ok(r) => r,
+                    ::core::result::Result::Ok(r) => r #outcome,
                     ::core::result::Result::Err(_) => #timed_out,
                 }
             }
         }
-        None => quote!(#future.await),
+        None => quote!(#future.await #outcome),
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! | door | span name | fields |
 //! |---|---|---|
-//! | `#[retry]` (async and blocking) | the call name: `name = "..."`, or the function's name | `attempt` |
+//! | `#[retry]` on a plain `fn` | the call name: `name = "..."`, or the function's name | `attempt` |
+//! | `#[retry]` on an `async fn`: one span per attempt | the call name | `attempt` |
 //! | `Policy::retry`, `.run()`, `Policy::retry_blocking` | `retry` | `otel.name` (the call name), `attempt` |
 //! | the reqwest middleware, the tower layer | `retry` | `otel.name` (the call name), `attempt`, `http.request.resend_count` |
 //!
