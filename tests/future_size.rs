@@ -16,7 +16,11 @@ use tokio::task::yield_now;
 /// The contract's bound on what the retry loop may add. With the `tracing` feature each
 /// attempt's future also holds the attempt's span: one pointer, 8 bytes (empty when no
 /// subscriber wants the span), so the bound is 8 bytes more there.
-const MAX_OVERHEAD: usize = if cfg!(feature = "tracing") { 64 + 8 } else { 64 };
+const MAX_OVERHEAD: usize = if cfg!(feature = "tracing") {
+    64 + 8
+} else {
+    64
+};
 
 /// Fills a 256-byte buffer, awaits with it alive, then reads it: the body's future holds the
 /// buffer across the await, so it is larger than tokio's `Sleep`.

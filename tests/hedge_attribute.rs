@@ -347,3 +347,32 @@ async fn generic_and_impl_trait_arguments_are_cloned_and_the_future_is_send() {
     }
     assert_eq!(assert_send(join(1, "x")).await.as_deref(), Ok("1x"));
 }
+
+/// `report = NAME` under `hedge`: the report counts every copy as an attempt, the extra ones
+/// as hedges, and says which way the call stopped.
+#[tokio::test(start_paused = true)]
+async fn a_hedged_call_fills_in_its_report() {
+    use retry_runtime::{CallReport, GiveUp, Stop};
+
+    #[retry(hedge = "20ms", hedges = 2, classify, report = report, context = attempt)]
+    async fn fetch(fail: bool, report: &mut CallReport) -> Result<u32, Error> {
+        let n = attempt.attempt();
+        if fail {
+            sleep(MS * 5).await;
+            return Err(Error::Busy);
+        }
+        sleep(if n == 1 { MS * 1_000 } else { MS * 10 }).await;
+        Ok(n)
+    }
+
+    let mut report = CallReport::new();
+    let start = Instant::now();
+    assert_eq!(fetch(false, &mut report).await, Ok(2));
+    assert_eq!(start.elapsed(), MS * 30);
+    assert_eq!((report.attempts(), report.hedges()), (2, 1));
+    assert_eq!(report.stopped(), Stop::Accepted);
+
+    assert_eq!(fetch(true, &mut report).await, Err(Error::Busy));
+    assert_eq!((report.attempts(), report.hedges()), (3, 2));
+    assert_eq!(report.stopped(), Stop::GaveUp(GiveUp::OutOfAttempts));
+}

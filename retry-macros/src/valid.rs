@@ -283,7 +283,8 @@ impl Args {
             );
         }
         self.check_no_schedule_beside_hedge(errors);
-        check_hedged_arguments(func, errors);
+        let report = self.report.as_ref().map(|report| &report.value);
+        check_hedged_arguments(func, report, errors);
         Some(HedgeConfig {
             delay: delay?,
             copies: copies.unwrap_or(1),
@@ -659,8 +660,9 @@ fn check_duration(lit: &LitStr, key: Key, errors: &mut Errors) -> Option<Dur> {
 }
 
 /// Under `hedge` copies of the call run at once, each with its own arguments: a `&mut`
-/// argument (or `&mut self`) cannot be lent to all of them. An error at each.
-fn check_hedged_arguments(func: &ItemFn, errors: &mut Errors) {
+/// argument (or `&mut self`) cannot be lent to all of them. An error at each; not at the
+/// `report = NAME` parameter, which the call fills in once the copies are done.
+fn check_hedged_arguments(func: &ItemFn, report: Option<&syn::Ident>, errors: &mut Errors) {
     let why = "`hedge` runs copies of the call at once, so each needs its own arguments";
     for input in &func.sig.inputs {
         match input {
@@ -676,6 +678,7 @@ fn check_hedged_arguments(func: &ItemFn, errors: &mut Errors) {
                     ));
                 }
             }
+            FnArg::Typed(arg) if is_named(&arg.pat, report) => {}
             FnArg::Typed(arg) if mut_reference_in(&arg.ty).is_some() => {
                 errors.add(syn::Error::new_spanned(
                     arg,
@@ -688,6 +691,11 @@ fn check_hedged_arguments(func: &ItemFn, errors: &mut Errors) {
             FnArg::Typed(_) => {}
         }
     }
+}
+
+/// Whether `pat` is the plain name `name`.
+fn is_named(pat: &syn::Pat, name: Option<&syn::Ident>) -> bool {
+    matches!((pat, name), (syn::Pat::Ident(pat), Some(name)) if pat.ident == *name)
 }
 
 /// What the item is, as far as validation needs to know.

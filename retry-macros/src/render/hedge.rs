@@ -90,7 +90,22 @@ pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
     // Spanned at `hedge`, so that a bound the keys' own checks did not name is reported there.
     let call = {
         let private = respan(private, hedge.key);
-        quote_spanned!(hedge.key=> #private::HedgedCall::__retry_hedged(#chain))
+        match &config.report {
+            None => quote_spanned!(hedge.key=> #private::HedgedCall::__retry_hedged(#chain).await),
+            // `report = NAME`: the call's outcome comes with its report, written to `NAME`.
+            Some(report) => {
+                let (out, filled) = (
+                    Ident::new("__retry_out", Span::mixed_site()),
+                    Ident::new("__retry_report", Span::mixed_site()),
+                );
+                quote_spanned!(hedge.key=> {
+                    let (#out, #filled) =
+                        #private::HedgedCall::__retry_hedged(#chain.report()).await;
+                    *#report = #filled;
+                    #out
+                })
+            }
+        }
     };
     quote! {
         #checks
@@ -100,7 +115,7 @@ pub(super) fn hedged_body(ctx: &Ctx<'_>, hedge: &HedgeConfig) -> TokenStream {
         #timeout
         #histogram
         #[allow(clippy::redundant_closure_call, clippy::needless_return, unreachable_code)]
-        #call.await
+        #call
     }
 }
 
@@ -179,7 +194,12 @@ fn operation(ctx: &Ctx<'_>) -> TokenStream {
     let (config, plan, names) = (ctx.config, ctx.plan, &ctx.names);
     let private = &names.private;
     let attempt = Ident::new("__retry_attempt", Span::mixed_site());
-    let preps = plan.args.iter().map(|arg| hedge_prep(private, arg));
+    // The `report = NAME` parameter stays with the call, which fills it in at the end.
+    let preps = plan
+        .args
+        .iter()
+        .filter(|arg| config.report.as_ref() != Some(&arg.source))
+        .map(|arg| hedge_prep(private, arg));
     let context = config
         .context
         .as_ref()

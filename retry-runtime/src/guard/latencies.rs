@@ -171,7 +171,9 @@ mod tests {
 
     #[test]
     fn buckets_are_at_most_an_eighth_wide_and_cover_their_values() {
-        for micros in [0u64, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1_000, 12_345, 10_000_000] {
+        for micros in [
+            0u64, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1_000, 12_345, 10_000_000,
+        ] {
             let index = bucket(micros);
             let upper = upper_edge(index);
             assert!(micros < upper, "{micros} in bucket {index} below {upper}");

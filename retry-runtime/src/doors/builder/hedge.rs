@@ -9,14 +9,14 @@ use core::time::Duration;
 use std::boxed::Box;
 use std::vec::Vec;
 
+use super::report::{Finish as Tallied, Reported};
 use super::settle::{admit, judgment, refused, OutcomeText};
 use super::{CallName, Gate, Hook, Judge, Limit, Recover, RecoverFor, Refusal, Retry};
 use crate::attempt::CallKey;
 use crate::engine::observe::trace_give_up;
-use super::report::{Finish as Tallied, Reported};
 use crate::engine::race::{Copies, Finish, Race};
-use crate::engine::{NoReport, Stop, Tally};
 use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
+use crate::engine::{NoReport, Stop, Tally};
 use crate::runtime::clock::between;
 use crate::runtime::{Sleeper, Stamp};
 use crate::{Attempt, CallReport, Latencies, Policy, RetryBudget, RetryInfo};
