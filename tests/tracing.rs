@@ -714,3 +714,28 @@ fn the_middleware_records_the_resend_count() {
         assert!(fields.contains(part), "missing {part} in {fields}");
     }
 }
+
+/// A hedged call runs each copy in its own `retry` span with the copy's attempt number, so
+/// copies running at once are told apart.
+#[test]
+fn each_copy_of_a_hedged_call_runs_in_its_own_span() {
+    use std::time::Duration;
+    let spans = Spans::default();
+    let policy = retry_runtime::Policy::new();
+    let out = run_spans(
+        &spans,
+        policy
+            .retry(|attempt: retry_runtime::Attempt| async move {
+                tracing::info!("body");
+                let ms = if attempt.attempt() == 1 { 500 } else { 5 };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok::<_, Opaque>(attempt.attempt())
+            })
+            .name("hedged")
+            .hedge(Duration::from_millis(20), 1)
+            .into_future(),
+    );
+    assert_eq!(out, Ok(2));
+    assert_eq!(spans.body_events(), attempts("retry", 2));
+    assert!(spans.span_fields("retry").contains("otel.name=hedged"));
+}

@@ -15,8 +15,9 @@ use super::{CallName, Gate, Hook, Judge, Limit, Recover, RecoverFor, Refusal, Re
 use crate::attempt::CallKey;
 use crate::engine::observe::trace_give_up;
 use crate::engine::race::{Copies, Finish, Race};
+use crate::engine::span::InSpan;
+use crate::engine::{CallSpan, NoReport, Stop, Tally};
 use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
-use crate::engine::{NoReport, Stop, Tally};
 use crate::runtime::clock::between;
 use crate::runtime::{Sleeper, Stamp};
 use crate::{Attempt, CallReport, Latencies, Policy, RetryBudget, RetryInfo};
@@ -258,7 +259,8 @@ type CopyOf<Op, A, Fut> = HedgeCopy<Fut, <A as Alternate<Op, Fut>>::Future>;
 /// One copy out: its future, its breaker permit, when it started and its number (1: the
 /// primary).
 pub struct Copy<C, P> {
-    future: Pin<Box<C>>,
+    // With `tracing`, polled in the copy's own span (`retry`, its `attempt`).
+    future: Pin<Box<InSpan<C>>>,
     permit: Option<P>,
     started: Stamp,
     number: u32,
@@ -475,8 +477,10 @@ where
             |limit| step.attempt_timeout(policy, limit, sleeper),
             sleeper,
         );
+        let span = CallSpan::new(self.name.call_name());
+        span.record_attempt(self.step.attempt());
         Copy {
-            future: Box::pin(future),
+            future: Box::pin(span.instrument(future)),
             permit: Some(permit),
             started: self.sleeper.now(),
             number: self.step.attempt(),
@@ -529,7 +533,7 @@ where
     }
 
     fn poll_copy(&mut self, copy: &mut Self::Copy, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
-        copy.future.as_mut().poll(cx).map(L::finish)
+        copy.future.as_mut().poll(cx).map(|(out, _)| L::finish(out))
     }
 
     fn settle(&mut self, copy: Self::Copy, outcome: &Result<T, E>) -> (HedgeTurn, bool) {

@@ -15,7 +15,9 @@ use super::{BoxError, Config, Final, Replay, RetryLayer};
 use crate::builder::{Hook, NoHook};
 use crate::engine::observe::trace_give_up;
 use crate::engine::race::{Copies, Finish, Race};
-use crate::engine::{GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step};
+use crate::engine::{
+    CallSpan, GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step,
+};
 use crate::runtime::clock::between;
 use crate::runtime::{DefaultSleeper, Sleeper, Stamp};
 use crate::{Latencies, Permit, RetryInfo};
@@ -131,6 +133,8 @@ enum CopyState<Svc: Service<Req>, Req, Sl> {
 /// One copy out, with its breaker permit, when it started and its number (1: the primary).
 struct Copy<Svc: Service<Req>, Req, Sl> {
     state: CopyState<Svc, Req, Sl>,
+    // With `tracing`, the copy's own span (`retry`, its `attempt` and resend count).
+    span: CallSpan,
     permit: Option<Permit<'static>>,
     started: Stamp,
     number: u32,
@@ -273,7 +277,14 @@ where
         request: Req,
         permit: Option<Permit<'static>>,
     ) -> Copy<Svc, Req, S::Sleep> {
+        let span = if Req::HTTP {
+            CallSpan::http(self.config.name)
+        } else {
+            CallSpan::new(self.config.name)
+        };
+        span.record_attempt(self.step.attempt());
         Copy {
+            span,
             state: CopyState::Readying {
                 service,
                 request: Some(request),
@@ -325,6 +336,7 @@ where
 
     /// The copy's service's readiness, then its answer.
     fn poll_copy(&mut self, copy: &mut Self::Copy, cx: &mut Context<'_>) -> Poll<Self::Outcome> {
+        let _entered = copy.span.enter();
         loop {
             match &mut copy.state {
                 CopyState::Readying { service, request } => {
