@@ -258,7 +258,7 @@ type CopyOf<Op, A, Fut> = HedgeCopy<Fut, <A as Alternate<Op, Fut>>::Future>;
 
 /// One copy out: its future, its breaker permit, when it started and its number (1: the
 /// primary).
-pub struct Copy<C, P> {
+pub struct CopyOut<C, P> {
     // With `tracing`, polled in the copy's own span (`retry`, its `attempt`).
     future: Pin<Box<InSpan<C>>>,
     permit: Option<P>,
@@ -286,7 +286,7 @@ struct HedgeCall<'a, Op, A, J, H, L, G, N, S, Tl> {
 
 /// The race of a call's copies.
 type CopiesOf<'a, Op, A, Fut, L, G, S> = Race<
-    Copy<<L as Limit<CopyOf<Op, A, Fut>, S>>::Attempt, <G as Gate<'a>>::Permit>,
+    CopyOut<<L as Limit<CopyOf<Op, A, Fut>, S>>::Attempt, <G as Gate<'a>>::Permit>,
     <Fut as Future>::Output,
     <S as Sleeper>::Sleep,
 >;
@@ -455,7 +455,7 @@ where
     }
 
     /// The first copy, under the breaker's permit; or the refusal's outcome.
-    fn first(&mut self) -> Result<Copy<L::Attempt, G::Permit>, Result<T, E>> {
+    fn first(&mut self) -> Result<CopyOut<L::Attempt, G::Permit>, Result<T, E>> {
         match self.gate.enter() {
             Ok(permit) => {
                 self.tally.attempt(1);
@@ -470,7 +470,7 @@ where
     }
 
     /// A copy out, limited by the timeout (and the deadline).
-    fn copy(&self, copy: CopyOf<Op, A, Fut>, permit: G::Permit) -> Copy<L::Attempt, G::Permit> {
+    fn copy(&self, copy: CopyOf<Op, A, Fut>, permit: G::Permit) -> CopyOut<L::Attempt, G::Permit> {
         let (step, policy, sleeper) = (&self.step, self.policy, &self.sleeper);
         let future = self.limit.wrap(
             copy,
@@ -479,7 +479,7 @@ where
         );
         let span = CallSpan::new(self.name.call_name());
         span.record_attempt(self.step.attempt());
-        Copy {
+        CopyOut {
             future: Box::pin(span.instrument(future)),
             permit: Some(permit),
             started: self.sleeper.now(),
@@ -502,7 +502,7 @@ where
     N: CallName,
     S: Sleeper,
 {
-    type Copy = Copy<L::Attempt, G::Permit>;
+    type Copy = CopyOut<L::Attempt, G::Permit>;
     type Outcome = Result<T, E>;
     type Sleep = S::Sleep;
 

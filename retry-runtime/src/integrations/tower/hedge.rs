@@ -131,7 +131,7 @@ enum CopyState<Svc: Service<Req>, Req, Sl> {
 }
 
 /// One copy out, with its breaker permit, when it started and its number (1: the primary).
-struct Copy<Svc: Service<Req>, Req, Sl> {
+struct CopyOut<Svc: Service<Req>, Req, Sl> {
     state: CopyState<Svc, Req, Sl>,
     // With `tracing`, the copy's own span (`retry`, its `attempt` and resend count).
     span: CallSpan,
@@ -170,7 +170,7 @@ enum Phase<Svc, Req, Sl> {
 
 /// The race of a call's copies.
 type CopiesOf<Svc, Req, S> = Race<
-    Copy<Svc, Req, <S as Sleeper>::Sleep>,
+    CopyOut<Svc, Req, <S as Sleeper>::Sleep>,
     Result<<Svc as Service<Req>>::Response, BoxError>,
     <S as Sleeper>::Sleep,
 >;
@@ -276,14 +276,14 @@ where
         service: Svc,
         request: Req,
         permit: Option<Permit<'static>>,
-    ) -> Copy<Svc, Req, S::Sleep> {
+    ) -> CopyOut<Svc, Req, S::Sleep> {
         let span = if Req::HTTP {
             CallSpan::http(self.config.name)
         } else {
             CallSpan::new(self.config.name)
         };
         span.record_attempt(self.step.attempt());
-        Copy {
+        CopyOut {
             span,
             state: CopyState::Readying {
                 service,
@@ -305,7 +305,7 @@ where
     H: Hook<Svc::Response, BoxError>,
     S: Sleeper,
 {
-    type Copy = Copy<Svc, Req, S::Sleep>;
+    type Copy = CopyOut<Svc, Req, S::Sleep>;
     type Outcome = Result<Svc::Response, BoxError>;
     type Sleep = S::Sleep;
 
