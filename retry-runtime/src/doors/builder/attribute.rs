@@ -37,18 +37,6 @@ impl<'a, Op, J, H, G, Fb, L, N, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
         F: FnOnce(Result<T, E>) -> Fut,
         Fut: core::future::Future<Output = Result<T, E>>,
     {
-        Retry {
-            policy: self.policy,
-            op: self.op,
-            judge: self.judge,
-            hook: self.hook,
-            budget: self.budget,
-            name: self.name,
-            key: self.key,
-            gate: self.gate,
-            fallback: FallbackOutcomeAsync(Some(fallback)),
-            limit: self.limit,
-            sleeper: self.sleeper,
-        }
+        self.with_fallback(FallbackOutcomeAsync(Some(fallback)))
     }
 }

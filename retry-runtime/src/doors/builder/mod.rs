@@ -574,6 +574,11 @@ impl<'a, Op, J, H, G, Fb, L, N, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
         F: FnOnce(E) -> Fut,
         Fut: core::future::Future<Output = Result<T, E>>,
     {
+        self.with_fallback(FallbackAsync(Some(fallback)))
+    }
+
+    /// The same call with `fallback` answering when it gives up.
+    pub(super) fn with_fallback<Fb2>(self, fallback: Fb2) -> Retry<'a, Op, J, H, G, Fb2, L, N, S> {
         Retry {
             policy: self.policy,
             op: self.op,
@@ -583,7 +588,7 @@ impl<'a, Op, J, H, G, Fb, L, N, S> Retry<'a, Op, J, H, G, Fb, L, N, S> {
             name: self.name,
             key: self.key,
             gate: self.gate,
-            fallback: FallbackAsync(Some(fallback)),
+            fallback,
             limit: self.limit,
             sleeper: self.sleeper,
         }
