@@ -12,7 +12,7 @@ use super::judge::{judge, OutcomeText, Responses};
 use super::{BoxError, Config, Replay};
 use crate::builder::Hook;
 use crate::engine::observe::{trace_give_up, trace_retry};
-use crate::engine::{CallSpan, GiveUp, Guards, Judged, Site, StartAndPrevious, Step, Turn};
+use crate::engine::{CallSpan, GiveUp, Judged, Site, StartAndPrevious, Step, Turn};
 use crate::runtime::{Elapsed, Sleeper, Timed};
 use crate::{Permit, TimedOut};
 
@@ -132,19 +132,10 @@ where
     H: Hook<Svc::Response, BoxError>,
     S: Sleeper,
 {
-    #[inline(always)]
-    fn guards(&self) -> Guards<'static> {
-        let c = &self.config;
-        Guards::new(c.budget, c.breaker)
-            .with_throttle(c.throttle)
-            .with_limiter(c.limiter)
-            .with_rate_limits(c.rate_limits)
-    }
-
     /// The first attempt's pacing: the wait before it goes out, or the refusal.
     fn admit(&self) -> Result<Duration, BoxError> {
         let c = &self.config;
-        match self.step.admit(&c.policy, self.guards(), &c.sleeper) {
+        match self.step.admit(&c.policy, self.config.guards(), &c.sleeper) {
             Ok(wait) => Ok(wait),
             Err(throttled) => {
                 let site = Site::named(&c.name);
@@ -206,7 +197,8 @@ where
         let judged = judge(&c.responses, outcome, replayable, self.resend_safe);
         if judged.is_accepted() {
             let site = Site::named(&c.name);
-            self.step.accepted(self.guards(), permit, &site, &c.sleeper);
+            self.step
+                .accepted(self.config.guards(), permit, &site, &c.sleeper);
             return None;
         }
         self.failed(permit, judged, outcome)
@@ -222,7 +214,7 @@ where
         outcome: &Result<Svc::Response, BoxError>,
     ) -> Option<Duration> {
         let c = &self.config;
-        let (guards, site) = (self.guards(), Site::named(&c.name));
+        let (guards, site) = (self.config.guards(), Site::named(&c.name));
         let shown = OutcomeText(&c.responses, outcome);
         match self
             .step

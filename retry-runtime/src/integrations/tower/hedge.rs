@@ -16,7 +16,7 @@ use crate::builder::{Hook, NoHook};
 use crate::engine::observe::trace_give_up;
 use crate::engine::race::{Copies, Finish, Race};
 use crate::engine::{
-    CallSpan, GiveUp, Guards, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step,
+    CallSpan, GiveUp, HedgeDelay, HedgeTurn, Hedging, Site, StartAndPrevious, Step,
 };
 use crate::runtime::clock::between;
 use crate::runtime::{DefaultSleeper, Sleeper, Stamp};
@@ -240,19 +240,11 @@ where
     H: Hook<Svc::Response, BoxError>,
     S: Sleeper,
 {
-    fn guards(&self) -> Guards<'static> {
-        let c = &self.config;
-        Guards::new(c.budget, c.breaker)
-            .with_throttle(c.throttle)
-            .with_limiter(c.limiter)
-            .with_rate_limits(c.rate_limits)
-    }
-
     /// The first copy's pacing: the wait before it goes out, or the refusal.
     fn admit(&self) -> Result<Duration, BoxError> {
         let c = &self.config;
         self.step
-            .admit(&c.policy, self.guards(), &c.sleeper)
+            .admit(&c.policy, self.config.guards(), &c.sleeper)
             .map_err(|throttled| {
                 let site = Site::named(&c.name);
                 self.step.throttled(&site);
@@ -315,7 +307,7 @@ where
             .step
             .enter(self.config.breaker)
             .map_err(|_| GiveUp::BreakerOpen)?;
-        let (guards, site) = (self.guards(), Site::named(&self.config.name));
+        let (guards, site) = (self.config.guards(), Site::named(&self.config.name));
         let c = &self.config;
         self.step
             .hedge_leave(&c.policy, &self.hedging, guards, &site, &c.sleeper)?;
@@ -371,7 +363,7 @@ where
         }
         let replayable = Req::replayable(&self.kept);
         let judged = judge(&c.responses, outcome, replayable, self.resend_safe);
-        let (guards, site) = (self.guards(), Site::named(&c.name));
+        let (guards, site) = (self.config.guards(), Site::named(&c.name));
         let turn = self
             .step
             .hedge_turn(&c.policy, guards, copy.permit, judged, &site, &c.sleeper);

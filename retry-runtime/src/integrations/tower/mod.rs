@@ -324,6 +324,15 @@ impl<K, H, S> RetryLayer<K, H, S> {
 }
 
 impl<K, H, S> Config<K, H, S> {
+    /// The guards every call's turn asks: the budget, the breaker and the pacing.
+    #[inline(always)]
+    fn guards(&self) -> crate::engine::Guards<'static> {
+        crate::engine::Guards::new(self.budget, self.breaker)
+            .with_throttle(self.throttle)
+            .with_limiter(self.limiter)
+            .with_rate_limits(self.rate_limits)
+    }
+
     /// The same configuration with another response judge, hook and sleeper.
     fn rebuilt<K2, H2, S2>(self, swap: impl FnOnce(K, H, S) -> (K2, H2, S2)) -> Config<K2, H2, S2> {
         let (responses, hook, sleeper) = swap(self.responses, self.hook, self.sleeper);
